@@ -1,0 +1,156 @@
+//! Start-up: settings → store → services → router → a bound listener.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use axum::Router;
+use tokio::net::TcpListener;
+
+use crate::auth::accounts::RegistrationMail;
+use crate::auth::jwt::TokenService;
+use crate::auth::links::LinkTokens;
+use crate::auth::notify::Notifier;
+use crate::auth::password::{PasswordHasher, PasswordPolicy};
+use crate::auth::{Accounts, Sessions};
+use crate::config::{EmailBackendKind, Settings};
+use crate::http::{self, AppState};
+use crate::mail::{Backend, Mailer, SmtpSettings, Templates};
+use crate::store::{Store, StoreOptions};
+
+/// A configured server bound to its port, not yet serving.
+pub struct Application {
+    listener: TcpListener,
+    router: Router,
+    store: Store,
+    shutdown_timeout: Duration,
+}
+
+impl Application {
+    /// Connects the database (migrating it if configured), builds every service and binds the port.
+    /// `settings.secret_key` must already be set (see [`Settings::ensure_secret_key`]).
+    pub async fn build(settings: Settings) -> anyhow::Result<Application> {
+        let store = connect_store(&settings).await?;
+        if settings.database.migrate_on_start {
+            store.migrate().await.context("running database migrations")?;
+        }
+        let state = build_state(settings, store.clone())?;
+        let address = format!("{}:{}", state.settings.server.host, state.settings.server.port);
+        let listener = TcpListener::bind(&address).await.with_context(|| format!("binding {address}"))?;
+        Ok(Application {
+            listener,
+            shutdown_timeout: state.settings.server.shutdown_timeout,
+            router: http::router(state),
+            store,
+        })
+    }
+
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// Serves until SIGTERM or Ctrl-C, then lets in-flight requests finish.
+    pub async fn run_until_stopped(self) -> anyhow::Result<()> {
+        self.run_until(shutdown_signal()).await
+    }
+
+    /// Serves until `signal` completes, then drains in-flight requests for at most the shutdown timeout.
+    pub async fn run_until(self, signal: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+        let (started_tx, started_rx) = tokio::sync::oneshot::channel::<()>();
+        let server = axum::serve(self.listener, self.router).with_graceful_shutdown(async move {
+            signal.await;
+            let _ = started_tx.send(());
+        });
+        let grace = self.shutdown_timeout;
+        let drained = async move {
+            let _ = started_rx.await;
+            tokio::time::sleep(grace).await;
+        };
+        tokio::select! {
+            result = server => result.context("serving HTTP")?,
+            () = drained => tracing::warn!("shutdown grace period over; dropping remaining connections"),
+        }
+        self.store.close().await;
+        Ok(())
+    }
+}
+
+/// Opens the database named by `DATABASE_URL`.
+pub async fn connect_store(settings: &Settings) -> anyhow::Result<Store> {
+    let options = StoreOptions {
+        max_connections: settings.database.max_connections,
+        acquire_timeout: settings.database.acquire_timeout,
+    };
+    Store::connect(settings.database.url.expose(), &options).await.context("connecting to the database")
+}
+
+/// Builds the services the handlers use.
+pub fn build_state(settings: Settings, store: Store) -> anyhow::Result<AppState> {
+    let tokens = TokenService::new(&settings.simple_jwt, settings.signing_key()).map_err(anyhow::Error::msg)?;
+    let links = LinkTokens::new(settings.secret_key.expose(), settings.djoser.password_reset_timeout);
+    let mailer = Mailer::new(mail_backend(&settings), &settings.email.default_from_email)
+        .context("configuring e-mail (DEFAULT_FROM_EMAIL)")?;
+    let templates = Templates::load(settings.email.templates_dir.as_deref()).context("loading e-mail templates")?;
+    let notifier = Notifier::new(mailer, templates, links.clone(), &settings.djoser);
+    let concurrency = match settings.server.hash_concurrency {
+        0 => std::thread::available_parallelism().map_or(2, usize::from),
+        n => n,
+    };
+    let mail = RegistrationMail {
+        send_activation_email: settings.djoser.send_activation_email,
+        send_confirmation_email: settings.djoser.send_confirmation_email,
+    };
+    let accounts = Accounts::new(
+        store.clone(),
+        PasswordHasher::new(concurrency),
+        PasswordPolicy::default(),
+        links,
+        notifier,
+        mail,
+    );
+    let sessions = Sessions::new(store.clone(), tokens, &settings.simple_jwt);
+    Ok(AppState { settings: Arc::new(settings), accounts, sessions, store })
+}
+
+fn mail_backend(settings: &Settings) -> Backend {
+    let email = &settings.email;
+    match email.backend {
+        EmailBackendKind::Console => Backend::Console,
+        EmailBackendKind::Memory => Backend::Memory,
+        EmailBackendKind::Smtp => Backend::Smtp(SmtpSettings {
+            host: email.host.clone(),
+            port: email.port,
+            username: email.host_user.clone(),
+            password: Some(email.host_password.expose().to_owned()).filter(|p| !p.is_empty()),
+            use_tls: email.use_tls,
+            use_ssl: email.use_ssl,
+            timeout: email.timeout,
+        }),
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutdown signal received; finishing in-flight requests");
+}

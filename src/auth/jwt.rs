@@ -1,0 +1,266 @@
+//! SimpleJWT-compatible JSON Web Tokens: the same header bytes, claim names, claim order and
+//! error messages, so Django services using SimpleJWT accept imhotep's tokens and the reverse.
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::{DateTime, TimeZone, Utc};
+use jsonwebtoken::errors::ErrorKind;
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Validation};
+use serde_json::{Map, Value, json};
+
+use crate::config::{Secret, SimpleJwtSettings};
+use crate::store::models::TokenRecord;
+
+/// Claims SimpleJWT sets itself; everything else in a refresh token is copied into the access tokens made from it.
+const RESERVED_CLAIMS: [&str; 4] = ["token_type", "exp", "iat", "jti"];
+
+/// `access` or `refresh`, the `token_type` claim.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenType {
+    Access,
+    Refresh,
+}
+
+impl TokenType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TokenType::Access => "access",
+            TokenType::Refresh => "refresh",
+        }
+    }
+}
+
+/// Why a token was refused, with SimpleJWT's exact messages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum TokenError {
+    #[error("Token is invalid")]
+    Invalid,
+    #[error("Token is expired")]
+    Expired,
+    #[error("Token has no 'exp' claim")]
+    NoExp,
+    #[error("Token has no id")]
+    NoId,
+    #[error("Token has no type")]
+    NoType,
+    #[error("Token has wrong type")]
+    WrongType,
+    #[error("Token is blacklisted")]
+    Blacklisted,
+}
+
+/// What the `user_id` claim holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UserIdClaim {
+    Missing,
+    /// `"1"` (SimpleJWT ≥ 5.5.1) or `1` (older releases).
+    Id(i64),
+    /// Present but not an id of ours (e.g. `"abc"`).
+    Unusable,
+}
+
+/// A decoded token whose signature and lifetime were checked.
+#[derive(Debug, Clone)]
+pub struct Claims(Map<String, Value>);
+
+impl Claims {
+    pub fn jti(&self) -> Option<&str> {
+        self.0.get("jti").and_then(Value::as_str)
+    }
+
+    pub fn user_id(&self) -> UserIdClaim {
+        match self.0.get("user_id") {
+            None | Some(Value::Null) => UserIdClaim::Missing,
+            Some(Value::String(text)) => text.parse().map_or(UserIdClaim::Unusable, UserIdClaim::Id),
+            Some(Value::Number(number)) => number.as_i64().map_or(UserIdClaim::Unusable, UserIdClaim::Id),
+            Some(_) => UserIdClaim::Unusable,
+        }
+    }
+
+    fn timestamp(&self, claim: &str) -> Option<DateTime<Utc>> {
+        let seconds = self.0.get(claim).and_then(|v| v.as_i64().or_else(|| v.as_f64().map(|f| f as i64)))?;
+        Utc.timestamp_opt(seconds, 0).single()
+    }
+
+    /// SimpleJWT's `Token.verify()` after decoding: a `jti`, then the right `token_type`.
+    pub fn verify_type(&self, expected: TokenType) -> Result<(), TokenError> {
+        if self.jti().is_none() {
+            return Err(TokenError::NoId);
+        }
+        match self.0.get("token_type").and_then(Value::as_str) {
+            None => Err(TokenError::NoType),
+            Some(kind) if kind == expected.as_str() => Ok(()),
+            Some(_) => Err(TokenError::WrongType),
+        }
+    }
+
+    /// The outstanding-token row for this (refresh) token.
+    pub fn record(&self) -> Result<TokenRecord, TokenError> {
+        Ok(TokenRecord {
+            jti: self.jti().ok_or(TokenError::NoId)?.to_owned(),
+            user_id: match self.user_id() {
+                UserIdClaim::Id(id) => Some(id),
+                _ => None,
+            },
+            created_at: self.timestamp("iat").unwrap_or_else(Utc::now),
+            expires_at: self.timestamp("exp").ok_or(TokenError::NoExp)?,
+        })
+    }
+}
+
+/// A freshly signed refresh token and the row that records it as outstanding.
+#[derive(Debug, Clone)]
+pub struct IssuedRefresh {
+    pub token: String,
+    pub record: TokenRecord,
+}
+
+/// Signs and checks tokens with the configured algorithm and key.
+#[derive(Clone)]
+pub struct TokenService {
+    algorithm: Algorithm,
+    algorithm_name: &'static str,
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+    validation: Validation,
+    access_lifetime: Duration,
+    refresh_lifetime: Duration,
+    leeway: u64,
+    audience: Option<String>,
+    issuer: Option<String>,
+}
+
+impl TokenService {
+    pub fn new(settings: &SimpleJwtSettings, key: &Secret) -> Result<Self, String> {
+        let (algorithm, algorithm_name) = match settings.algorithm.as_str() {
+            "HS256" => (Algorithm::HS256, "HS256"),
+            "HS384" => (Algorithm::HS384, "HS384"),
+            "HS512" => (Algorithm::HS512, "HS512"),
+            other => return Err(format!("simple_jwt.algorithm {other:?} is not supported; use HS256, HS384 or HS512")),
+        };
+        let leeway = settings.leeway.as_secs();
+        let mut validation = Validation::new(algorithm);
+        validation.leeway = leeway;
+        validation.validate_nbf = true;
+        validation.required_spec_claims = HashSet::from(["exp".to_owned()]);
+        match &settings.audience {
+            Some(audience) => validation.set_audience(&[audience]),
+            None => validation.validate_aud = false,
+        }
+        if let Some(issuer) = &settings.issuer {
+            validation.set_issuer(&[issuer]);
+        }
+        let service = Self {
+            algorithm,
+            algorithm_name,
+            encoding: EncodingKey::from_secret(key.expose().as_bytes()),
+            decoding: DecodingKey::from_secret(key.expose().as_bytes()),
+            validation,
+            access_lifetime: settings.access_token_lifetime,
+            refresh_lifetime: settings.refresh_token_lifetime,
+            leeway,
+            audience: settings.audience.clone(),
+            issuer: settings.issuer.clone(),
+        };
+        service.self_test()?;
+        Ok(service)
+    }
+
+    /// One encode/decode round trip, so a broken crypto backend fails at start-up, not on a request.
+    fn self_test(&self) -> Result<(), String> {
+        let (issued, _) = self.login_pair(0, Utc::now());
+        let claims = self.decode(&issued.token).map_err(|e| format!("JWT self-test failed: {e}"))?;
+        claims.verify_type(TokenType::Refresh).map_err(|e| format!("JWT self-test failed: {e}"))
+    }
+
+    /// A login's refresh token and its access token, sharing `iat` and claims.
+    pub fn login_pair(&self, user_id: i64, now: DateTime<Utc>) -> (IssuedRefresh, String) {
+        let mut claims = Map::new();
+        claims.insert("user_id".into(), json!(user_id.to_string()));
+        let access = self.sign(TokenType::Access, claims.clone(), now, self.access_lifetime);
+        (self.sign_refresh(claims, now), access)
+    }
+
+    /// The rotated successor of a refresh token: the same payload with a new `jti`, `iat` and `exp`.
+    pub fn rotate_refresh(&self, refresh: &Claims, now: DateTime<Utc>) -> IssuedRefresh {
+        self.sign_refresh(carried_claims(refresh), now)
+    }
+
+    /// An access token made from a refresh token, copying every claim but the reserved four.
+    /// Its `exp` counts from `now` (SimpleJWT: from the refresh token's creation at login, from the request on refresh).
+    pub fn access_for(&self, refresh: &Claims, now: DateTime<Utc>) -> String {
+        self.sign(TokenType::Access, carried_claims(refresh), now, self.access_lifetime)
+    }
+
+    fn sign_refresh(&self, mut claims: Map<String, Value>, now: DateTime<Utc>) -> IssuedRefresh {
+        let jti = uuid::Uuid::new_v4().simple().to_string();
+        claims.insert("jti".into(), json!(jti));
+        let user_id = match Claims(claims.clone()).user_id() {
+            UserIdClaim::Id(id) => Some(id),
+            _ => None,
+        };
+        let token = self.sign(TokenType::Refresh, claims, now, self.refresh_lifetime);
+        let expires_at = Utc.timestamp_opt(expiry(now, self.refresh_lifetime), 0).single().unwrap_or(now);
+        IssuedRefresh { token, record: TokenRecord { jti, user_id, created_at: now, expires_at } }
+    }
+
+    /// Builds `{"token_type", "exp", "iat", "jti", <claims...>}` in SimpleJWT's order and signs it.
+    fn sign(&self, kind: TokenType, claims: Map<String, Value>, now: DateTime<Utc>, lifetime: Duration) -> String {
+        let iat = now.timestamp();
+        let exp = expiry(now, lifetime);
+        let mut payload = Map::new();
+        payload.insert("token_type".into(), json!(kind.as_str()));
+        payload.insert("exp".into(), json!(exp));
+        payload.insert("iat".into(), json!(iat));
+        let jti = claims.get("jti").cloned().unwrap_or_else(|| json!(uuid::Uuid::new_v4().simple().to_string()));
+        payload.insert("jti".into(), jti);
+        for (key, value) in claims {
+            if !RESERVED_CLAIMS.contains(&key.as_str()) {
+                payload.insert(key, value);
+            }
+        }
+        if let Some(audience) = &self.audience {
+            payload.insert("aud".into(), json!(audience));
+        }
+        if let Some(issuer) = &self.issuer {
+            payload.insert("iss".into(), json!(issuer));
+        }
+        let header = format!(r#"{{"alg":"{}","typ":"JWT"}}"#, self.algorithm_name);
+        let body = Value::Object(payload).to_string();
+        let message = format!("{}.{}", URL_SAFE_NO_PAD.encode(header), URL_SAFE_NO_PAD.encode(body));
+        // HMAC signing cannot fail for a secret key; the self-test at start-up proves the backend works.
+        let signature = jsonwebtoken::crypto::sign(message.as_bytes(), &self.encoding, self.algorithm).unwrap_or_default();
+        format!("{message}.{signature}")
+    }
+
+    /// Checks signature, algorithm, `exp`, `nbf`, `iat`, audience and issuer (PyJWT's checks), not the type.
+    pub fn decode(&self, token: &str) -> Result<Claims, TokenError> {
+        let data = jsonwebtoken::decode::<Map<String, Value>>(token, &self.decoding, &self.validation)
+            .map_err(|error| match error.kind() {
+                ErrorKind::ExpiredSignature => TokenError::Expired,
+                ErrorKind::MissingRequiredClaim(claim) if claim == "exp" => TokenError::NoExp,
+                _ => TokenError::Invalid,
+            })?;
+        let claims = Claims(data.claims);
+        if let Some(iat) = claims.0.get("iat") {
+            // PyJWT: `iat` must be an integer and not in the future.
+            let iat = iat.as_i64().ok_or(TokenError::Invalid)?;
+            if iat > Utc::now().timestamp().saturating_add(self.leeway as i64) {
+                return Err(TokenError::Invalid);
+            }
+        }
+        Ok(claims)
+    }
+}
+
+fn carried_claims(token: &Claims) -> Map<String, Value> {
+    token.0.iter().filter(|(k, _)| !RESERVED_CLAIMS.contains(&k.as_str())).map(|(k, v)| (k.clone(), v.clone())).collect()
+}
+
+/// `exp` for a token made at `now`, in whole seconds as SimpleJWT writes it.
+fn expiry(now: DateTime<Utc>, lifetime: Duration) -> i64 {
+    now.timestamp().saturating_add(i64::try_from(lifetime.as_secs()).unwrap_or(i64::MAX / 2))
+}

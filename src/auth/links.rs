@@ -1,0 +1,183 @@
+//! The `uid` and `token` of e-mailed links, made exactly like Django's `urlsafe_base64_encode`
+//! and `PasswordResetTokenGenerator`, so links minted by a Django deployment with the same
+//! `SECRET_KEY` stay valid after the switch, and the reverse.
+
+use std::time::Duration;
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::{DateTime, NaiveDate, Utc};
+use hmac::{Hmac, Mac};
+use sha2::{Digest, Sha256};
+
+use crate::store::models::User;
+
+/// Django's key salt for `PasswordResetTokenGenerator`.
+const DJANGO_KEY_SALT: &str = "django.contrib.auth.tokens.PasswordResetTokenGenerator";
+/// Django accepts timestamps of at most 13 base36 digits.
+const MAX_TIMESTAMP_DIGITS: usize = 13;
+
+/// `uid` = URL-safe base64 of the decimal id, without padding (`1` → `MQ`).
+pub fn encode_uid(id: i64) -> String {
+    URL_SAFE_NO_PAD.encode(id.to_string())
+}
+
+/// Decodes a `uid` as leniently as Django: padding and stray non-alphabet characters are ignored.
+pub fn decode_uid(uid: &str) -> Option<i64> {
+    let cleaned: String = uid.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_').collect();
+    let bytes = URL_SAFE_NO_PAD.decode(cleaned.as_bytes()).ok()?;
+    let text = std::str::from_utf8(&bytes).ok()?;
+    // Django's int(): surrounding whitespace allowed, digits only otherwise.
+    let text = text.trim();
+    if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    text.parse().ok()
+}
+
+/// Makes and checks link tokens keyed by `SECRET_KEY`.
+#[derive(Clone)]
+pub struct LinkTokens {
+    key: [u8; 32],
+    timeout: Duration,
+}
+
+impl LinkTokens {
+    pub fn new(secret_key: &str, timeout: Duration) -> Self {
+        let mut hasher = Sha256::new();
+        hasher.update(DJANGO_KEY_SALT.as_bytes());
+        hasher.update(secret_key.as_bytes());
+        Self { key: hasher.finalize().into(), timeout }
+    }
+
+    /// A token for `user` as it is stored now.
+    pub fn make(&self, user: &User, now: DateTime<Utc>) -> String {
+        let timestamp = seconds_since_2001(now);
+        format!("{}-{}", to_base36(timestamp), self.hash(user, timestamp))
+    }
+
+    /// True if `token` was made for `user` in its current state and has not timed out.
+    pub fn check(&self, user: &User, token: &str, now: DateTime<Utc>) -> bool {
+        let Some((ts36, hash)) = token.split_once('-') else {
+            return false;
+        };
+        if hash.contains('-') || ts36.is_empty() || ts36.len() > MAX_TIMESTAMP_DIGITS {
+            return false;
+        }
+        let Some(timestamp) = from_base36(ts36) else {
+            return false;
+        };
+        let expected = self.hash(user, timestamp);
+        if !constant_time_eq(expected.as_bytes(), hash.as_bytes()) {
+            return false;
+        }
+        let age = seconds_since_2001(now).saturating_sub(timestamp);
+        age <= self.timeout.as_secs()
+    }
+
+    fn hash(&self, user: &User, timestamp: u64) -> String {
+        let last_login = user.last_login.map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string()).unwrap_or_default();
+        let message = format!("{}{}{}{}{}", user.id, user.password, last_login, timestamp, user.email);
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.key).expect("HMAC accepts any key length");
+        mac.update(message.as_bytes());
+        let digest = mac.finalize().into_bytes();
+        let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+        hex.chars().step_by(2).collect()
+    }
+}
+
+fn seconds_since_2001(now: DateTime<Utc>) -> u64 {
+    let epoch = NaiveDate::from_ymd_opt(2001, 1, 1).and_then(|d| d.and_hms_opt(0, 0, 0)).map(|d| d.and_utc());
+    epoch.map_or(0, |epoch| u64::try_from((now - epoch).num_seconds()).unwrap_or(0))
+}
+
+fn to_base36(mut value: u64) -> String {
+    const DIGITS: &[u8] = b"0123456789abcdefghijklmnopqrstuvwxyz";
+    let mut out = Vec::new();
+    loop {
+        out.push(DIGITS[(value % 36) as usize]);
+        value /= 36;
+        if value == 0 {
+            break;
+        }
+    }
+    out.reverse();
+    String::from_utf8(out).unwrap_or_default()
+}
+
+fn from_base36(text: &str) -> Option<u64> {
+    u64::from_str_radix(text, 36).ok()
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn user(id: i64, last_login: Option<DateTime<Utc>>) -> User {
+        User {
+            id,
+            email: "alice@example.com".into(),
+            username: String::new(),
+            first_name: String::new(),
+            last_name: String::new(),
+            password: "pbkdf2_sha256$1000000$salt$hash=".into(),
+            is_active: false,
+            is_staff: false,
+            is_superuser: false,
+            last_login,
+            date_joined: Utc::now(),
+        }
+    }
+
+    #[test]
+    fn uid_matches_django() {
+        for (id, uid) in [(1, "MQ"), (42, "NDI"), (1000, "MTAwMA"), (123_456_789, "MTIzNDU2Nzg5")] {
+            assert_eq!(encode_uid(id), uid);
+            assert_eq!(decode_uid(uid), Some(id));
+        }
+        assert_eq!(decode_uid("MQ=="), Some(1));
+        for bad in ["", "!!!", "YWJj", "LTE", "AA"] {
+            assert_eq!(decode_uid(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn base36_round_trips() {
+        assert_eq!(to_base36(0), "0");
+        assert_eq!(to_base36(35), "z");
+        assert_eq!(from_base36(&to_base36(812_345_678)), Some(812_345_678));
+    }
+
+    #[test]
+    fn token_dies_when_hashed_state_changes_or_times_out() {
+        let tokens = LinkTokens::new("k".repeat(40).as_str(), Duration::from_secs(3600));
+        let now = Utc::now();
+        let alice = user(7, None);
+        let token = tokens.make(&alice, now);
+        assert!(tokens.check(&alice, &token, now));
+        assert!(!tokens.check(&user(8, None), &token, now));
+        assert!(!tokens.check(&user(7, Some(now)), &token, now));
+        assert!(!tokens.check(&alice, &token, now + chrono::Duration::seconds(3601)));
+        assert!(!tokens.check(&alice, "abc", now));
+        assert!(!tokens.check(&alice, &format!("{token}-x"), now));
+    }
+
+    #[test]
+    fn matches_a_token_minted_by_django() {
+        // Made by Django 5.2's PasswordResetTokenGenerator with SECRET_KEY = "django-insecure-test-key-0123456789abcdef",
+        // for pk=1, password "!unusable", last_login 2026-11-23 10:00:00 UTC, e-mail alice@example.com, timestamp 817380000.
+        let tokens = LinkTokens::new("django-insecure-test-key-0123456789abcdef", Duration::from_secs(u64::MAX / 4));
+        let mut alice = user(1, Some(Utc.with_ymd_and_hms(2026, 11, 23, 10, 0, 0).unwrap()));
+        alice.password = "!unusable".into();
+        let made = format!("{}-{}", to_base36(817_380_000), tokens.hash(&alice, 817_380_000));
+        assert_eq!(made, DJANGO_VECTOR);
+        assert!(tokens.check(&alice, DJANGO_VECTOR, Utc.with_ymd_and_hms(2026, 11, 23, 10, 0, 0).unwrap()));
+    }
+
+    const DJANGO_VECTOR: &str = "dinag0-2435988262777638647ea67ba22a9897";
+}

@@ -1,0 +1,56 @@
+//! The domain: users, passwords, tokens and links. No HTTP types, no SQL.
+
+pub mod accounts;
+pub mod email;
+pub mod jwt;
+pub mod links;
+pub mod notify;
+pub mod password;
+pub mod sessions;
+
+use crate::store::StoreError;
+
+pub use accounts::Accounts;
+pub use sessions::Sessions;
+
+/// Why a domain operation did not succeed.
+#[derive(Debug, thiserror::Error)]
+pub enum AuthError {
+    /// Registration: the address is already in use (case-insensitively).
+    #[error("e-mail already registered")]
+    EmailTaken,
+    /// Login: unknown e-mail, wrong password or inactive account (indistinguishable on purpose).
+    #[error("invalid credentials")]
+    InvalidCredentials,
+    /// A link's uid decodes to no user.
+    #[error("invalid uid")]
+    InvalidUid,
+    /// A link's token does not match the user's current state or has expired.
+    #[error("invalid token")]
+    InvalidToken,
+    /// A valid activation link for an account that is already active.
+    #[error("stale token")]
+    StaleToken,
+    /// A JWT was refused.
+    #[error("token rejected: {0}")]
+    Token(#[from] jwt::TokenError),
+    /// Bearer authentication: the access token itself was refused.
+    #[error("bearer token rejected: {0}")]
+    BearerToken(jwt::TokenError),
+    /// `jwt/verify` of a blacklisted token (answered 400, unlike the other endpoints).
+    #[error("token is blacklisted")]
+    BlacklistedOnVerify,
+    /// Refresh for a user who is gone or inactive.
+    #[error("no active account for the token")]
+    NoActiveAccount,
+    /// Bearer authentication failed after the token itself was accepted.
+    #[error("{detail}")]
+    Bearer { detail: &'static str, code: &'static str },
+    /// Every password-hashing slot stayed busy.
+    #[error("password hashing is saturated")]
+    Busy,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("password hashing failed")]
+    Hash(#[from] password::HashError),
+}

@@ -1,0 +1,145 @@
+//! Tests of the hashing pool: formats accepted, errors never raised for bad input, and the work
+//! staying off the runtime and under the concurrency limit.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, mpsc};
+use std::time::Duration;
+
+use super::*;
+
+const PASSWORD: &str = "Tr1cky-Horse-Battery-9";
+
+async fn verify(encoded: &str) -> Verification {
+    PasswordHasher::new(2)
+        .verify(PASSWORD, encoded)
+        .await
+        .expect("verification runs")
+}
+
+#[tokio::test]
+async fn a_new_hash_verifies_without_rehash() {
+    let hasher = PasswordHasher::new(2);
+    let encoded = hasher.hash(PASSWORD).await.expect("hashing runs");
+    assert!(encoded.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"));
+    let right = hasher
+        .verify(PASSWORD, &encoded)
+        .await
+        .expect("verification runs");
+    let wrong = hasher
+        .verify("Tr1cky-Horse-Battery", &encoded)
+        .await
+        .expect("verification runs");
+    assert_eq!(
+        right,
+        Verification::Match {
+            needs_rehash: false
+        }
+    );
+    assert_eq!(wrong, Verification::Mismatch);
+}
+
+#[tokio::test]
+async fn stored_formats_are_recognised() {
+    let cases = [
+        (
+            "$argon2id$v=19$m=4096,t=3,p=1$YqwDzVRbByciLxLxisCzew$XYkKTw93LvZ5lg2wIn7SdqfP0DHsIlANgiTEgRpIHYU",
+            Verification::Match { needs_rehash: true },
+        ),
+        (
+            "argon2$argon2id$v=19$m=19456,t=2,p=1$nGgS5Z9R1IzWMkjk8/JOFQ$1B5OsYPqsYdxFdavzjp/q0N44k5mUo3L1QQsQbIeNQ4",
+            Verification::Match { needs_rehash: true },
+        ),
+        (
+            "pbkdf2_sha256$1000$xQ9sT2bV7kLm4nPz0aRcDe$zLkF/OgpZIQ0+R0QLZyXGU+13jHwjnwa5NH0r6qqcCs=",
+            Verification::Match { needs_rehash: true },
+        ),
+    ];
+    for (encoded, expected) in cases {
+        assert_eq!(verify(encoded).await, expected, "{encoded}");
+    }
+}
+
+#[tokio::test]
+async fn unusable_empty_and_garbage_hashes_are_a_mismatch_not_an_error() {
+    let cases = [
+        "",
+        "!",
+        "!Jv2p0wGq3xZk6mYtLrN8sBcDfH1aE4uW7iO9pQ5",
+        "$",
+        "$argon2id$v=19$m=19456,t=2,p=1$$",
+        "argon2$argon2id$",
+        "pbkdf2_sha256$abc$salt$hash",
+        "sha1$salt$hash",
+        "\u{0}\u{fffd}",
+        PASSWORD,
+    ];
+    for encoded in cases {
+        assert_eq!(verify(encoded).await, Verification::Mismatch, "{encoded:?}");
+    }
+}
+
+#[tokio::test]
+async fn the_dummy_verification_completes() {
+    PasswordHasher::new(1).verify_dummy(PASSWORD).await;
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn hashing_leaves_the_runtime_thread_free() {
+    let hasher = PasswordHasher::new(1);
+    let hashing = tokio::spawn(async move { hasher.hash(PASSWORD).await });
+    let mut ticks = 0;
+    while !hashing.is_finished() {
+        tokio::time::sleep(Duration::from_millis(1)).await;
+        ticks += 1;
+    }
+    assert!(
+        ticks > 0,
+        "the only runtime thread was blocked while hashing"
+    );
+    assert!(hashing.await.expect("task joins").is_ok());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_more_than_max_concurrent_jobs_run_at_once() {
+    let hasher = PasswordHasher::new(2);
+    let (running, peak) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+    let jobs: Vec<_> = (0..6)
+        .map(|_| {
+            let (hasher, running, peak) = (hasher.clone(), running.clone(), peak.clone());
+            tokio::spawn(async move {
+                hasher
+                    .run(move || {
+                        let now = running.fetch_add(1, Ordering::SeqCst) + 1;
+                        peak.fetch_max(now, Ordering::SeqCst);
+                        std::thread::sleep(Duration::from_millis(30));
+                        running.fetch_sub(1, Ordering::SeqCst);
+                    })
+                    .await
+            })
+        })
+        .collect();
+    for job in jobs {
+        assert!(job.await.expect("task joins").is_ok());
+    }
+    assert_eq!(peak.load(Ordering::SeqCst), 2);
+}
+
+#[tokio::test]
+async fn a_cancelled_caller_keeps_its_permit_until_the_work_ends() {
+    let hasher = PasswordHasher::new(1);
+    let (release, released) = mpsc::channel::<()>();
+    let started = tokio::time::timeout(
+        Duration::from_millis(50),
+        hasher.run(move || released.recv().is_ok()),
+    )
+    .await;
+    assert!(
+        started.is_err(),
+        "the caller gave up while the work was running"
+    );
+    assert_eq!(hasher.permits.available_permits(), 0);
+
+    release.send(()).expect("the blocking job is still waiting");
+    let permit = tokio::time::timeout(Duration::from_secs(5), hasher.permits.acquire()).await;
+    assert!(permit.is_ok(), "the permit came back when the work ended");
+}

@@ -1,0 +1,131 @@
+//! The command line: `serve` (the default), `migrate`, `createsuperuser`, `check`, `flushexpiredtokens`.
+
+use std::io::BufRead;
+use std::path::PathBuf;
+
+use anyhow::{Context, bail};
+use chrono::Utc;
+use clap::{Parser, Subcommand};
+
+use crate::app::{Application, build_state, connect_store};
+use crate::auth::AuthError;
+use crate::auth::email::Email;
+use crate::config::{Settings, mask_url};
+use crate::telemetry;
+
+/// A fast, self-hosted authentication server that speaks Djoser + SimpleJWT.
+#[derive(Debug, Parser)]
+#[command(name = "imhotep", version, about, long_about = None)]
+pub struct Cli {
+    /// A TOML file layered over config/default.toml and config/$IMHOTEP_ENV.toml (the environment still wins).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the API on HOST:PORT (the default command). Runs pending migrations first unless
+    /// database.migrate_on_start is false.
+    Serve,
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Create an active staff superuser.
+    Createsuperuser {
+        /// The superuser's e-mail (the login).
+        #[arg(long)]
+        email: String,
+        /// Read the password from the first line of standard input instead of prompting.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Validate the configuration, connect to the database and print what `serve` would run with (secrets masked).
+    Check,
+    /// Delete expired outstanding refresh tokens and their blacklist entries (run it from cron).
+    Flushexpiredtokens,
+}
+
+/// Runs one command to completion.
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    let mut settings = Settings::load(cli.config.as_deref())?;
+    telemetry::init(!settings.debug);
+    let generated = settings.ensure_secret_key()?;
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => {
+            if generated {
+                tracing::warn!("SECRET_KEY is not set: using a random key (DEBUG=true); tokens and links will not survive a restart");
+            }
+            let app = Application::build(settings).await?;
+            tracing::info!(address = %app.local_addr()?, "imhotep is serving");
+            app.run_until_stopped().await
+        }
+        Command::Migrate => {
+            let store = connect_store(&settings).await?;
+            store.migrate().await?;
+            println!("migrations applied ({})", store.backend_name());
+            Ok(())
+        }
+        Command::Createsuperuser { email, password_stdin } => create_superuser(settings, &email, password_stdin).await,
+        Command::Check => check(settings, generated).await,
+        Command::Flushexpiredtokens => {
+            let store = connect_store(&settings).await?;
+            let deleted = store.flush_expired_tokens(Utc::now()).await?;
+            println!("deleted {deleted} expired outstanding token(s)");
+            Ok(())
+        }
+    }
+}
+
+async fn create_superuser(settings: Settings, email: &str, password_stdin: bool) -> anyhow::Result<()> {
+    let email = Email::parse(email.trim()).context("--email is not a valid e-mail address")?;
+    let password = if password_stdin {
+        let mut line = String::new();
+        std::io::stdin().lock().read_line(&mut line).context("reading the password from stdin")?;
+        line.trim_end_matches(['\r', '\n']).to_owned()
+    } else {
+        let first = rpassword::prompt_password("Password: ")?;
+        let again = rpassword::prompt_password("Password (again): ")?;
+        if first != again {
+            bail!("the two passwords didn't match");
+        }
+        first
+    };
+    let password = password.trim().to_owned();
+    if password.is_empty() {
+        bail!("the password may not be blank");
+    }
+    let store = connect_store(&settings).await?;
+    store.migrate().await?;
+    let state = build_state(settings, store)?;
+    let problems = state.accounts.password_problems(&password, None);
+    if !problems.is_empty() {
+        bail!("password rejected: {}", problems.join(" "));
+    }
+    match state.accounts.create_superuser(&email, &password).await {
+        Ok(user) => {
+            println!("superuser {} created (id {})", user.email, user.id);
+            Ok(())
+        }
+        Err(AuthError::EmailTaken) => bail!("a user with the e-mail {} already exists", email.as_str()),
+        Err(other) => Err(other.into()),
+    }
+}
+
+async fn check(settings: Settings, generated_key: bool) -> anyhow::Result<()> {
+    let store = connect_store(&settings).await?;
+    store.ping().await?;
+    println!("database: {} ({}) reachable", mask_url(settings.database.url.expose()), store.backend_name());
+    if generated_key {
+        println!("SECRET_KEY: not set; serve would use a random key (DEBUG=true)");
+    }
+    let state = build_state(settings, store)?;
+    println!("{}", printable(&state.settings)?);
+    println!("configuration OK");
+    Ok(())
+}
+
+fn printable(settings: &Settings) -> anyhow::Result<String> {
+    let value = serde_json::to_value(settings)?;
+    Ok(serde_json::to_string_pretty(&value)?)
+}

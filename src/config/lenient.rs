@@ -1,0 +1,52 @@
+//! Deserializers for values that arrive from the environment, where `DEBUG=1` or
+//! `SECRET_KEY=123...` are parsed as numbers before they reach us.
+
+use serde::{Deserialize, Deserializer, de};
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Scalar {
+    Bool(bool),
+    Int(i64),
+    Float(f64),
+    Text(String),
+}
+
+/// A boolean written as `true`/`false`, `1`/`0`, `yes`/`no` or `on`/`off` (Django projects use all of them).
+pub fn bool<'de, D: Deserializer<'de>>(deserializer: D) -> Result<bool, D::Error> {
+    match Scalar::deserialize(deserializer)? {
+        Scalar::Bool(value) => Ok(value),
+        Scalar::Int(1) => Ok(true),
+        Scalar::Int(0) => Ok(false),
+        Scalar::Text(text) => match text.trim().to_ascii_lowercase().as_str() {
+            "1" | "true" | "yes" | "on" => Ok(true),
+            "0" | "false" | "no" | "off" | "" => Ok(false),
+            _ => Err(de::Error::custom(format!("expected a boolean, got {text:?}"))),
+        },
+        _ => Err(de::Error::custom("expected a boolean (true/false, 1/0, yes/no)")),
+    }
+}
+
+/// A string that may have been parsed as a number on its way in.
+pub fn string<'de, D: Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {
+    Ok(match Scalar::deserialize(deserializer)? {
+        Scalar::Bool(value) => value.to_string(),
+        Scalar::Int(value) => value.to_string(),
+        Scalar::Float(value) => value.to_string(),
+        Scalar::Text(text) => text,
+    })
+}
+
+/// An optional string; an empty string counts as absent.
+pub fn opt_string<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<String>, D::Error> {
+    let value: Option<StringOrNumber> = Option::deserialize(deserializer)?;
+    Ok(value.map(|v| v.0).filter(|s| !s.is_empty()))
+}
+
+struct StringOrNumber(String);
+
+impl<'de> Deserialize<'de> for StringOrNumber {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        string(deserializer).map(StringOrNumber)
+    }
+}

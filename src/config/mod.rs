@@ -1,0 +1,163 @@
+//! Settings: built-in defaults < `config/default.toml` < `config/$IMHOTEP_ENV.toml` < `--config FILE`
+//! < Django's plain environment names (`SECRET_KEY`, `DATABASE_URL`, `EMAIL_HOST`, ...) < `IMHOTEP_<SECTION>__<KEY>`.
+//!
+//! Section and key names are Djoser's and SimpleJWT's setting names in lower case, so a Django
+//! settings file maps line by line.
+
+pub mod duration;
+mod lenient;
+mod sections;
+mod secret;
+
+use std::path::Path;
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+
+pub use sections::{DatabaseSettings, DjoserSettings, EmailBackendKind, EmailSettings, ServerSettings, SimpleJwtSettings};
+pub use secret::{Secret, mask_url};
+
+/// Shortest `SECRET_KEY` accepted in production: HS256 needs at least 256 bits of key (RFC 7518 §3.2).
+pub const MIN_SECRET_KEY_BYTES: usize = 32;
+
+/// Django's plain environment names and the setting each one fills.
+const PLAIN_ENV_NAMES: &[(&str, &str)] = &[
+    ("HOST", "server.host"),
+    ("PORT", "server.port"),
+    ("DATABASE_URL", "database.url"),
+    ("SECRET_KEY", "secret_key"),
+    ("DEBUG", "debug"),
+    ("EMAIL_BACKEND", "email.backend"),
+    ("EMAIL_HOST", "email.host"),
+    ("EMAIL_PORT", "email.port"),
+    ("EMAIL_HOST_USER", "email.host_user"),
+    ("EMAIL_HOST_PASSWORD", "email.host_password"),
+    ("EMAIL_USE_TLS", "email.use_tls"),
+    ("EMAIL_USE_SSL", "email.use_ssl"),
+    ("DEFAULT_FROM_EMAIL", "email.default_from_email"),
+];
+
+/// Everything imhotep runs with.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Settings {
+    /// Development mode: a missing `SECRET_KEY` is replaced by a random one. Off in production.
+    #[serde(deserialize_with = "lenient::bool")]
+    pub debug: bool,
+    /// Django's `SECRET_KEY`: signs links and, unless `simple_jwt.signing_key` is set, JWTs.
+    pub secret_key: Secret,
+    pub server: ServerSettings,
+    pub database: DatabaseSettings,
+    pub email: EmailSettings,
+    pub djoser: DjoserSettings,
+    pub simple_jwt: SimpleJwtSettings,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            debug: true,
+            secret_key: Secret::default(),
+            server: ServerSettings::default(),
+            database: DatabaseSettings::default(),
+            email: EmailSettings::default(),
+            djoser: DjoserSettings::default(),
+            simple_jwt: SimpleJwtSettings::default(),
+        }
+    }
+}
+
+/// Why the configuration cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("invalid configuration: {0}")]
+    Invalid(String),
+    #[error("{0}")]
+    Insecure(String),
+}
+
+impl From<figment::Error> for ConfigError {
+    fn from(error: figment::Error) -> Self {
+        ConfigError::Invalid(error.to_string())
+    }
+}
+
+impl Settings {
+    /// Reads every layer. `config_file` is the `--config FILE` option.
+    pub fn load(config_file: Option<&Path>) -> Result<Settings, ConfigError> {
+        let mut figment = Figment::from(Serialized::defaults(Settings::default()))
+            .merge(Toml::file("config/default.toml"));
+        if let Ok(env) = std::env::var("IMHOTEP_ENV") {
+            figment = figment.merge(Toml::file(format!("config/{env}.toml")));
+        }
+        if let Some(path) = config_file {
+            if !path.is_file() {
+                return Err(ConfigError::Invalid(format!("config file {} does not exist", path.display())));
+            }
+            figment = figment.merge(Toml::file(path));
+        }
+        let plain = Env::raw()
+            .only(&PLAIN_ENV_NAMES.iter().map(|(name, _)| *name).collect::<Vec<_>>())
+            .map(|key| {
+                PLAIN_ENV_NAMES
+                    .iter()
+                    .find(|(name, _)| key.as_str().eq_ignore_ascii_case(name))
+                    .map(|(_, path)| (*path).into())
+                    .unwrap_or_else(|| key.into())
+            });
+        let prefixed = Env::prefixed("IMHOTEP_").ignore(&["env"]).split("__");
+        let settings: Settings = figment.merge(plain).merge(prefixed).extract()?;
+        settings.check_consistency()?;
+        Ok(settings)
+    }
+
+    fn check_consistency(&self) -> Result<(), ConfigError> {
+        if self.simple_jwt.auth_header_types.is_empty() {
+            return Err(ConfigError::Invalid("simple_jwt.auth_header_types must name at least one scheme".into()));
+        }
+        if self.email.use_tls && self.email.use_ssl {
+            return Err(ConfigError::Invalid(
+                "EMAIL_USE_TLS and EMAIL_USE_SSL are mutually exclusive; set only one of them".into(),
+            ));
+        }
+        for (name, template) in [
+            ("djoser.activation_url", &self.djoser.activation_url),
+            ("djoser.password_reset_confirm_url", &self.djoser.password_reset_confirm_url),
+            ("djoser.username_reset_confirm_url", &self.djoser.username_reset_confirm_url),
+        ] {
+            if !template.contains("{uid}") || !template.contains("{token}") {
+                return Err(ConfigError::Invalid(format!("{name} must contain {{uid}} and {{token}}, got {template:?}")));
+            }
+        }
+        Ok(())
+    }
+
+    /// Makes sure a signing secret exists: in production a missing or short `SECRET_KEY` is an error;
+    /// in debug mode a random one is generated (returned as `true` so the caller can warn).
+    pub fn ensure_secret_key(&mut self) -> Result<bool, ConfigError> {
+        let key_len = self.secret_key.expose().len();
+        if key_len >= MIN_SECRET_KEY_BYTES {
+            return Ok(false);
+        }
+        if !self.debug {
+            let problem = if key_len == 0 { "is not set" } else { "is too short" };
+            return Err(ConfigError::Insecure(format!(
+                "SECRET_KEY {problem}: in production (DEBUG=false) set SECRET_KEY to at least {MIN_SECRET_KEY_BYTES} random bytes, \
+                 e.g. SECRET_KEY=$(openssl rand -base64 48)"
+            )));
+        }
+        let mut bytes = [0u8; 48];
+        getrandom::fill(&mut bytes).map_err(|e| ConfigError::Invalid(format!("no randomness for SECRET_KEY: {e}")))?;
+        self.secret_key = Secret::new(bytes.iter().map(|b| format!("{b:02x}")).collect::<String>());
+        Ok(true)
+    }
+
+    /// The key JWTs are signed with: `simple_jwt.signing_key`, else `SECRET_KEY`.
+    pub fn signing_key(&self) -> &Secret {
+        match &self.simple_jwt.signing_key {
+            Some(key) if !key.is_empty() => key,
+            _ => &self.secret_key,
+        }
+    }
+}

@@ -1,0 +1,206 @@
+//! The configuration sections and their defaults (the seed configuration of API.md).
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use super::{Secret, duration, lenient};
+
+/// `[server]`
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerSettings {
+    /// `HOST`; `0.0.0.0` in a container.
+    #[serde(deserialize_with = "lenient::string")]
+    pub host: String,
+    /// `PORT`; 0 picks a free port.
+    pub port: u16,
+    /// Largest request body accepted, in bytes; larger bodies get 413.
+    pub body_limit: usize,
+    /// A request that takes longer is answered 503.
+    #[serde(with = "duration")]
+    pub request_timeout: Duration,
+    /// How long in-flight requests may take to finish after SIGTERM.
+    #[serde(with = "duration")]
+    pub shutdown_timeout: Duration,
+    /// Password hashes computed at once; 0 = the number of CPUs.
+    pub hash_concurrency: usize,
+}
+
+impl Default for ServerSettings {
+    fn default() -> Self {
+        Self {
+            host: "127.0.0.1".into(),
+            port: 8000,
+            body_limit: 64 * 1024,
+            request_timeout: Duration::from_secs(30),
+            shutdown_timeout: Duration::from_secs(30),
+            hash_concurrency: 0,
+        }
+    }
+}
+
+/// `[database]`
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DatabaseSettings {
+    /// `DATABASE_URL`: `sqlite://...` or `postgres://...`.
+    pub url: Secret,
+    pub max_connections: u32,
+    #[serde(with = "duration")]
+    pub acquire_timeout: Duration,
+    /// Run pending migrations when `serve` starts.
+    #[serde(deserialize_with = "lenient::bool")]
+    pub migrate_on_start: bool,
+}
+
+impl Default for DatabaseSettings {
+    fn default() -> Self {
+        Self {
+            url: Secret::new("sqlite://imhotep.db?mode=rwc"),
+            max_connections: 10,
+            acquire_timeout: Duration::from_secs(3),
+            migrate_on_start: true,
+        }
+    }
+}
+
+/// Where e-mail goes (`EMAIL_BACKEND`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EmailBackendKind {
+    /// Print every message on stdout (development).
+    Console,
+    /// Deliver over SMTP (`EMAIL_HOST`, `EMAIL_PORT`, ...).
+    Smtp,
+    /// Keep messages in memory (tests).
+    Memory,
+}
+
+/// `[email]`, with Django's names.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EmailSettings {
+    pub backend: EmailBackendKind,
+    #[serde(deserialize_with = "lenient::string")]
+    pub host: String,
+    pub port: u16,
+    #[serde(deserialize_with = "lenient::opt_string")]
+    pub host_user: Option<String>,
+    pub host_password: Secret,
+    /// STARTTLS.
+    #[serde(deserialize_with = "lenient::bool")]
+    pub use_tls: bool,
+    /// Implicit TLS (SMTPS).
+    #[serde(deserialize_with = "lenient::bool")]
+    pub use_ssl: bool,
+    #[serde(deserialize_with = "lenient::string")]
+    pub default_from_email: String,
+    #[serde(with = "duration")]
+    pub timeout: Duration,
+    /// A directory whose templates override the built-in ones.
+    pub templates_dir: Option<PathBuf>,
+}
+
+impl Default for EmailSettings {
+    fn default() -> Self {
+        Self {
+            backend: EmailBackendKind::Console,
+            host: "localhost".into(),
+            port: 25,
+            host_user: None,
+            host_password: Secret::default(),
+            use_tls: false,
+            use_ssl: false,
+            default_from_email: "webmaster@localhost".into(),
+            timeout: Duration::from_secs(10),
+            templates_dir: None,
+        }
+    }
+}
+
+/// `[djoser]`: Djoser's settings in lower case.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DjoserSettings {
+    #[serde(deserialize_with = "lenient::bool")]
+    pub send_activation_email: bool,
+    #[serde(deserialize_with = "lenient::bool")]
+    pub send_confirmation_email: bool,
+    #[serde(deserialize_with = "lenient::bool")]
+    pub user_create_password_retype: bool,
+    #[serde(deserialize_with = "lenient::bool")]
+    pub hide_users: bool,
+    pub activation_url: String,
+    pub password_reset_confirm_url: String,
+    pub username_reset_confirm_url: String,
+    pub email_frontend_protocol: String,
+    pub email_frontend_domain: String,
+    pub email_frontend_site_name: String,
+    /// Django's `PASSWORD_RESET_TIMEOUT`: how long activation and reset links live.
+    #[serde(with = "duration")]
+    pub password_reset_timeout: Duration,
+}
+
+impl Default for DjoserSettings {
+    fn default() -> Self {
+        Self {
+            send_activation_email: true,
+            send_confirmation_email: true,
+            user_create_password_retype: true,
+            hide_users: true,
+            activation_url: "activate/{uid}/{token}".into(),
+            password_reset_confirm_url: "reset-password/{uid}/{token}".into(),
+            username_reset_confirm_url: "reset-email/{uid}/{token}".into(),
+            email_frontend_protocol: "http".into(),
+            email_frontend_domain: "localhost:3000".into(),
+            email_frontend_site_name: "imhotep".into(),
+            password_reset_timeout: Duration::from_secs(259_200),
+        }
+    }
+}
+
+/// `[simple_jwt]`: SimpleJWT's settings in lower case.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SimpleJwtSettings {
+    #[serde(with = "duration")]
+    pub access_token_lifetime: Duration,
+    #[serde(with = "duration")]
+    pub refresh_token_lifetime: Duration,
+    #[serde(deserialize_with = "lenient::bool")]
+    pub rotate_refresh_tokens: bool,
+    #[serde(deserialize_with = "lenient::bool")]
+    pub blacklist_after_rotation: bool,
+    /// `HS256`, `HS384` or `HS512`.
+    pub algorithm: String,
+    /// Defaults to `SECRET_KEY`.
+    pub signing_key: Option<Secret>,
+    pub audience: Option<String>,
+    pub issuer: Option<String>,
+    #[serde(with = "duration")]
+    pub leeway: Duration,
+    /// Accepted `Authorization` schemes, case-sensitive; the first one goes into `WWW-Authenticate`.
+    pub auth_header_types: Vec<String>,
+    #[serde(deserialize_with = "lenient::bool")]
+    pub check_user_is_active: bool,
+}
+
+impl Default for SimpleJwtSettings {
+    fn default() -> Self {
+        Self {
+            access_token_lifetime: Duration::from_secs(60 * 60),
+            refresh_token_lifetime: Duration::from_secs(7 * 86_400),
+            rotate_refresh_tokens: true,
+            blacklist_after_rotation: true,
+            algorithm: "HS256".into(),
+            signing_key: None,
+            audience: None,
+            issuer: None,
+            leeway: Duration::ZERO,
+            auth_header_types: vec!["Bearer".into()],
+            check_user_is_active: true,
+        }
+    }
+}

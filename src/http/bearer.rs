@@ -1,0 +1,57 @@
+//! Bearer authentication as SimpleJWT's `JWTAuthentication` does it (API.md §6.5): an unknown scheme
+//! means anonymous; a known scheme with a bad token is a 401, even on routes anyone may call.
+
+use axum::extract::FromRequestParts;
+use axum::http::header::AUTHORIZATION;
+use axum::http::request::Parts;
+
+use super::error::ApiError;
+use super::state::AppState;
+use crate::store::models::User;
+
+/// The authenticated caller; anonymous requests are answered 401.
+pub struct CurrentUser(pub User);
+
+/// The caller if a token was presented; a presented but bad token is still a 401.
+pub struct MaybeUser(pub Option<User>);
+
+impl FromRequestParts<AppState> for MaybeUser {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let mut values = parts.headers.get_all(AUTHORIZATION).iter();
+        let (Some(value), None) = (values.next(), values.next()) else {
+            return if parts.headers.contains_key(AUTHORIZATION) { Err(bad_header()) } else { Ok(MaybeUser(None)) };
+        };
+        let words: Vec<&[u8]> = value.as_bytes().split(|b| b" \t\n\r\x0b\x0c".contains(b)).filter(|w| !w.is_empty()).collect();
+        let Some(scheme) = words.first() else {
+            return Ok(MaybeUser(None));
+        };
+        if !state.settings.simple_jwt.auth_header_types.iter().any(|t| t.as_bytes() == *scheme) {
+            return Ok(MaybeUser(None));
+        }
+        let [_, token] = words.as_slice() else {
+            return Err(bad_header());
+        };
+        let token = std::str::from_utf8(token).unwrap_or("\u{fffd}");
+        Ok(MaybeUser(Some(state.sessions.authenticate(token).await?)))
+    }
+}
+
+impl FromRequestParts<AppState> for CurrentUser {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        match MaybeUser::from_request_parts(parts, state).await? {
+            MaybeUser(Some(user)) => Ok(CurrentUser(user)),
+            MaybeUser(None) => Err(ApiError::NotAuthenticated),
+        }
+    }
+}
+
+fn bad_header() -> ApiError {
+    ApiError::Unauthorized {
+        detail: "Authorization header must contain two space-delimited values",
+        code: "bad_authorization_header",
+    }
+}

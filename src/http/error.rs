@@ -1,0 +1,153 @@
+//! The one API error type. Its bodies are DRF's and SimpleJWT's shapes (API.md §1.2); internal
+//! causes go to the log, never to the client.
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Map, Value, json};
+
+use crate::auth::AuthError;
+use crate::auth::jwt::TokenError;
+use crate::store::StoreError;
+
+/// Field errors in serializer order: `{"email": ["..."], "password": ["..."]}`.
+pub type FieldErrors = Vec<(String, Vec<String>)>;
+
+/// Everything a handler can answer besides success.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// 400 `{"field": ["message", ...], ...}` (`non_field_errors` is just another key).
+    #[error("validation failed")]
+    Fields(FieldErrors),
+    /// 400 `["message"]`: Djoser errors raised outside `validate()`.
+    #[error("validation failed")]
+    BareList(Vec<String>),
+    /// `{"detail": "..."}` with any status.
+    #[error("{1}")]
+    Detail(StatusCode, String),
+    /// 401 `{"detail": "...", "code": "..."}` (SimpleJWT authentication failures).
+    #[error("{detail}")]
+    Unauthorized { detail: &'static str, code: &'static str },
+    /// 401 from a JWT view: `{"detail": "<reason>", "code": "token_not_valid"}`.
+    #[error("token rejected: {0}")]
+    Token(TokenError),
+    /// 401 from bearer authentication: the token failed every token class.
+    #[error("bearer token rejected: {0}")]
+    BearerToken(TokenError),
+    /// 401 `{"detail": "Authentication credentials were not provided."}`.
+    #[error("not authenticated")]
+    NotAuthenticated,
+    /// 503: the database (or another dependency) is unreachable; the client may retry.
+    #[error("service unavailable")]
+    Unavailable(#[source] anyhow::Error),
+    /// 500 with a generic body; the cause is logged.
+    #[error("internal error")]
+    Internal(#[source] anyhow::Error),
+}
+
+/// The result type of every handler.
+pub type ApiResult<T> = Result<T, ApiError>;
+
+impl ApiError {
+    pub fn field(name: &str, message: impl Into<String>) -> Self {
+        ApiError::Fields(vec![(name.to_owned(), vec![message.into()])])
+    }
+
+    pub fn non_field(message: impl Into<String>) -> Self {
+        Self::field("non_field_errors", message)
+    }
+
+    pub fn detail(status: StatusCode, detail: impl Into<String>) -> Self {
+        ApiError::Detail(status, detail.into())
+    }
+
+    fn status_and_body(&self) -> (StatusCode, Option<Value>) {
+        match self {
+            ApiError::Fields(fields) => {
+                let map: Map<String, Value> = fields.iter().map(|(k, v)| (k.clone(), json!(v))).collect();
+                (StatusCode::BAD_REQUEST, Some(Value::Object(map)))
+            }
+            ApiError::BareList(messages) => (StatusCode::BAD_REQUEST, Some(json!(messages))),
+            ApiError::Detail(status, detail) => (*status, Some(json!({ "detail": detail }))),
+            ApiError::Unauthorized { detail, code } => {
+                (StatusCode::UNAUTHORIZED, Some(json!({ "detail": detail, "code": code })))
+            }
+            ApiError::Token(reason) => (
+                StatusCode::UNAUTHORIZED,
+                Some(json!({ "detail": reason.to_string(), "code": "token_not_valid" })),
+            ),
+            ApiError::BearerToken(reason) => (
+                StatusCode::UNAUTHORIZED,
+                Some(json!({
+                    "detail": "Given token not valid for any token type",
+                    "code": "token_not_valid",
+                    "messages": [{ "token_class": "AccessToken", "token_type": "access", "message": reason.to_string() }],
+                })),
+            ),
+            ApiError::NotAuthenticated => (
+                StatusCode::UNAUTHORIZED,
+                Some(json!({ "detail": "Authentication credentials were not provided." })),
+            ),
+            ApiError::Unavailable(_) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Some(json!({ "detail": "Service temporarily unavailable, try again later." })),
+            ),
+            ApiError::Internal(_) => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                Some(json!({ "detail": "A server error occurred." })),
+            ),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        match &self {
+            ApiError::Internal(cause) => tracing::error!(error = ?cause, "request failed"),
+            ApiError::Unavailable(cause) => tracing::warn!(error = %cause, "dependency unavailable"),
+            _ => {}
+        }
+        let (status, body) = self.status_and_body();
+        let mut response = match body {
+            Some(body) => (status, axum::Json(body)).into_response(),
+            None => status.into_response(),
+        };
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+        }
+        response
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(error: StoreError) -> Self {
+        match error {
+            StoreError::Unavailable(_) => ApiError::Unavailable(error.into()),
+            other => ApiError::Internal(other.into()),
+        }
+    }
+}
+
+impl From<AuthError> for ApiError {
+    /// Djoser's and SimpleJWT's answer to each domain failure (their message constants).
+    fn from(error: AuthError) -> Self {
+        match error {
+            AuthError::EmailTaken => ApiError::field("email", "user with this email address already exists."),
+            AuthError::InvalidCredentials => {
+                ApiError::detail(StatusCode::UNAUTHORIZED, "No active account found with the given credentials")
+            }
+            AuthError::InvalidUid => ApiError::field("uid", "Invalid user id or user doesn't exist."),
+            AuthError::InvalidToken => ApiError::field("token", "Invalid token for given user."),
+            AuthError::StaleToken => ApiError::detail(StatusCode::FORBIDDEN, "Stale token for given user."),
+            AuthError::Token(reason) => ApiError::Token(reason),
+            AuthError::BearerToken(reason) => ApiError::BearerToken(reason),
+            AuthError::BlacklistedOnVerify => ApiError::non_field("Token is blacklisted"),
+            AuthError::NoActiveAccount => {
+                ApiError::detail(StatusCode::UNAUTHORIZED, "No active account found for the given token.")
+            }
+            AuthError::Bearer { detail, code } => ApiError::Unauthorized { detail, code },
+            AuthError::Store(store) => store.into(),
+            AuthError::Busy => ApiError::Unavailable(error.into()),
+            AuthError::Hash(_) => ApiError::Internal(error.into()),
+        }
+    }
+}

@@ -1,0 +1,268 @@
+//! The [`Mailer`]: one From address and one backend (console, SMTP or memory) behind a cheap-to-clone handle.
+
+use std::fmt;
+use std::io::Write;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use lettre::message::{Mailbox, MultiPart};
+use lettre::{Address, AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
+
+use super::error::MailError;
+use super::message::Message;
+use super::smtp::{self, SmtpSettings};
+
+/// Where mail goes.
+#[derive(Debug, Clone)]
+pub enum Backend {
+    /// Print each message on standard output, like Django's console backend (development).
+    Console,
+    Smtp(SmtpSettings),
+    /// Keep messages in memory, readable with [`Mailer::sent`] (tests).
+    Memory,
+}
+
+#[derive(Clone)]
+enum Transport {
+    Console,
+    Smtp(AsyncSmtpTransport<Tokio1Executor>),
+    Memory(Arc<Mutex<Vec<Message>>>),
+}
+
+/// Sends rendered messages from `DEFAULT_FROM_EMAIL`. Clones share the backend (and the SMTP pool).
+#[derive(Clone)]
+pub struct Mailer {
+    from: Mailbox,
+    transport: Transport,
+}
+
+impl Mailer {
+    /// Checks the From address (`a@b` or `Name <a@b>`) and prepares the backend. The SMTP backend must be
+    /// created inside the Tokio runtime; it does not connect until the first send.
+    pub fn new(backend: Backend, from: &str) -> Result<Self, MailError> {
+        let from = from.parse().map_err(|source| MailError::Address {
+            role: "From",
+            source,
+        })?;
+        let transport = match backend {
+            Backend::Console => Transport::Console,
+            Backend::Smtp(settings) => Transport::Smtp(smtp::transport(&settings)?),
+            Backend::Memory => Transport::Memory(Arc::default()),
+        };
+        Ok(Self { from, transport })
+    }
+
+    /// Sends one message as multipart/alternative (text, then HTML), UTF-8. Every backend refuses a
+    /// recipient that is not one plain address.
+    pub async fn send(&self, message: &Message) -> Result<(), MailError> {
+        let email = self.build(message)?;
+        match &self.transport {
+            Transport::Console => print_to_console(&self.from, message),
+            Transport::Smtp(transport) => transport
+                .send(email)
+                .await
+                .map(drop)
+                .map_err(MailError::from),
+            Transport::Memory(sent) => {
+                sent.lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .push(message.clone());
+                Ok(())
+            }
+        }
+    }
+
+    /// Sends without making the caller wait. A failure is logged with a masked recipient (`a***@example.com`),
+    /// never the body, token or link; nothing panics, not even outside a Tokio runtime (the message is then
+    /// dropped and logged).
+    pub fn send_in_background(&self, message: Message) {
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            tracing::error!(recipient = %mask_address(&message.to), "e-mail not sent: no Tokio runtime");
+            return;
+        };
+        let mailer = self.clone();
+        runtime.spawn(async move {
+            if let Err(error) = mailer.send(&message).await {
+                let recipient = mask_address(&message.to);
+                // SMTP replies may quote the recipient back.
+                let error = error.to_string().replace(&message.to, &recipient);
+                tracing::error!(%recipient, %error, "e-mail not sent");
+            }
+        });
+    }
+
+    /// The messages sent so far; always empty except with the Memory backend.
+    pub fn sent(&self) -> Vec<Message> {
+        match &self.transport {
+            Transport::Memory(sent) => sent.lock().unwrap_or_else(PoisonError::into_inner).clone(),
+            Transport::Console | Transport::Smtp(_) => Vec::new(),
+        }
+    }
+
+    /// The lettre message, built with typed headers: the recipient must parse as a bare address.
+    fn build(&self, message: &Message) -> Result<lettre::Message, MailError> {
+        let to: Address = message
+            .to
+            .parse()
+            .map_err(|source| MailError::Address { role: "To", source })?;
+        let body = MultiPart::alternative_plain_html(message.text.clone(), message.html.clone());
+        Ok(lettre::Message::builder()
+            .from(self.from.clone())
+            .to(Mailbox::new(None, to))
+            .subject(message.subject.as_str())
+            .multipart(body)?)
+    }
+}
+
+impl fmt::Debug for Mailer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let backend = match self.transport {
+            Transport::Console => "console",
+            Transport::Smtp(_) => "smtp",
+            Transport::Memory(_) => "memory",
+        };
+        f.debug_struct("Mailer")
+            .field("backend", &backend)
+            .field("from", &self.from.to_string())
+            .finish()
+    }
+}
+
+/// Prints the message readably (not transfer-encoded, so the link can be copied), then a line of dashes.
+fn print_to_console(from: &Mailbox, message: &Message) -> Result<(), MailError> {
+    let printed = console_text(from, message);
+    let mut stdout = std::io::stdout().lock();
+    stdout.write_all(printed.as_bytes())?;
+    stdout.flush()?;
+    Ok(())
+}
+
+fn console_text(from: &Mailbox, message: &Message) -> String {
+    let Message {
+        to,
+        subject,
+        text,
+        html,
+    } = message;
+    let rule = "-".repeat(79);
+    format!(
+        "From: {from}\nTo: {to}\nSubject: {subject}\nContent-Type: multipart/alternative\n\n\
+         [text/plain; charset=utf-8]\n{text}\n\n[text/html; charset=utf-8]\n{html}\n{rule}\n"
+    )
+}
+
+/// `ada@example.com` → `a***@example.com`; control characters are escaped so a hostile address cannot
+/// forge log lines.
+fn mask_address(address: &str) -> String {
+    match address.rsplit_once('@') {
+        Some((local, domain)) => {
+            let first: String = local.chars().take(1).flat_map(char::escape_debug).collect();
+            format!("{first}***@{}", domain.escape_debug())
+        }
+        None => "***".to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn message(to: &str) -> Message {
+        Message {
+            to: to.into(),
+            subject: "Account activation on Imhotep".into(),
+            text: "http://localhost:3000/#/activate/MQ/tok".into(),
+            html: "<p>http://localhost:3000/#/activate/MQ/tok</p>".into(),
+        }
+    }
+
+    fn memory_mailer() -> Mailer {
+        Mailer::new(Backend::Memory, "Imhotep <noreply@example.com>").expect("valid From")
+    }
+
+    #[tokio::test]
+    async fn the_memory_backend_records_sent_messages() {
+        let mailer = memory_mailer();
+        mailer
+            .send(&message("ada@example.com"))
+            .await
+            .expect("sent");
+        mailer
+            .clone()
+            .send(&message("bob@example.com"))
+            .await
+            .expect("sent");
+        let sent = mailer.sent();
+        assert_eq!(
+            sent,
+            vec![message("ada@example.com"), message("bob@example.com")]
+        );
+    }
+
+    #[tokio::test]
+    async fn a_recipient_that_is_not_one_plain_address_is_refused() {
+        let mailer = memory_mailer();
+        for bad in [
+            "ada@example.com\r\nBcc: x@y",
+            "ada@example.com\nBcc: x@y",
+            "Ada <ada@example.com>",
+            "",
+            "ada",
+        ] {
+            let result = mailer.send(&message(bad)).await;
+            assert!(
+                matches!(result, Err(MailError::Address { role: "To", .. })),
+                "{bad:?}: {result:?}"
+            );
+        }
+        assert!(mailer.sent().is_empty());
+    }
+
+    #[test]
+    fn a_bad_from_address_is_refused_at_creation() {
+        for bad in ["noreply@example.com\r\nBcc: x@y", "not an address", ""] {
+            let result = Mailer::new(Backend::Console, bad);
+            assert!(
+                matches!(result, Err(MailError::Address { role: "From", .. })),
+                "{bad:?}"
+            );
+        }
+        assert!(Mailer::new(Backend::Console, "noreply@example.com").is_ok());
+    }
+
+    #[tokio::test]
+    async fn send_in_background_delivers_without_waiting() {
+        let mailer = memory_mailer();
+        mailer.send_in_background(message("ada@example.com"));
+        for _ in 0..100 {
+            if !mailer.sent().is_empty() {
+                break;
+            }
+            tokio::task::yield_now().await;
+        }
+        assert_eq!(mailer.sent(), vec![message("ada@example.com")]);
+    }
+
+    #[test]
+    fn send_in_background_outside_a_runtime_does_not_panic() {
+        let mailer = memory_mailer();
+        mailer.send_in_background(message("ada@example.com"));
+        assert!(mailer.sent().is_empty());
+    }
+
+    #[test]
+    fn the_console_shows_headers_and_both_parts_unencoded() {
+        let from: Mailbox = "Imhotep <noreply@example.com>".parse().expect("valid");
+        let printed = console_text(&from, &message("ada@example.com"));
+        assert!(printed.starts_with("From: Imhotep <noreply@example.com>\nTo: ada@example.com\n"));
+        assert!(printed.contains("Subject: Account activation on Imhotep\n"));
+        assert!(printed.contains("\nhttp://localhost:3000/#/activate/MQ/tok\n"));
+        assert!(printed.contains("<p>http://localhost:3000/#/activate/MQ/tok</p>"));
+    }
+
+    #[test]
+    fn recipients_are_masked_in_logs() {
+        assert_eq!(mask_address("ada@example.com"), "a***@example.com");
+        assert_eq!(mask_address("no-at-sign"), "***");
+        assert_eq!(mask_address("x@evil\nline"), "x***@evil\\nline");
+    }
+}

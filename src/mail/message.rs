@@ -1,0 +1,78 @@
+//! What an e-mail is about and what it ends up as: the six kinds, the values a template may print, and
+//! the rendered message.
+
+/// The six Djoser e-mails.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EmailKind {
+    Activation,
+    Confirmation,
+    PasswordReset,
+    PasswordChangedConfirmation,
+    UsernameChangedConfirmation,
+    UsernameReset,
+}
+
+impl EmailKind {
+    /// Every kind, in declaration order (so `ALL[kind as usize] == kind`).
+    pub const ALL: [EmailKind; 6] = [
+        EmailKind::Activation,
+        EmailKind::Confirmation,
+        EmailKind::PasswordReset,
+        EmailKind::PasswordChangedConfirmation,
+        EmailKind::UsernameChangedConfirmation,
+        EmailKind::UsernameReset,
+    ];
+
+    /// Djoser's template name, also the stem of this kind's template files (`activation.txt`, ...).
+    pub fn name(self) -> &'static str {
+        match self {
+            EmailKind::Activation => "activation",
+            EmailKind::Confirmation => "confirmation",
+            EmailKind::PasswordReset => "password_reset",
+            EmailKind::PasswordChangedConfirmation => "password_changed_confirmation",
+            EmailKind::UsernameChangedConfirmation => "username_changed_confirmation",
+            EmailKind::UsernameReset => "username_reset",
+        }
+    }
+
+    /// Whether this mail carries a link (and so `uid`, `token` and `url` in its context).
+    pub fn has_link(self) -> bool {
+        matches!(
+            self,
+            EmailKind::Activation | EmailKind::PasswordReset | EmailKind::UsernameReset
+        )
+    }
+}
+
+/// What a template may use (Djoser's context): protocol, domain, site name, the user's e-mail (Djoser prints
+/// `user.get_username()`, which is the e-mail here), and for link mails uid, token and url.
+#[derive(Debug, Clone)]
+pub struct EmailContext {
+    pub protocol: String,
+    pub domain: String,
+    pub site_name: String,
+    pub email: String,
+    /// Required for the kinds whose [`EmailKind::has_link`] is true; rendered as empty strings if absent.
+    pub link: Option<LinkContext>,
+}
+
+/// The link part of a context.
+#[derive(Debug, Clone)]
+pub struct LinkContext {
+    pub uid: String,
+    pub token: String,
+    /// The `*_URL` setting with `{uid}` and `{token}` filled in, e.g. `#/activate/MQ/c2x-...`; the mail prints
+    /// `{protocol}://{domain}/{url}`, so it must not start with a slash.
+    pub url: String,
+}
+
+/// A rendered message ready to send.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Message {
+    /// The recipient's bare address; checked when the message is sent.
+    pub to: String,
+    /// One line.
+    pub subject: String,
+    pub text: String,
+    pub html: String,
+}

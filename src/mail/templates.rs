@@ -1,0 +1,273 @@
+//! The set of templates: the built-in ones (Djoser 2.3.5's wording, embedded in the binary) with optional
+//! per-file overrides from a directory.
+//!
+//! Each kind has three files named after Djoser's template, e.g. for the activation mail
+//! `activation.subject.txt`, `activation.txt` (text part) and `activation.html` (HTML part); the other stems
+//! are `confirmation`, `password_reset`, `password_changed_confirmation`, `username_changed_confirmation`
+//! and `username_reset`. In an override directory every file is optional and replaces the built-in one; a
+//! `.txt` or `.html` file with any other name is refused so that a misspelt override is not silently ignored.
+
+use std::path::{Path, PathBuf};
+
+use super::error::MailError;
+use super::message::{EmailContext, EmailKind, Message};
+use super::template::Template;
+
+/// The three parts of one kind, as file suffixes after the kind's name.
+const PARTS: [&str; 3] = [".subject.txt", ".txt", ".html"];
+
+macro_rules! built_in {
+    ($name:literal) => {
+        [
+            include_str!(concat!("templates/", $name, ".subject.txt")),
+            include_str!(concat!("templates/", $name, ".txt")),
+            include_str!(concat!("templates/", $name, ".html")),
+        ]
+    };
+}
+
+/// The built-in sources, in the order of [`EmailKind::ALL`] then [`PARTS`].
+const BUILT_IN: [[&str; 3]; 6] = [
+    built_in!("activation"),
+    built_in!("confirmation"),
+    built_in!("password_reset"),
+    built_in!("password_changed_confirmation"),
+    built_in!("username_changed_confirmation"),
+    built_in!("username_reset"),
+];
+
+/// The parsed templates of every kind, ready to render.
+#[derive(Debug, Clone)]
+pub struct Templates {
+    /// Indexed by `EmailKind as usize`, then subject, text, html.
+    kinds: Vec<[Template; 3]>,
+}
+
+impl Templates {
+    /// Parses the built-in templates, replaced by the files of `dir` that exist (see the module docs for
+    /// the names). Any unreadable, misnamed or invalid file is an error here, never at send time.
+    pub fn load(dir: Option<&Path>) -> Result<Self, MailError> {
+        if let Some(dir) = dir {
+            check_names(dir)?;
+        }
+        let mut kinds = Vec::with_capacity(EmailKind::ALL.len());
+        for (kind, sources) in EmailKind::ALL.into_iter().zip(BUILT_IN) {
+            let parse = |part: usize| -> Result<Template, MailError> {
+                let file = format!("{}{}", kind.name(), PARTS[part]);
+                let (path, source) = read_part(dir, &file, sources[part])?;
+                if part == 0 && source.trim().contains(['\r', '\n']) {
+                    return Err(invalid(&path, "a subject must be a single line"));
+                }
+                Template::parse(&source, kind.has_link()).map_err(|reason| invalid(&path, reason))
+            };
+            kinds.push([parse(0)?, parse(1)?, parse(2)?]);
+        }
+        Ok(Self { kinds })
+    }
+
+    /// Renders the mail of `kind` for `ctx.email`. Line breaks in the subject's values become spaces.
+    pub fn render(&self, kind: EmailKind, ctx: &EmailContext) -> Message {
+        let [subject, text, html] = &self.kinds[kind as usize];
+        Message {
+            to: ctx.email.clone(),
+            subject: subject.render(ctx, false).replace(['\r', '\n'], " "),
+            text: text.render(ctx, false),
+            html: html.render(ctx, true),
+        }
+    }
+}
+
+/// The override `dir/file` if it exists, else the built-in source (with a path naming it in errors).
+fn read_part(
+    dir: Option<&Path>,
+    file: &str,
+    built_in: &str,
+) -> Result<(PathBuf, String), MailError> {
+    if let Some(path) = dir.map(|dir| dir.join(file)) {
+        match std::fs::read_to_string(&path) {
+            Ok(source) => return Ok((path, source)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(invalid(&path, e)),
+        }
+    }
+    Ok((
+        PathBuf::from(format!("(built-in) {file}")),
+        built_in.to_owned(),
+    ))
+}
+
+fn invalid(path: &Path, reason: impl ToString) -> MailError {
+    MailError::Template {
+        path: path.to_owned(),
+        reason: reason.to_string(),
+    }
+}
+
+/// Refuses `.txt` / `.html` files of `dir` that are not template names (typos would be ignored otherwise).
+fn check_names(dir: &Path) -> Result<(), MailError> {
+    let dir_error = |source| MailError::TemplateDir {
+        path: dir.to_owned(),
+        source,
+    };
+    for entry in std::fs::read_dir(dir).map_err(dir_error)? {
+        let name = entry.map_err(dir_error)?.file_name();
+        let name = name.to_string_lossy();
+        let known = EmailKind::ALL.iter().any(|kind| {
+            PARTS
+                .iter()
+                .any(|part| name == format!("{}{part}", kind.name()))
+        });
+        if !known && (name.ends_with(".txt") || name.ends_with(".html")) {
+            return Err(invalid(
+                &dir.join(&*name),
+                "not a template name (e.g. activation.subject.txt)",
+            ));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::mail::message::LinkContext;
+
+    fn ctx(kind: EmailKind) -> EmailContext {
+        EmailContext {
+            protocol: "https".into(),
+            domain: "app.example.com".into(),
+            site_name: "Imhotep".into(),
+            email: "ada@example.com".into(),
+            link: kind.has_link().then(|| LinkContext {
+                uid: "MQ".into(),
+                token: "cz2x-0123abcd".into(),
+                url: "#/activate/MQ/cz2x-0123abcd".into(),
+            }),
+        }
+    }
+
+    fn built_in() -> Templates {
+        Templates::load(None).expect("the built-in templates are valid")
+    }
+
+    #[test]
+    fn each_kind_renders_its_djoser_subject() {
+        let cases = [
+            (EmailKind::Activation, "Account activation on Imhotep"),
+            (
+                EmailKind::Confirmation,
+                "Imhotep - Your account has been successfully created and activated!",
+            ),
+            (EmailKind::PasswordReset, "Password reset on Imhotep"),
+            (
+                EmailKind::PasswordChangedConfirmation,
+                "Imhotep - Your password has been successfully changed!",
+            ),
+            (
+                EmailKind::UsernameChangedConfirmation,
+                "Imhotep - Your username has been successfully changed!",
+            ),
+            (EmailKind::UsernameReset, "Username reset on Imhotep"),
+        ];
+        let templates = built_in();
+        for (kind, subject) in cases {
+            let message = templates.render(kind, &ctx(kind));
+            assert_eq!(message.subject, subject);
+            assert_eq!(message.to, "ada@example.com");
+            assert!(
+                message
+                    .text
+                    .ends_with("Thanks for using our site!\n\nThe Imhotep team"),
+                "{kind:?}"
+            );
+            assert!(
+                message.html.ends_with("<p>The Imhotep team</p>"),
+                "{kind:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn link_mails_print_the_link_in_both_parts_and_others_print_none() {
+        let link = "https://app.example.com/#/activate/MQ/cz2x-0123abcd";
+        let templates = built_in();
+        for kind in EmailKind::ALL {
+            let message = templates.render(kind, &ctx(kind));
+            assert_eq!(message.text.contains(link), kind.has_link(), "{kind:?}");
+            assert_eq!(
+                message
+                    .html
+                    .contains(&format!("<a href=\"{link}\">{link}</a>")),
+                kind.has_link()
+            );
+            assert_eq!(message.text.contains("://"), kind.has_link(), "{kind:?}");
+        }
+    }
+
+    #[test]
+    fn reset_mails_remind_the_username() {
+        let templates = built_in();
+        for kind in [EmailKind::PasswordReset, EmailKind::UsernameReset] {
+            let message = templates.render(kind, &ctx(kind));
+            assert!(
+                message
+                    .text
+                    .contains("Your username, in case you've forgotten: ada@example.com")
+            );
+            assert!(message.html.contains("<b>ada@example.com</b>"));
+        }
+    }
+
+    #[test]
+    fn values_are_escaped_in_html_only_and_the_subject_stays_on_one_line() {
+        let mut context = ctx(EmailKind::Activation);
+        context.site_name = "Tom & <Jerry>\r\nBcc: x@y".into();
+        let message = built_in().render(EmailKind::Activation, &context);
+        assert_eq!(
+            message.subject,
+            "Account activation on Tom & <Jerry>  Bcc: x@y"
+        );
+        assert!(message.text.contains("on Tom & <Jerry>"));
+        assert!(message.html.contains("on Tom &amp; &lt;Jerry&gt;"));
+        assert!(!message.html.contains("<Jerry>"));
+    }
+
+    #[test]
+    fn an_override_file_replaces_only_its_own_part() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let subject = "Welcome to {{ site_name }}, {{ email }}\n";
+        std::fs::write(dir.path().join("activation.subject.txt"), subject).expect("write");
+        std::fs::write(dir.path().join("README.md"), "not a template").expect("write");
+        let templates = Templates::load(Some(dir.path())).expect("valid overrides");
+        let message = templates.render(EmailKind::Activation, &ctx(EmailKind::Activation));
+        assert_eq!(message.subject, "Welcome to Imhotep, ada@example.com");
+        assert_eq!(
+            message.text,
+            built_in()
+                .render(EmailKind::Activation, &ctx(EmailKind::Activation))
+                .text
+        );
+    }
+
+    #[test]
+    fn a_broken_override_directory_fails_at_load() {
+        let cases = [
+            ("activation.txt", "{{ site_name }"),
+            ("activation.html", "{{ user.get_username }}"),
+            ("confirmation.txt", "{{ url }}"),
+            ("password_reset.subject.txt", "Reset\non {{ site_name }}"),
+            ("activaton.txt", "misspelt name"),
+        ];
+        for (file, source) in cases {
+            let dir = tempfile::tempdir().expect("temp dir");
+            std::fs::write(dir.path().join(file), source).expect("write");
+            let result = Templates::load(Some(dir.path()));
+            assert!(
+                matches!(result, Err(MailError::Template { .. })),
+                "{file}: {result:?}"
+            );
+        }
+        let missing = Templates::load(Some(Path::new("/nonexistent/imhotep-templates")));
+        assert!(matches!(missing, Err(MailError::TemplateDir { .. })));
+    }
+}

@@ -1,0 +1,165 @@
+//! Persistence: the only place in the crate that speaks SQL.
+//!
+//! [`Store`] is one interface over two databases, picked by `DATABASE_URL`: SQLite (the default,
+//! nothing to install) and PostgreSQL (production, several instances). Both pass the same
+//! contract tests. Uniqueness and once-only transitions are enforced by the database (unique
+//! constraints, conditional updates), never by a check-then-write in Rust.
+
+mod error;
+pub mod models;
+pub mod postgres;
+pub mod sqlite;
+#[cfg(test)]
+mod tests;
+
+use std::time::Duration;
+
+use chrono::{DateTime, SubsecRound, Utc};
+
+pub use error::StoreError;
+use models::{NewUser, TokenRecord, User};
+
+/// Pool settings, shared by both backends.
+#[derive(Debug, Clone)]
+pub struct StoreOptions {
+    pub max_connections: u32,
+    /// How long a query waits for a free connection before failing with `Unavailable`.
+    pub acquire_timeout: Duration,
+}
+
+/// A connection pool to one of the supported databases.
+#[derive(Debug, Clone)]
+pub enum Store {
+    Postgres(postgres::PgStore),
+    Sqlite(sqlite::SqliteStore),
+}
+
+/// Calls the same method on whichever backend `$store` holds.
+macro_rules! delegate {
+    ($store:expr, $method:ident($($arg:expr),*)) => {
+        match $store {
+            Store::Postgres(store) => store.$method($($arg),*).await,
+            Store::Sqlite(store) => store.$method($($arg),*).await,
+        }
+    };
+}
+
+impl Store {
+    /// Opens a pool for `url` by its scheme: `sqlite:`, `postgres:` or `postgresql:`. Fails with
+    /// `Unavailable` when the database cannot be reached.
+    pub async fn connect(url: &str, options: &StoreOptions) -> Result<Store, StoreError> {
+        if url.starts_with("sqlite:") {
+            Ok(Store::Sqlite(
+                sqlite::SqliteStore::connect(url, options).await?,
+            ))
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            Ok(Store::Postgres(
+                postgres::PgStore::connect(url, options).await?,
+            ))
+        } else {
+            Err(StoreError::UnsupportedUrl)
+        }
+    }
+
+    /// `"sqlite"` or `"postgres"`, for logs and metrics.
+    pub fn backend_name(&self) -> &'static str {
+        match self {
+            Store::Postgres(_) => "postgres",
+            Store::Sqlite(_) => "sqlite",
+        }
+    }
+
+    /// Applies the embedded migrations not yet applied (`migrations/<backend>/`).
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        delegate!(self, migrate())
+    }
+
+    /// A `SELECT 1` round trip, for `/readyz`.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        delegate!(self, ping())
+    }
+
+    /// Waits for checked-out connections to come back, then closes them all.
+    pub async fn close(&self) {
+        delegate!(self, close())
+    }
+
+    /// Inserts a user with `date_joined = now`. `email_key` is the lower-cased e-mail; a duplicate
+    /// gives `EmailTaken`, detected from the unique constraint, so concurrent registrations of
+    /// one address cannot both succeed.
+    pub async fn create_user(&self, user: &NewUser, email_key: &str) -> Result<User, StoreError> {
+        delegate!(self, create_user(user, email_key))
+    }
+
+    pub async fn email_exists(&self, email_key: &str) -> Result<bool, StoreError> {
+        delegate!(self, email_exists(email_key))
+    }
+
+    pub async fn user_by_id(&self, id: i64) -> Result<Option<User>, StoreError> {
+        delegate!(self, user_by_id(id))
+    }
+
+    pub async fn user_by_email(&self, email_key: &str) -> Result<Option<User>, StoreError> {
+        delegate!(self, user_by_email(email_key))
+    }
+
+    /// Deletes a user (Djoser's `DELETE users/me/`); their outstanding tokens stay, with a NULL
+    /// `user_id`. True if the user existed.
+    pub async fn delete_user(&self, id: i64) -> Result<bool, StoreError> {
+        delegate!(self, delete_user(id))
+    }
+
+    /// Sets `is_active` only if it was false; true when this call changed it, so of concurrent
+    /// activations exactly one sees true.
+    pub async fn activate_user(&self, id: i64) -> Result<bool, StoreError> {
+        delegate!(self, activate_user(id))
+    }
+
+    /// Replaces the hash only if it still equals `old` (a re-hash on login must not clobber a
+    /// concurrent password change); true if updated.
+    pub async fn replace_password_hash(
+        &self,
+        id: i64,
+        old: &str,
+        new: &str,
+    ) -> Result<bool, StoreError> {
+        delegate!(self, replace_password_hash(id, old, new))
+    }
+
+    /// Records an issued refresh token; a duplicate jti is ignored. `user_id` is stored as NULL
+    /// if that user no longer exists.
+    pub async fn record_outstanding(&self, token: &TokenRecord) -> Result<(), StoreError> {
+        delegate!(self, record_outstanding(token))
+    }
+
+    /// Whether the refresh token with this jti is blacklisted (two unique-index lookups).
+    pub async fn is_blacklisted(&self, jti: &str) -> Result<bool, StoreError> {
+        delegate!(self, is_blacklisted(jti))
+    }
+
+    /// Blacklists a refresh token, creating its outstanding row first if it was never recorded
+    /// (`user_id` NULL if that user no longer exists). False if it was already blacklisted.
+    /// Atomic (one transaction).
+    pub async fn blacklist(&self, token: &TokenRecord) -> Result<bool, StoreError> {
+        delegate!(self, blacklist(token))
+    }
+
+    /// Rotation: in one transaction, blacklists `old` (as [`Store::blacklist`]) and records `new`.
+    /// False, with nothing written, if `old` was already blacklisted: of concurrent rotations of
+    /// one token exactly one returns true, and the others get false rather than an error.
+    pub async fn rotate(&self, old: &TokenRecord, new: &TokenRecord) -> Result<bool, StoreError> {
+        delegate!(self, rotate(old, new))
+    }
+
+    /// Deletes outstanding tokens with `expires_at <= now` (their blacklist rows go by cascade);
+    /// returns how many outstanding rows were deleted. SimpleJWT's `flushexpiredtokens`.
+    pub async fn flush_expired_tokens(&self, now: DateTime<Utc>) -> Result<u64, StoreError> {
+        delegate!(self, flush_expired_tokens(now))
+    }
+}
+
+/// The current time at the precision Postgres keeps (microseconds), so a value written and read
+/// back is equal on both backends.
+fn now() -> DateTime<Utc> {
+    Utc::now().trunc_subsecs(6)
+}

@@ -1,0 +1,182 @@
+//! Contract tests for [`Store`]: every test runs once against a fresh SQLite file in a temporary
+//! directory and once against a fresh PostgreSQL database, created on the server named by
+//! `TEST_DATABASE_URL` (default `postgres://postgres@127.0.0.1:5432/postgres`) and dropped
+//! afterwards, even when the test fails.
+
+mod tokens;
+mod users;
+
+use std::future::Future;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use sqlx::{AssertSqlSafe, Connection, PgConnection};
+use tokio::task::JoinError;
+
+use super::models::{NewUser, TokenRecord};
+use super::{Store, StoreOptions};
+
+/// Declares, for each async `fn name(store: Store)` in scope, a module `name` with a `sqlite`
+/// and a `postgres` test.
+macro_rules! contract_tests {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn sqlite() {
+                crate::store::tests::on_sqlite(super::$name).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn postgres() {
+                crate::store::tests::on_postgres(super::$name).await;
+            }
+        }
+    )*};
+}
+use contract_tests;
+
+const DEFAULT_TEST_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
+
+fn options() -> StoreOptions {
+    StoreOptions {
+        max_connections: 10,
+        acquire_timeout: Duration::from_secs(10),
+    }
+}
+
+async fn on_sqlite<F, Fut>(test: F)
+where
+    F: FnOnce(Store) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let url = format!(
+        "sqlite://{}?mode=rwc",
+        dir.path().join("imhotep.db").display()
+    );
+    let store = Store::connect(&url, &options()).await.expect("open SQLite");
+    store.migrate().await.expect("migrate SQLite");
+    rethrow(run_then_close(test, store).await);
+}
+
+async fn on_postgres<F, Fut>(test: F)
+where
+    F: FnOnce(Store) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let admin_url =
+        std::env::var("TEST_DATABASE_URL").unwrap_or_else(|_| DEFAULT_TEST_DATABASE_URL.into());
+    let name = format!("imhotep_store_{}", uuid::Uuid::new_v4().simple());
+    let mut admin = PgConnection::connect(&admin_url)
+        .await
+        .expect("connect to TEST_DATABASE_URL");
+    sqlx::query(AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&mut admin)
+        .await
+        .expect("create test database");
+    let store = Store::connect(&with_database(&admin_url, &name), &options())
+        .await
+        .expect("connect");
+    store.migrate().await.expect("migrate PostgreSQL");
+    let outcome = run_then_close(test, store).await;
+    sqlx::query(AssertSqlSafe(format!("DROP DATABASE {name} WITH (FORCE)")))
+        .execute(&mut admin)
+        .await
+        .expect("drop test database");
+    admin.close().await.expect("close admin connection");
+    rethrow(outcome);
+}
+
+/// Runs the test on its own task, so that a failing assertion still lets us clean up.
+async fn run_then_close<F, Fut>(test: F, store: Store) -> Result<(), JoinError>
+where
+    F: FnOnce(Store) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let outcome = tokio::spawn(test(store.clone())).await;
+    store.close().await;
+    outcome
+}
+
+/// Fails the calling test the way the test task failed.
+fn rethrow(outcome: Result<(), JoinError>) {
+    if let Err(error) = outcome {
+        std::panic::resume_unwind(error.into_panic());
+    }
+}
+
+/// `url` with its database name replaced by `database`.
+fn with_database(url: &str, database: &str) -> String {
+    let (base, query) = url
+        .split_once('?')
+        .map_or((url, ""), |(base, query)| (base, query));
+    let server = base.rsplit_once('/').map_or(base, |(server, _)| server);
+    let query = if query.is_empty() {
+        String::new()
+    } else {
+        format!("?{query}")
+    };
+    format!("{server}/{database}{query}")
+}
+
+fn new_user(email: &str) -> NewUser {
+    NewUser {
+        email: email.to_owned(),
+        username: String::new(),
+        first_name: String::new(),
+        last_name: String::new(),
+        password: "pbkdf2_sha256$600000$salt$hash".to_owned(),
+        is_active: false,
+        is_staff: false,
+        is_superuser: false,
+    }
+}
+
+fn token(jti: &str, user_id: Option<i64>, expires_at: DateTime<Utc>) -> TokenRecord {
+    TokenRecord {
+        jti: jti.to_owned(),
+        user_id,
+        created_at: expires_at - chrono::Duration::days(1),
+        expires_at,
+    }
+}
+
+/// The `user_id` of the outstanding row for `jti`; `None` when there is no such row.
+async fn outstanding_user_id(store: &Store, jti: &str) -> Option<Option<i64>> {
+    match store {
+        Store::Postgres(pg) => {
+            sqlx::query_scalar("SELECT user_id FROM outstanding_tokens WHERE jti = $1")
+                .bind(jti)
+                .fetch_optional(&pg.pool)
+                .await
+        }
+        Store::Sqlite(lite) => {
+            sqlx::query_scalar("SELECT user_id FROM outstanding_tokens WHERE jti = ?")
+                .bind(jti)
+                .fetch_optional(&lite.pool)
+                .await
+        }
+    }
+    .expect("query outstanding_tokens")
+}
+
+/// Runs a parameterless `SELECT COUNT(*) ...`.
+async fn count(store: &Store, sql: &'static str) -> i64 {
+    match store {
+        Store::Postgres(pg) => sqlx::query_scalar(sql).fetch_one(&pg.pool).await,
+        Store::Sqlite(lite) => sqlx::query_scalar(sql).fetch_one(&lite.pool).await,
+    }
+    .expect("count rows")
+}
+
+#[test]
+fn with_database_replaces_only_the_database_name() {
+    assert_eq!(
+        with_database("postgres://u@h:5432/postgres", "x"),
+        "postgres://u@h:5432/x"
+    );
+    assert_eq!(
+        with_database("postgres://u@h/postgres?sslmode=disable", "x"),
+        "postgres://u@h/x?sslmode=disable"
+    );
+}
