@@ -80,7 +80,7 @@ mod tests {
             ("a.b+tag@sub.example.co.uk", "a.b+tag@sub.example.co.uk"),
             ("user@localhost", "user@localhost"),
             ("user@[127.0.0.1]", "user@[127.0.0.1]"),
-            ("\"quoted name\"@example.com", "\"quoted name\"@example.com"),
+            ("\"quoted\"@example.com", "\"quoted\"@example.com"),
             ("x@xn--bcher-kva.example", "x@xn--bcher-kva.example"),
         ] {
             assert_eq!(Email::parse(input).map(|e| e.0), Some(stored.to_owned()), "{input}");
@@ -90,7 +90,7 @@ mod tests {
     #[test]
     fn rejects_what_django_rejects() {
         for input in [
-            "", "not-an-email", "@example.com", "a@", "a@b", "a@-b.com", "a@b-.com", "a@example.c", "a..b@example.com",
+            "", "not-an-email", "\"quoted name\"@example.com", "@example.com", "a@", "a@b", "a@-b.com", "a@b-.com", "a@example.c", "a..b@example.com",
             "a@example.com-", "a b@example.com", "a@exa mple.com", "a@example.com\r\nBcc: v@y.test", "a\u{0}@example.com",
             "alıce@example.com", "a@bücher.example", "a@[300.1.1.1]",
         ] {

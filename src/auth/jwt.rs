@@ -58,7 +58,7 @@ pub enum UserIdClaim {
     Missing,
     /// `"1"` (SimpleJWT ≥ 5.5.1) or `1` (older releases).
     Id(i64),
-    /// Present but not an id of ours (e.g. `"abc"`).
+    /// Present but not an id of ours (`null`, `"abc"`): names nobody.
     Unusable,
 }
 
@@ -73,7 +73,7 @@ impl Claims {
 
     pub fn user_id(&self) -> UserIdClaim {
         match self.0.get("user_id") {
-            None | Some(Value::Null) => UserIdClaim::Missing,
+            None => UserIdClaim::Missing,
             Some(Value::String(text)) => text.parse().map_or(UserIdClaim::Unusable, UserIdClaim::Id),
             Some(Value::Number(number)) => number.as_i64().map_or(UserIdClaim::Unusable, UserIdClaim::Id),
             Some(_) => UserIdClaim::Unusable,
@@ -241,13 +241,17 @@ impl TokenService {
         let data = jsonwebtoken::decode::<Map<String, Value>>(token, &self.decoding, &self.validation)
             .map_err(|error| match error.kind() {
                 ErrorKind::ExpiredSignature => TokenError::Expired,
-                ErrorKind::MissingRequiredClaim(claim) if claim == "exp" => TokenError::NoExp,
+                // jsonwebtoken also reports a non-numeric `exp` as missing; only a truly absent one is "no exp".
+                ErrorKind::MissingRequiredClaim(claim) if claim == "exp" && !has_claim(token, "exp") => TokenError::NoExp,
                 _ => TokenError::Invalid,
             })?;
         let claims = Claims(data.claims);
         if let Some(iat) = claims.0.get("iat") {
-            // PyJWT: `iat` must be an integer and not in the future.
-            let iat = iat.as_i64().ok_or(TokenError::Invalid)?;
+            // PyJWT: `iat` must be an integer (a numeric string passes `int()`) and not in the future.
+            let iat = iat
+                .as_i64()
+                .or_else(|| iat.as_str().and_then(|text| text.trim().parse().ok()))
+                .ok_or(TokenError::Invalid)?;
             if iat > Utc::now().timestamp().saturating_add(self.leeway as i64) {
                 return Err(TokenError::Invalid);
             }
@@ -258,6 +262,11 @@ impl TokenService {
 
 fn carried_claims(token: &Claims) -> Map<String, Value> {
     token.0.iter().filter(|(k, _)| !RESERVED_CLAIMS.contains(&k.as_str())).map(|(k, v)| (k.clone(), v.clone())).collect()
+}
+
+/// Whether the (unverified) payload names `claim` at all.
+fn has_claim(token: &str, claim: &str) -> bool {
+    jsonwebtoken::dangerous::insecure_decode_claims::<Map<String, Value>>(token).is_ok_and(|claims| claims.contains_key(claim))
 }
 
 /// `exp` for a token made at `now`, in whole seconds as SimpleJWT writes it.

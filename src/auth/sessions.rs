@@ -115,13 +115,17 @@ impl Sessions {
     pub async fn authenticate(&self, token: &str) -> Result<User, AuthError> {
         let claims = self.tokens.decode(token).map_err(bearer)?;
         claims.verify_type(TokenType::Access).map_err(bearer)?;
-        let UserIdClaim::Id(id) = claims.user_id() else {
-            return Err(AuthError::Bearer {
-                detail: "Token contained no recognizable user identification",
-                code: "token_not_valid",
-            });
+        let user = match claims.user_id() {
+            UserIdClaim::Missing => {
+                return Err(AuthError::Bearer {
+                    detail: "Token contained no recognizable user identification",
+                    code: "token_not_valid",
+                });
+            }
+            UserIdClaim::Unusable => None,
+            UserIdClaim::Id(id) => self.store.user_by_id(id).await?,
         };
-        let Some(user) = self.store.user_by_id(id).await? else {
+        let Some(user) = user else {
             return Err(AuthError::Bearer { detail: "User not found", code: "user_not_found" });
         };
         if self.check_user_is_active && !user.is_active {

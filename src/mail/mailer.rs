@@ -1,12 +1,12 @@
 //! The [`Mailer`]: one From address and one backend (console, SMTP or memory) behind a cheap-to-clone handle.
 
 use std::fmt;
-use std::io::Write;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use lettre::message::{Mailbox, MultiPart};
 use lettre::{Address, AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 
+use super::console::print_to_console;
 use super::error::MailError;
 use super::message::Message;
 use super::smtp::{self, SmtpSettings};
@@ -127,29 +127,6 @@ impl fmt::Debug for Mailer {
     }
 }
 
-/// Prints the message readably (not transfer-encoded, so the link can be copied), then a line of dashes.
-fn print_to_console(from: &Mailbox, message: &Message) -> Result<(), MailError> {
-    let printed = console_text(from, message);
-    let mut stdout = std::io::stdout().lock();
-    stdout.write_all(printed.as_bytes())?;
-    stdout.flush()?;
-    Ok(())
-}
-
-fn console_text(from: &Mailbox, message: &Message) -> String {
-    let Message {
-        to,
-        subject,
-        text,
-        html,
-    } = message;
-    let rule = "-".repeat(79);
-    format!(
-        "From: {from}\nTo: {to}\nSubject: {subject}\nContent-Type: multipart/alternative\n\n\
-         [text/plain; charset=utf-8]\n{text}\n\n[text/html; charset=utf-8]\n{html}\n{rule}\n"
-    )
-}
-
 /// `ada@example.com` → `a***@example.com`; control characters are escaped so a hostile address cannot
 /// forge log lines.
 fn mask_address(address: &str) -> String {
@@ -247,16 +224,6 @@ mod tests {
         let mailer = memory_mailer();
         mailer.send_in_background(message("ada@example.com"));
         assert!(mailer.sent().is_empty());
-    }
-
-    #[test]
-    fn the_console_shows_headers_and_both_parts_unencoded() {
-        let from: Mailbox = "Imhotep <noreply@example.com>".parse().expect("valid");
-        let printed = console_text(&from, &message("ada@example.com"));
-        assert!(printed.starts_with("From: Imhotep <noreply@example.com>\nTo: ada@example.com\n"));
-        assert!(printed.contains("Subject: Account activation on Imhotep\n"));
-        assert!(printed.contains("\nhttp://localhost:3000/#/activate/MQ/tok\n"));
-        assert!(printed.contains("<p>http://localhost:3000/#/activate/MQ/tok</p>"));
     }
 
     #[test]

@@ -5,12 +5,14 @@
 //! development and memory in tests. Templates are embedded in the binary and may be overridden from a
 //! directory; both are checked once, at start-up.
 
+mod console;
 mod error;
 mod mailer;
 mod message;
 mod smtp;
 #[cfg(test)]
 mod smtp_sink;
+mod sources;
 mod template;
 mod templates;
 

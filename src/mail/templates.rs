@@ -7,34 +7,12 @@
 //! and `username_reset`. In an override directory every file is optional and replaces the built-in one; a
 //! `.txt` or `.html` file with any other name is refused so that a misspelt override is not silently ignored.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use super::error::MailError;
 use super::message::{EmailContext, EmailKind, Message};
+use super::sources::{check_names, invalid, read_part};
 use super::template::Template;
-
-/// The three parts of one kind, as file suffixes after the kind's name.
-const PARTS: [&str; 3] = [".subject.txt", ".txt", ".html"];
-
-macro_rules! built_in {
-    ($name:literal) => {
-        [
-            include_str!(concat!("templates/", $name, ".subject.txt")),
-            include_str!(concat!("templates/", $name, ".txt")),
-            include_str!(concat!("templates/", $name, ".html")),
-        ]
-    };
-}
-
-/// The built-in sources, in the order of [`EmailKind::ALL`] then [`PARTS`].
-const BUILT_IN: [[&str; 3]; 6] = [
-    built_in!("activation"),
-    built_in!("confirmation"),
-    built_in!("password_reset"),
-    built_in!("password_changed_confirmation"),
-    built_in!("username_changed_confirmation"),
-    built_in!("username_reset"),
-];
 
 /// The parsed templates of every kind, ready to render.
 #[derive(Debug, Clone)]
@@ -51,10 +29,9 @@ impl Templates {
             check_names(dir)?;
         }
         let mut kinds = Vec::with_capacity(EmailKind::ALL.len());
-        for (kind, sources) in EmailKind::ALL.into_iter().zip(BUILT_IN) {
+        for kind in EmailKind::ALL {
             let parse = |part: usize| -> Result<Template, MailError> {
-                let file = format!("{}{}", kind.name(), PARTS[part]);
-                let (path, source) = read_part(dir, &file, sources[part])?;
+                let (path, source) = read_part(dir, kind, part)?;
                 if part == 0 && source.trim().contains(['\r', '\n']) {
                     return Err(invalid(&path, "a subject must be a single line"));
                 }
@@ -75,56 +52,6 @@ impl Templates {
             html: html.render(ctx, true),
         }
     }
-}
-
-/// The override `dir/file` if it exists, else the built-in source (with a path naming it in errors).
-fn read_part(
-    dir: Option<&Path>,
-    file: &str,
-    built_in: &str,
-) -> Result<(PathBuf, String), MailError> {
-    if let Some(path) = dir.map(|dir| dir.join(file)) {
-        match std::fs::read_to_string(&path) {
-            Ok(source) => return Ok((path, source)),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => return Err(invalid(&path, e)),
-        }
-    }
-    Ok((
-        PathBuf::from(format!("(built-in) {file}")),
-        built_in.to_owned(),
-    ))
-}
-
-fn invalid(path: &Path, reason: impl ToString) -> MailError {
-    MailError::Template {
-        path: path.to_owned(),
-        reason: reason.to_string(),
-    }
-}
-
-/// Refuses `.txt` / `.html` files of `dir` that are not template names (typos would be ignored otherwise).
-fn check_names(dir: &Path) -> Result<(), MailError> {
-    let dir_error = |source| MailError::TemplateDir {
-        path: dir.to_owned(),
-        source,
-    };
-    for entry in std::fs::read_dir(dir).map_err(dir_error)? {
-        let name = entry.map_err(dir_error)?.file_name();
-        let name = name.to_string_lossy();
-        let known = EmailKind::ALL.iter().any(|kind| {
-            PARTS
-                .iter()
-                .any(|part| name == format!("{}{part}", kind.name()))
-        });
-        if !known && (name.ends_with(".txt") || name.ends_with(".html")) {
-            return Err(invalid(
-                &dir.join(&*name),
-                "not a template name (e.g. activation.subject.txt)",
-            ));
-        }
-    }
-    Ok(())
 }
 
 #[cfg(test)]

@@ -51,6 +51,9 @@ pub(super) fn hash(password: &str) -> Result<String, password_hash::Error> {
 /// computed); `Some(Mismatch)` when the hash was computed and differs.
 pub(super) fn verify(password: &str, phc: &str) -> Option<Verification> {
     let parsed = PasswordHash::new(phc).ok()?;
+    if parsed.salt.is_none() || parsed.hash.is_none() {
+        return None;
+    }
     let params = Params::try_from(&parsed).ok()?;
     if params.m_cost() > MAX_M_COST || params.t_cost() > MAX_T_COST || params.p_cost() > MAX_P_COST
     {

@@ -67,14 +67,15 @@ mod tests {
     const MATCH: Option<Verification> = Some(Verification::Match { needs_rehash: true });
     const MISMATCH: Option<Verification> = Some(Verification::Mismatch);
 
-    /// Made by Django 5.2.19's `make_password` with its defaults (1 000 000 iterations).
+    /// Made by Django 5.2.19's `make_password` with its defaults (1 000 000 iterations). Checked
+    /// once only: the generic PBKDF2 loop is compiled without optimisation in test builds, where
+    /// one check takes seconds (a fraction of a second in release builds).
     const DJANGO_DEFAULT: &str =
         "pbkdf2_sha256$1000000$rD8PwKhzszEx9Db0DTYuPd$9dfaQkla9x/BJgBYHTbQ1z+MPMoTVpuIk7lExKGHnQo=";
 
     #[test]
     fn django_default_pbkdf2_hash_verifies() {
         assert_eq!(verify(PASSWORD, DJANGO_DEFAULT), MATCH);
-        assert_eq!(verify("Tr1cky-Horse-Battery-8", DJANGO_DEFAULT), MISMATCH);
     }
 
     #[test]

@@ -1,0 +1,125 @@
+//! A real SMTP server on 127.0.0.1:0 inside the test process: every message the app sends
+//! crosses an SMTP connection and lands here.
+
+use std::time::Duration;
+
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{Mutex, mpsc};
+
+/// One received message.
+#[derive(Debug, Clone)]
+pub struct Received {
+    pub rcpt_to: Vec<String>,
+    /// Headers and body with quoted-printable soft breaks and escapes decoded.
+    pub data: String,
+}
+
+impl Received {
+    /// The value of a header, e.g. `Subject`.
+    pub fn header(&self, name: &str) -> Option<String> {
+        self.data.lines().take_while(|l| !l.is_empty()).find_map(|line| {
+            let (key, value) = line.split_once(':')?;
+            key.eq_ignore_ascii_case(name).then(|| value.trim().to_owned())
+        })
+    }
+
+    /// The `uid` and `token` of the first `/<prefix>/<uid>/<token>` link in the message.
+    pub fn link(&self, prefix: &str) -> (String, String) {
+        let start = self.data.find(&format!("/{prefix}/")).expect("a link in the message") + prefix.len() + 2;
+        let rest = &self.data[start..];
+        let end = rest.find(|c: char| c.is_whitespace() || c == '"' || c == '<').unwrap_or(rest.len());
+        let (uid, token) = rest[..end].split_once('/').expect("uid/token");
+        (uid.to_owned(), token.to_owned())
+    }
+}
+
+pub struct SmtpSink {
+    pub port: u16,
+    received: Mutex<mpsc::UnboundedReceiver<Received>>,
+}
+
+impl SmtpSink {
+    pub async fn start() -> SmtpSink {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind the SMTP sink");
+        let port = listener.local_addr().expect("sink address").port();
+        let (sender, received) = mpsc::unbounded_channel();
+        tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                tokio::spawn(serve(stream, sender.clone()));
+            }
+        });
+        SmtpSink { port, received: Mutex::new(received) }
+    }
+
+    /// The next message, waiting up to 10 s.
+    pub async fn next(&self) -> Received {
+        let mut received = self.received.lock().await;
+        tokio::time::timeout(Duration::from_secs(10), received.recv())
+            .await
+            .expect("no e-mail within 10 s")
+            .expect("sink stopped")
+    }
+}
+
+async fn serve(stream: TcpStream, sender: mpsc::UnboundedSender<Received>) -> std::io::Result<()> {
+    let (read, mut write) = stream.into_split();
+    let mut lines = BufReader::new(read);
+    let mut rcpt_to = Vec::new();
+    let mut line = String::new();
+    write.write_all(b"220 sink ESMTP\r\n").await?;
+    loop {
+        line.clear();
+        if lines.read_line(&mut line).await? == 0 {
+            return Ok(());
+        }
+        let verb = line.split([' ', ':', '\r', '\n']).next().unwrap_or_default().to_ascii_uppercase();
+        let reply: &[u8] = match verb.as_str() {
+            "EHLO" | "HELO" => b"250-sink\r\n250 8BITMIME\r\n",
+            "RCPT" => {
+                rcpt_to.push(line.trim_end().to_owned());
+                b"250 ok\r\n"
+            }
+            "DATA" => {
+                write.write_all(b"354 go ahead\r\n").await?;
+                let mut data = String::new();
+                loop {
+                    line.clear();
+                    if lines.read_line(&mut line).await? == 0 || line == ".\r\n" {
+                        break;
+                    }
+                    data.push_str(&line);
+                }
+                let _ = sender.send(Received { rcpt_to: std::mem::take(&mut rcpt_to), data: decode_qp(&data) });
+                b"250 queued\r\n"
+            }
+            "QUIT" => {
+                write.write_all(b"221 bye\r\n").await?;
+                return Ok(());
+            }
+            _ => b"250 ok\r\n",
+        };
+        write.write_all(reply).await?;
+    }
+}
+
+/// Undoes quoted-printable soft line breaks and `=XX` escapes (enough to read links).
+fn decode_qp(data: &str) -> String {
+    let joined = data.replace("=\r\n", "");
+    let bytes = joined.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'=' && i + 2 < bytes.len() {
+            let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).ok();
+            if let Some(byte) = hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
+                out.push(byte);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
