@@ -106,9 +106,7 @@ pub async fn spawn_app(backend: Backend) -> Option<TestApp> {
 pub async fn spawn_app_with(backend: Backend, configure: impl FnOnce(&mut Settings)) -> Option<TestApp> {
     let (db, database_url) = TestDb::create(backend).await?;
     let mail = SmtpSink::start().await;
-    let mut settings = Settings::default();
-    settings.debug = false;
-    settings.secret_key = Secret::new(SECRET_KEY);
+    let mut settings = Settings { debug: false, secret_key: Secret::new(SECRET_KEY), ..Settings::default() };
     settings.server.port = 0;
     settings.database.url = Secret::new(database_url.clone());
     settings.database.max_connections = 5;
