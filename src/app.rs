@@ -38,7 +38,9 @@ impl Application {
         }
         let state = build_state(settings, store.clone())?;
         let address = format!("{}:{}", state.settings.server.host, state.settings.server.port);
-        let listener = TcpListener::bind(&address).await.with_context(|| format!("binding {address}"))?;
+        let listener = TcpListener::bind(&address)
+            .await
+            .with_context(|| format!("binding {address}"))?;
         Ok(Application {
             listener,
             shutdown_timeout: state.settings.server.shutdown_timeout,
@@ -83,7 +85,9 @@ pub async fn connect_store(settings: &Settings) -> anyhow::Result<Store> {
         max_connections: settings.database.max_connections,
         acquire_timeout: settings.database.acquire_timeout,
     };
-    Store::connect(settings.database.url.expose(), &options).await.context("connecting to the database")
+    Store::connect(settings.database.url.expose(), &options)
+        .await
+        .context("connecting to the database")
 }
 
 /// Builds the services the handlers use.
@@ -111,7 +115,12 @@ pub fn build_state(settings: Settings, store: Store) -> anyhow::Result<AppState>
         mail,
     );
     let sessions = Sessions::new(store.clone(), tokens, &settings.simple_jwt);
-    Ok(AppState { settings: Arc::new(settings), accounts, sessions, store })
+    Ok(AppState {
+        settings: Arc::new(settings),
+        accounts,
+        sessions,
+        store,
+    })
 }
 
 fn mail_backend(settings: &Settings) -> Backend {

@@ -54,7 +54,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => {
             if generated {
-                tracing::warn!("SECRET_KEY is not set: using a random key (DEBUG=true); tokens and links will not survive a restart");
+                tracing::warn!(
+                    "SECRET_KEY is not set: using a random key (DEBUG=true); tokens and links will not survive a restart"
+                );
             }
             let app = Application::build(settings).await?;
             tracing::info!(address = %app.local_addr()?, "imhotep is serving");
@@ -81,7 +83,10 @@ async fn create_superuser(settings: Settings, email: &str, password_stdin: bool)
     let email = Email::parse(email.trim()).context("--email is not a valid e-mail address")?;
     let password = if password_stdin {
         let mut line = String::new();
-        std::io::stdin().lock().read_line(&mut line).context("reading the password from stdin")?;
+        std::io::stdin()
+            .lock()
+            .read_line(&mut line)
+            .context("reading the password from stdin")?;
         line.trim_end_matches(['\r', '\n']).to_owned()
     } else {
         let first = rpassword::prompt_password("Password: ")?;
@@ -115,7 +120,11 @@ async fn create_superuser(settings: Settings, email: &str, password_stdin: bool)
 async fn check(settings: Settings, generated_key: bool) -> anyhow::Result<()> {
     let store = connect_store(&settings).await?;
     store.ping().await?;
-    println!("database: {} ({}) reachable", mask_url(settings.database.url.expose()), store.backend_name());
+    println!(
+        "database: {} ({}) reachable",
+        mask_url(settings.database.url.expose()),
+        store.backend_name()
+    );
     if generated_key {
         println!("SECRET_KEY: not set; serve would use a random key (DEBUG=true)");
     }

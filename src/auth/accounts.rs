@@ -37,7 +37,14 @@ impl Accounts {
         notifier: Notifier,
         mail: RegistrationMail,
     ) -> Self {
-        Self { store, hasher, policy, links, notifier, mail }
+        Self {
+            store,
+            hasher,
+            policy,
+            links,
+            notifier,
+            mail,
+        }
     }
 
     /// Whether an account with this address exists (case-insensitively).
@@ -52,7 +59,9 @@ impl Accounts {
 
     /// Creates the account (inactive when activation e-mails are on) and sends the e-mail Djoser sends.
     pub async fn register(&self, email: &Email, password: &str) -> Result<User, AuthError> {
-        let user = self.create(email, password, !self.mail.send_activation_email, false).await?;
+        let user = self
+            .create(email, password, !self.mail.send_activation_email, false)
+            .await?;
         if self.mail.send_activation_email {
             self.notifier.activation(&user);
         } else if self.mail.send_confirmation_email {
@@ -123,7 +132,11 @@ impl Accounts {
     /// Re-hashes a Django or outdated hash with current parameters; a failure only costs the upgrade.
     async fn upgrade_hash(&self, user: &User, password: &str) {
         let outcome = match self.hasher.hash(password).await {
-            Ok(hash) => self.store.replace_password_hash(user.id, &user.password, &hash).await.map_err(AuthError::from),
+            Ok(hash) => self
+                .store
+                .replace_password_hash(user.id, &user.password, &hash)
+                .await
+                .map_err(AuthError::from),
             Err(error) => Err(error.into()),
         };
         match outcome {

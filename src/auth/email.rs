@@ -60,7 +60,9 @@ fn valid_domain(domain: &str) -> bool {
     }
     if let Some(literal) = domain.strip_prefix('[').and_then(|d| d.strip_suffix(']')) {
         return literal.parse::<std::net::Ipv4Addr>().is_ok()
-            || literal.strip_prefix("IPv6:").is_some_and(|v6| v6.parse::<std::net::Ipv6Addr>().is_ok());
+            || literal
+                .strip_prefix("IPv6:")
+                .is_some_and(|v6| v6.parse::<std::net::Ipv6Addr>().is_ok());
     }
     let Some((labels, top)) = domain.rsplit_once('.') else {
         return false;
@@ -90,9 +92,24 @@ mod tests {
     #[test]
     fn rejects_what_django_rejects() {
         for input in [
-            "", "not-an-email", "\"quoted name\"@example.com", "@example.com", "a@", "a@b", "a@-b.com", "a@b-.com", "a@example.c", "a..b@example.com",
-            "a@example.com-", "a b@example.com", "a@exa mple.com", "a@example.com\r\nBcc: v@y.test", "a\u{0}@example.com",
-            "alıce@example.com", "a@bücher.example", "a@[300.1.1.1]",
+            "",
+            "not-an-email",
+            "\"quoted name\"@example.com",
+            "@example.com",
+            "a@",
+            "a@b",
+            "a@-b.com",
+            "a@b-.com",
+            "a@example.c",
+            "a..b@example.com",
+            "a@example.com-",
+            "a b@example.com",
+            "a@exa mple.com",
+            "a@example.com\r\nBcc: v@y.test",
+            "a\u{0}@example.com",
+            "alıce@example.com",
+            "a@bücher.example",
+            "a@[300.1.1.1]",
         ] {
             assert_eq!(Email::parse(input), None, "{input:?}");
         }

@@ -81,7 +81,10 @@ impl Claims {
     }
 
     fn timestamp(&self, claim: &str) -> Option<DateTime<Utc>> {
-        let seconds = self.0.get(claim).and_then(|v| v.as_i64().or_else(|| v.as_f64().map(|f| f as i64)))?;
+        let seconds = self
+            .0
+            .get(claim)
+            .and_then(|v| v.as_i64().or_else(|| v.as_f64().map(|f| f as i64)))?;
         Utc.timestamp_opt(seconds, 0).single()
     }
 
@@ -139,7 +142,11 @@ impl TokenService {
             "HS256" => (Algorithm::HS256, "HS256"),
             "HS384" => (Algorithm::HS384, "HS384"),
             "HS512" => (Algorithm::HS512, "HS512"),
-            other => return Err(format!("simple_jwt.algorithm {other:?} is not supported; use HS256, HS384 or HS512")),
+            other => {
+                return Err(format!(
+                    "simple_jwt.algorithm {other:?} is not supported; use HS256, HS384 or HS512"
+                ));
+            }
         };
         let leeway = settings.leeway.as_secs();
         let mut validation = Validation::new(algorithm);
@@ -172,8 +179,12 @@ impl TokenService {
     /// One encode/decode round trip, so a broken crypto backend fails at start-up, not on a request.
     fn self_test(&self) -> Result<(), String> {
         let (issued, _) = self.login_pair(0, Utc::now());
-        let claims = self.decode(&issued.token).map_err(|e| format!("JWT self-test failed: {e}"))?;
-        claims.verify_type(TokenType::Refresh).map_err(|e| format!("JWT self-test failed: {e}"))
+        let claims = self
+            .decode(&issued.token)
+            .map_err(|e| format!("JWT self-test failed: {e}"))?;
+        claims
+            .verify_type(TokenType::Refresh)
+            .map_err(|e| format!("JWT self-test failed: {e}"))
     }
 
     /// A login's refresh token and its access token, sharing `iat` and claims.
@@ -203,8 +214,19 @@ impl TokenService {
             _ => None,
         };
         let token = self.sign(TokenType::Refresh, claims, now, self.refresh_lifetime);
-        let expires_at = Utc.timestamp_opt(expiry(now, self.refresh_lifetime), 0).single().unwrap_or(now);
-        IssuedRefresh { token, record: TokenRecord { jti, user_id, created_at: now, expires_at } }
+        let expires_at = Utc
+            .timestamp_opt(expiry(now, self.refresh_lifetime), 0)
+            .single()
+            .unwrap_or(now);
+        IssuedRefresh {
+            token,
+            record: TokenRecord {
+                jti,
+                user_id,
+                created_at: now,
+                expires_at,
+            },
+        }
     }
 
     /// Builds `{"token_type", "exp", "iat", "jti", <claims...>}` in SimpleJWT's order and signs it.
@@ -215,7 +237,10 @@ impl TokenService {
         payload.insert("token_type".into(), json!(kind.as_str()));
         payload.insert("exp".into(), json!(exp));
         payload.insert("iat".into(), json!(iat));
-        let jti = claims.get("jti").cloned().unwrap_or_else(|| json!(uuid::Uuid::new_v4().simple().to_string()));
+        let jti = claims
+            .get("jti")
+            .cloned()
+            .unwrap_or_else(|| json!(uuid::Uuid::new_v4().simple().to_string()));
         payload.insert("jti".into(), jti);
         for (key, value) in claims {
             if !RESERVED_CLAIMS.contains(&key.as_str()) {
@@ -232,18 +257,23 @@ impl TokenService {
         let body = Value::Object(payload).to_string();
         let message = format!("{}.{}", URL_SAFE_NO_PAD.encode(header), URL_SAFE_NO_PAD.encode(body));
         // HMAC signing cannot fail for a secret key; the self-test at start-up proves the backend works.
-        let signature = jsonwebtoken::crypto::sign(message.as_bytes(), &self.encoding, self.algorithm).unwrap_or_default();
+        let signature =
+            jsonwebtoken::crypto::sign(message.as_bytes(), &self.encoding, self.algorithm).unwrap_or_default();
         format!("{message}.{signature}")
     }
 
     /// Checks signature, algorithm, `exp`, `nbf`, `iat`, audience and issuer (PyJWT's checks), not the type.
     pub fn decode(&self, token: &str) -> Result<Claims, TokenError> {
-        let data = jsonwebtoken::decode::<Map<String, Value>>(token, &self.decoding, &self.validation)
-            .map_err(|error| match error.kind() {
-                ErrorKind::ExpiredSignature => TokenError::Expired,
-                // jsonwebtoken also reports a non-numeric `exp` as missing; only a truly absent one is "no exp".
-                ErrorKind::MissingRequiredClaim(claim) if claim == "exp" && !has_claim(token, "exp") => TokenError::NoExp,
-                _ => TokenError::Invalid,
+        let data =
+            jsonwebtoken::decode::<Map<String, Value>>(token, &self.decoding, &self.validation).map_err(|error| {
+                match error.kind() {
+                    ErrorKind::ExpiredSignature => TokenError::Expired,
+                    // jsonwebtoken also reports a non-numeric `exp` as missing; only a truly absent one is "no exp".
+                    ErrorKind::MissingRequiredClaim(claim) if claim == "exp" && !has_claim(token, "exp") => {
+                        TokenError::NoExp
+                    }
+                    _ => TokenError::Invalid,
+                }
             })?;
         let claims = Claims(data.claims);
         if let Some(iat) = claims.0.get("iat") {
@@ -261,15 +291,22 @@ impl TokenService {
 }
 
 fn carried_claims(token: &Claims) -> Map<String, Value> {
-    token.0.iter().filter(|(k, _)| !RESERVED_CLAIMS.contains(&k.as_str())).map(|(k, v)| (k.clone(), v.clone())).collect()
+    token
+        .0
+        .iter()
+        .filter(|(k, _)| !RESERVED_CLAIMS.contains(&k.as_str()))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect()
 }
 
 /// Whether the (unverified) payload names `claim` at all.
 fn has_claim(token: &str, claim: &str) -> bool {
-    jsonwebtoken::dangerous::insecure_decode_claims::<Map<String, Value>>(token).is_ok_and(|claims| claims.contains_key(claim))
+    jsonwebtoken::dangerous::insecure_decode_claims::<Map<String, Value>>(token)
+        .is_ok_and(|claims| claims.contains_key(claim))
 }
 
 /// `exp` for a token made at `now`, in whole seconds as SimpleJWT writes it.
 fn expiry(now: DateTime<Utc>, lifetime: Duration) -> i64 {
-    now.timestamp().saturating_add(i64::try_from(lifetime.as_secs()).unwrap_or(i64::MAX / 2))
+    now.timestamp()
+        .saturating_add(i64::try_from(lifetime.as_secs()).unwrap_or(i64::MAX / 2))
 }

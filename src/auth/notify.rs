@@ -21,7 +21,12 @@ pub struct Notifier {
 
 impl Notifier {
     pub fn new(mailer: Mailer, templates: Templates, links: LinkTokens, djoser: &DjoserSettings) -> Self {
-        Self { mailer, templates: Arc::new(templates), links, djoser: Arc::new(djoser.clone()) }
+        Self {
+            mailer,
+            templates: Arc::new(templates),
+            links,
+            djoser: Arc::new(djoser.clone()),
+        }
     }
 
     /// The activation e-mail with a fresh link.

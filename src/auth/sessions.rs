@@ -47,7 +47,10 @@ impl Sessions {
     pub async fn login(&self, user: &User) -> Result<TokenPair, AuthError> {
         let (refresh, access) = self.tokens.login_pair(user.id, Utc::now());
         self.store.record_outstanding(&refresh.record).await?;
-        Ok(TokenPair { refresh: refresh.token, access })
+        Ok(TokenPair {
+            refresh: refresh.token,
+            access,
+        })
     }
 
     /// Decodes a refresh token as SimpleJWT's `RefreshToken(...)` does: signature and expiry, then the
@@ -88,7 +91,10 @@ impl Sessions {
         } else {
             self.store.record_outstanding(&successor.record).await?;
         }
-        Ok(Refreshed { access, refresh: Some(successor.token) })
+        Ok(Refreshed {
+            access,
+            refresh: Some(successor.token),
+        })
     }
 
     /// `jwt/verify`: signature, expiry and `jti` of any token type; the blacklist only when
@@ -126,10 +132,16 @@ impl Sessions {
             UserIdClaim::Id(id) => self.store.user_by_id(id).await?,
         };
         let Some(user) = user else {
-            return Err(AuthError::Bearer { detail: "User not found", code: "user_not_found" });
+            return Err(AuthError::Bearer {
+                detail: "User not found",
+                code: "user_not_found",
+            });
         };
         if self.check_user_is_active && !user.is_active {
-            return Err(AuthError::Bearer { detail: "User is inactive", code: "user_inactive" });
+            return Err(AuthError::Bearer {
+                detail: "User is inactive",
+                code: "user_inactive",
+            });
         }
         Ok(user)
     }

@@ -18,7 +18,11 @@ pub fn parse(text: &str) -> Result<Duration, String> {
         "h" => 3600,
         "d" => 86_400,
         "w" => 604_800,
-        other => return Err(format!("invalid duration unit {other:?} in {text:?}: use s, m, h, d or w")),
+        other => {
+            return Err(format!(
+                "invalid duration unit {other:?} in {text:?}: use s, m, h, d or w"
+            ));
+        }
     };
     value
         .checked_mul(seconds_per_unit)

@@ -6,8 +6,8 @@
 
 pub mod duration;
 mod lenient;
-mod sections;
 mod secret;
+mod sections;
 
 use std::path::Path;
 
@@ -15,8 +15,10 @@ use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
 
-pub use sections::{DatabaseSettings, DjoserSettings, EmailBackendKind, EmailSettings, ServerSettings, SimpleJwtSettings};
 pub use secret::{Secret, mask_url};
+pub use sections::{
+    DatabaseSettings, DjoserSettings, EmailBackendKind, EmailSettings, ServerSettings, SimpleJwtSettings,
+};
 
 /// Shortest `SECRET_KEY` accepted in production: HS256 needs at least 256 bits of key (RFC 7518 §3.2).
 pub const MIN_SECRET_KEY_BYTES: usize = 32;
@@ -86,14 +88,17 @@ impl From<figment::Error> for ConfigError {
 impl Settings {
     /// Reads every layer. `config_file` is the `--config FILE` option.
     pub fn load(config_file: Option<&Path>) -> Result<Settings, ConfigError> {
-        let mut figment = Figment::from(Serialized::defaults(Settings::default()))
-            .merge(Toml::file("config/default.toml"));
+        let mut figment =
+            Figment::from(Serialized::defaults(Settings::default())).merge(Toml::file("config/default.toml"));
         if let Ok(env) = std::env::var("IMHOTEP_ENV") {
             figment = figment.merge(Toml::file(format!("config/{env}.toml")));
         }
         if let Some(path) = config_file {
             if !path.is_file() {
-                return Err(ConfigError::Invalid(format!("config file {} does not exist", path.display())));
+                return Err(ConfigError::Invalid(format!(
+                    "config file {} does not exist",
+                    path.display()
+                )));
             }
             figment = figment.merge(Toml::file(path));
         }
@@ -114,7 +119,9 @@ impl Settings {
 
     fn check_consistency(&self) -> Result<(), ConfigError> {
         if self.simple_jwt.auth_header_types.is_empty() {
-            return Err(ConfigError::Invalid("simple_jwt.auth_header_types must name at least one scheme".into()));
+            return Err(ConfigError::Invalid(
+                "simple_jwt.auth_header_types must name at least one scheme".into(),
+            ));
         }
         if self.email.use_tls && self.email.use_ssl {
             return Err(ConfigError::Invalid(
@@ -123,11 +130,19 @@ impl Settings {
         }
         for (name, template) in [
             ("djoser.activation_url", &self.djoser.activation_url),
-            ("djoser.password_reset_confirm_url", &self.djoser.password_reset_confirm_url),
-            ("djoser.username_reset_confirm_url", &self.djoser.username_reset_confirm_url),
+            (
+                "djoser.password_reset_confirm_url",
+                &self.djoser.password_reset_confirm_url,
+            ),
+            (
+                "djoser.username_reset_confirm_url",
+                &self.djoser.username_reset_confirm_url,
+            ),
         ] {
             if !template.contains("{uid}") || !template.contains("{token}") {
-                return Err(ConfigError::Invalid(format!("{name} must contain {{uid}} and {{token}}, got {template:?}")));
+                return Err(ConfigError::Invalid(format!(
+                    "{name} must contain {{uid}} and {{token}}, got {template:?}"
+                )));
             }
         }
         Ok(())

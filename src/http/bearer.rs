@@ -21,13 +21,27 @@ impl FromRequestParts<AppState> for MaybeUser {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let mut values = parts.headers.get_all(AUTHORIZATION).iter();
         let (Some(value), None) = (values.next(), values.next()) else {
-            return if parts.headers.contains_key(AUTHORIZATION) { Err(bad_header()) } else { Ok(MaybeUser(None)) };
+            return if parts.headers.contains_key(AUTHORIZATION) {
+                Err(bad_header())
+            } else {
+                Ok(MaybeUser(None))
+            };
         };
-        let words: Vec<&[u8]> = value.as_bytes().split(|b| b" \t\n\r\x0b\x0c".contains(b)).filter(|w| !w.is_empty()).collect();
+        let words: Vec<&[u8]> = value
+            .as_bytes()
+            .split(|b| b" \t\n\r\x0b\x0c".contains(b))
+            .filter(|w| !w.is_empty())
+            .collect();
         let Some(scheme) = words.first() else {
             return Ok(MaybeUser(None));
         };
-        if !state.settings.simple_jwt.auth_header_types.iter().any(|t| t.as_bytes() == *scheme) {
+        if !state
+            .settings
+            .simple_jwt
+            .auth_header_types
+            .iter()
+            .any(|t| t.as_bytes() == *scheme)
+        {
             return Ok(MaybeUser(None));
         }
         let [_, token] = words.as_slice() else {

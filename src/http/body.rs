@@ -110,11 +110,20 @@ mod tests {
 
     #[test]
     fn non_objects_name_their_python_type() {
-        for (body, name) in [("[1,2]", "list"), ("\"x\"", "str"), ("3", "int"), ("1.5", "float"), ("true", "bool")] {
+        for (body, name) in [
+            ("[1,2]", "list"),
+            ("\"x\"", "str"),
+            ("3", "int"),
+            ("1.5", "float"),
+            ("true", "bool"),
+        ] {
             let Err(ApiError::Fields(fields)) = parse(Some("application/json"), body.as_bytes()) else {
                 panic!("{body} should fail");
             };
-            assert_eq!(fields[0].1[0], format!("Invalid data. Expected a dictionary, but got {name}."));
+            assert_eq!(
+                fields[0].1[0],
+                format!("Invalid data. Expected a dictionary, but got {name}.")
+            );
         }
     }
 }

@@ -68,9 +68,10 @@ impl ApiError {
             }
             ApiError::BareList(messages) => (StatusCode::BAD_REQUEST, Some(json!(messages))),
             ApiError::Detail(status, detail) => (*status, Some(json!({ "detail": detail }))),
-            ApiError::Unauthorized { detail, code } => {
-                (StatusCode::UNAUTHORIZED, Some(json!({ "detail": detail, "code": code })))
-            }
+            ApiError::Unauthorized { detail, code } => (
+                StatusCode::UNAUTHORIZED,
+                Some(json!({ "detail": detail, "code": code })),
+            ),
             ApiError::Token(reason) => (
                 StatusCode::UNAUTHORIZED,
                 Some(json!({ "detail": reason.to_string(), "code": "token_not_valid" })),
@@ -112,7 +113,9 @@ impl IntoResponse for ApiError {
             None => status.into_response(),
         };
         if status == StatusCode::SERVICE_UNAVAILABLE {
-            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
         }
         response
     }
@@ -132,9 +135,10 @@ impl From<AuthError> for ApiError {
     fn from(error: AuthError) -> Self {
         match error {
             AuthError::EmailTaken => ApiError::field("email", "user with this email address already exists."),
-            AuthError::InvalidCredentials => {
-                ApiError::detail(StatusCode::UNAUTHORIZED, "No active account found with the given credentials")
-            }
+            AuthError::InvalidCredentials => ApiError::detail(
+                StatusCode::UNAUTHORIZED,
+                "No active account found with the given credentials",
+            ),
             AuthError::InvalidUid => ApiError::field("uid", "Invalid user id or user doesn't exist."),
             AuthError::InvalidToken => ApiError::field("token", "Invalid token for given user."),
             AuthError::StaleToken => ApiError::detail(StatusCode::FORBIDDEN, "Stale token for given user."),

@@ -25,7 +25,10 @@ pub struct Form<'a> {
 
 impl<'a> Form<'a> {
     pub fn new(data: &'a Map<String, Value>) -> Self {
-        Self { data, errors: Vec::new() }
+        Self {
+            data,
+            errors: Vec::new(),
+        }
     }
 
     /// A required `CharField` (whitespace trimmed), optionally with a maximum length.
@@ -65,14 +68,20 @@ impl<'a> Form<'a> {
         let value = match self.raw_string(name) {
             Ok(value) => value,
             Err(message) => {
-                let message = if message == NOT_A_STRING { INVALID_EMAIL } else { message };
+                let message = if message == NOT_A_STRING {
+                    INVALID_EMAIL
+                } else {
+                    message
+                };
                 self.add(name, message);
                 return None;
             }
         };
         let mut messages = Vec::new();
         if value.chars().count() > MAX_EMAIL_CHARS {
-            messages.push(format!("Ensure this field has no more than {MAX_EMAIL_CHARS} characters."));
+            messages.push(format!(
+                "Ensure this field has no more than {MAX_EMAIL_CHARS} characters."
+            ));
         }
         if value.contains('\0') {
             messages.push(NULL_CHARACTERS.to_owned());
@@ -101,7 +110,11 @@ impl<'a> Form<'a> {
 
     /// `Ok` when every field passed, else the 400 field map.
     pub fn finish(self) -> Result<(), ApiError> {
-        if self.errors.is_empty() { Ok(()) } else { Err(ApiError::Fields(self.errors)) }
+        if self.errors.is_empty() {
+            Ok(())
+        } else {
+            Err(ApiError::Fields(self.errors))
+        }
     }
 
     /// DRF's `CharField.run_validation` up to the validators: required, null, type, blank, trim.
@@ -138,9 +151,7 @@ mod tests {
         read(&mut form);
         match form.finish() {
             Ok(()) => json!({}),
-            Err(ApiError::Fields(fields)) => {
-                Value::Object(fields.into_iter().map(|(k, v)| (k, json!(v))).collect())
-            }
+            Err(ApiError::Fields(fields)) => Value::Object(fields.into_iter().map(|(k, v)| (k, json!(v))).collect()),
             Err(other) => panic!("unexpected {other:?}"),
         }
     }

@@ -15,8 +15,14 @@ pub async fn healthz() -> Json<Value> {
 
 /// `GET /readyz`: the database answers; 503 otherwise.
 pub async fn readyz(State(state): State<AppState>) -> ApiResult<Json<Value>> {
-    state.store.ping().await.map_err(|error| ApiError::Unavailable(error.into()))?;
-    Ok(Json(json!({ "status": "ready", "database": state.store.backend_name() })))
+    state
+        .store
+        .ping()
+        .await
+        .map_err(|error| ApiError::Unavailable(error.into()))?;
+    Ok(Json(
+        json!({ "status": "ready", "database": state.store.backend_name() }),
+    ))
 }
 
 /// Unknown paths: a JSON 404 rather than Django's HTML page.

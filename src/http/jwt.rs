@@ -18,7 +18,10 @@ pub async fn create(State(state): State<AppState>, Body(body): Body) -> ApiResul
     let email = form.char("email", None);
     let password = form.password("password");
     form.finish()?;
-    let user = state.accounts.authenticate(&checked(email)?, &checked(password)?).await?;
+    let user = state
+        .accounts
+        .authenticate(&checked(email)?, &checked(password)?)
+        .await?;
     let pair = state.sessions.login(&user).await?;
     Ok(Json(json!({ "refresh": pair.refresh, "access": pair.access })))
 }

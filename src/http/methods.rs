@@ -20,5 +20,8 @@ pub async fn jwt_fallback(method: Method) -> ApiError {
 }
 
 fn not_allowed(method: &Method) -> ApiError {
-    ApiError::detail(StatusCode::METHOD_NOT_ALLOWED, format!("Method \"{method}\" not allowed."))
+    ApiError::detail(
+        StatusCode::METHOD_NOT_ALLOWED,
+        format!("Method \"{method}\" not allowed."),
+    )
 }

@@ -1,8 +1,6 @@
 //! The middleware stack: request id, tracing span, panic catcher, timeout, body limit, security
 //! headers, and `WWW-Authenticate` on every 401.
 
-
-
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{DefaultBodyLimit, Request, State};
@@ -26,14 +24,26 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 pub fn apply(router: Router<AppState>, state: AppState) -> Router<AppState> {
     let settings = &state.settings.server;
     let security_headers = ServiceBuilder::new()
-        .layer(SetResponseHeaderLayer::if_not_present(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")))
-        .layer(SetResponseHeaderLayer::if_not_present(header::REFERRER_POLICY, HeaderValue::from_static("same-origin")))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("same-origin"),
+        ))
         .layer(SetResponseHeaderLayer::if_not_present(
             HeaderName::from_static("cross-origin-opener-policy"),
             HeaderValue::from_static("same-origin"),
         ))
-        .layer(SetResponseHeaderLayer::if_not_present(header::CACHE_CONTROL, HeaderValue::from_static("no-store")))
-        .layer(SetResponseHeaderLayer::if_not_present(header::VARY, HeaderValue::from_static("Accept")));
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("no-store"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::VARY,
+            HeaderValue::from_static("Accept"),
+        ));
     router.layer(
         ServiceBuilder::new()
             .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
@@ -60,11 +70,15 @@ pub fn apply(router: Router<AppState>, state: AppState) -> Router<AppState> {
 async fn www_authenticate(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let mut response = next.run(request).await;
     if response.status() == StatusCode::UNAUTHORIZED && !response.headers().contains_key(header::WWW_AUTHENTICATE) {
-        let scheme = state.settings.simple_jwt.auth_header_types.first().map_or("Bearer", String::as_str);
+        let scheme = state
+            .settings
+            .simple_jwt
+            .auth_header_types
+            .first()
+            .map_or("Bearer", String::as_str);
         if let Ok(value) = HeaderValue::from_str(&format!("{scheme} realm=\"api\"")) {
             response.headers_mut().insert(header::WWW_AUTHENTICATE, value);
         }
     }
     response
 }
-

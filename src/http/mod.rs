@@ -20,14 +20,35 @@ pub use state::AppState;
 /// Every route of the API, each answering with and without its trailing slash.
 pub fn router(state: AppState) -> Router {
     let routes = [
-        ("/api/auth/users/", post(users::register).fallback(methods::users_fallback)),
+        (
+            "/api/auth/users/",
+            post(users::register).fallback(methods::users_fallback),
+        ),
         ("/api/auth/users/me/", get(users::me).fallback(methods::users_fallback)),
-        ("/api/auth/users/activation/", post(users::activation).fallback(methods::users_fallback)),
-        ("/api/auth/jwt/create/", post(jwt::create).fallback(methods::jwt_fallback)),
-        ("/api/auth/jwt/refresh/", post(jwt::refresh).fallback(methods::jwt_fallback)),
-        ("/api/auth/jwt/verify/", post(jwt::verify).fallback(methods::jwt_fallback)),
-        ("/api/auth/jwt/blacklist/", post(jwt::blacklist).fallback(methods::jwt_fallback)),
-        ("/api/auth/jwt/logout/", post(jwt::logout).fallback(methods::users_fallback)),
+        (
+            "/api/auth/users/activation/",
+            post(users::activation).fallback(methods::users_fallback),
+        ),
+        (
+            "/api/auth/jwt/create/",
+            post(jwt::create).fallback(methods::jwt_fallback),
+        ),
+        (
+            "/api/auth/jwt/refresh/",
+            post(jwt::refresh).fallback(methods::jwt_fallback),
+        ),
+        (
+            "/api/auth/jwt/verify/",
+            post(jwt::verify).fallback(methods::jwt_fallback),
+        ),
+        (
+            "/api/auth/jwt/blacklist/",
+            post(jwt::blacklist).fallback(methods::jwt_fallback),
+        ),
+        (
+            "/api/auth/jwt/logout/",
+            post(jwt::logout).fallback(methods::users_fallback),
+        ),
     ];
     let mut router = Router::new()
         .route("/healthz", get(health::healthz))
@@ -40,5 +61,7 @@ pub fn router(state: AppState) -> Router {
 }
 
 fn with_and_without_slash(router: Router<AppState>, path: &str, methods: MethodRouter<AppState>) -> Router<AppState> {
-    router.route(path, methods.clone()).route(path.trim_end_matches('/'), methods)
+    router
+        .route(path, methods.clone())
+        .route(path.trim_end_matches('/'), methods)
 }

@@ -33,7 +33,12 @@ pub async fn register(State(state): State<AppState>, _caller: MaybeUser, Body(bo
     let retyped = if retype { form.password("re_password") } else { None };
     form.finish()?;
     let (email, password) = (checked(email)?, checked(password)?);
-    let attributes = UserAttributes { username: "", first_name: "", last_name: "", email: email.as_str() };
+    let attributes = UserAttributes {
+        username: "",
+        first_name: "",
+        last_name: "",
+        email: email.as_str(),
+    };
     let problems = state.accounts.password_problems(&password, Some(&attributes));
     if !problems.is_empty() {
         return Err(ApiError::Fields(vec![("password".into(), problems)]));

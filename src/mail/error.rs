@@ -20,10 +20,7 @@ pub enum MailError {
     Settings(String),
     /// The template override directory cannot be read.
     #[error("cannot read e-mail template directory {}: {source}", path.display())]
-    TemplateDir {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    TemplateDir { path: PathBuf, source: std::io::Error },
     /// A template (built-in or override) is not valid.
     #[error("e-mail template {}: {reason}", path.display())]
     Template { path: PathBuf, reason: String },

@@ -39,10 +39,9 @@ impl Mailer {
     /// Checks the From address (`a@b` or `Name <a@b>`) and prepares the backend. The SMTP backend must be
     /// created inside the Tokio runtime; it does not connect until the first send.
     pub fn new(backend: Backend, from: &str) -> Result<Self, MailError> {
-        let from = from.parse().map_err(|source| MailError::Address {
-            role: "From",
-            source,
-        })?;
+        let from = from
+            .parse()
+            .map_err(|source| MailError::Address { role: "From", source })?;
         let transport = match backend {
             Backend::Console => Transport::Console,
             Backend::Smtp(settings) => Transport::Smtp(smtp::transport(&settings)?),
@@ -57,11 +56,7 @@ impl Mailer {
         let email = self.build(message)?;
         match &self.transport {
             Transport::Console => print_to_console(&self.from, message),
-            Transport::Smtp(transport) => transport
-                .send(email)
-                .await
-                .map(drop)
-                .map_err(MailError::from),
+            Transport::Smtp(transport) => transport.send(email).await.map(drop).map_err(MailError::from),
             Transport::Memory(sent) => {
                 sent.lock()
                     .unwrap_or_else(PoisonError::into_inner)
@@ -159,20 +154,10 @@ mod tests {
     #[tokio::test]
     async fn the_memory_backend_records_sent_messages() {
         let mailer = memory_mailer();
-        mailer
-            .send(&message("ada@example.com"))
-            .await
-            .expect("sent");
-        mailer
-            .clone()
-            .send(&message("bob@example.com"))
-            .await
-            .expect("sent");
+        mailer.send(&message("ada@example.com")).await.expect("sent");
+        mailer.clone().send(&message("bob@example.com")).await.expect("sent");
         let sent = mailer.sent();
-        assert_eq!(
-            sent,
-            vec![message("ada@example.com"), message("bob@example.com")]
-        );
+        assert_eq!(sent, vec![message("ada@example.com"), message("bob@example.com")]);
     }
 
     #[tokio::test]

@@ -10,8 +10,6 @@ mod error;
 mod mailer;
 mod message;
 mod smtp;
-#[cfg(test)]
-mod smtp_sink;
 mod sources;
 mod template;
 mod templates;

@@ -31,11 +31,7 @@ const BUILT_IN: [[&str; 3]; 6] = [
 
 /// The source of `part` (0 subject, 1 text, 2 HTML) of `kind`: the override file in `dir` if it exists,
 /// else the built-in one (with a path naming it in errors).
-pub(super) fn read_part(
-    dir: Option<&Path>,
-    kind: EmailKind,
-    part: usize,
-) -> Result<(PathBuf, String), MailError> {
+pub(super) fn read_part(dir: Option<&Path>, kind: EmailKind, part: usize) -> Result<(PathBuf, String), MailError> {
     let file = format!("{}{}", kind.name(), PARTS[part]);
     if let Some(path) = dir.map(|dir| dir.join(&file)) {
         match std::fs::read_to_string(&path) {
@@ -66,11 +62,9 @@ pub(super) fn check_names(dir: &Path) -> Result<(), MailError> {
     for entry in std::fs::read_dir(dir).map_err(dir_error)? {
         let name = entry.map_err(dir_error)?.file_name();
         let name = name.to_string_lossy();
-        let known = EmailKind::ALL.iter().any(|kind| {
-            PARTS
-                .iter()
-                .any(|part| name == format!("{}{part}", kind.name()))
-        });
+        let known = EmailKind::ALL
+            .iter()
+            .any(|kind| PARTS.iter().any(|part| name == format!("{}{part}", kind.name())));
         if !known && (name.ends_with(".txt") || name.ends_with(".html")) {
             return Err(invalid(
                 &dir.join(&*name),

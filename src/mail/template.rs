@@ -65,10 +65,7 @@ impl Template {
         let mut parts = Vec::new();
         let mut rest = source;
         while let Some(open) = rest.find("{{") {
-            let line = source[..source.len() - rest.len() + open]
-                .matches('\n')
-                .count()
-                + 1;
+            let line = source[..source.len() - rest.len() + open].matches('\n').count() + 1;
             let close = rest[open..]
                 .find("}}")
                 .ok_or_else(|| format!("line {line}: `{{{{` is never closed by `}}}}`"))?;
@@ -79,9 +76,7 @@ impl Template {
                 .map(|(_, var)| *var)
                 .ok_or_else(|| format!("line {line}: unknown placeholder `{name}`"))?;
             if var.needs_link() && !has_link {
-                return Err(format!(
-                    "line {line}: `{name}` exists only in mails with a link"
-                ));
+                return Err(format!("line {line}: `{name}` exists only in mails with a link"));
             }
             parts.push(Part::Text(rest[..open].to_owned()));
             parts.push(Part::Var(var));
@@ -142,10 +137,7 @@ mod tests {
     fn placeholders_are_filled_with_or_without_inner_spaces() {
         let template = Template::parse(" {{site_name}} at {{ domain }}/{{ uid }}\n", true);
         let rendered = template.map(|t| t.render(&ctx(), false));
-        assert_eq!(
-            rendered.as_deref(),
-            Ok("Tom & Jerry's <b> at example.com/MQ")
-        );
+        assert_eq!(rendered.as_deref(), Ok("Tom & Jerry's <b> at example.com/MQ"));
     }
 
     #[test]
@@ -159,16 +151,8 @@ mod tests {
     #[test]
     fn bad_templates_are_refused_with_the_line() {
         let cases = [
-            (
-                "a\n{{ site_name",
-                true,
-                "line 2: `{{` is never closed by `}}`",
-            ),
-            (
-                "{{ user.email }}",
-                true,
-                "line 1: unknown placeholder `user.email`",
-            ),
+            ("a\n{{ site_name", true, "line 2: `{{` is never closed by `}}`"),
+            ("{{ user.email }}", true, "line 1: unknown placeholder `user.email`"),
             (
                 "x\n\n{{ token }}",
                 false,

@@ -102,15 +102,10 @@ mod tests {
             assert_eq!(message.subject, subject);
             assert_eq!(message.to, "ada@example.com");
             assert!(
-                message
-                    .text
-                    .ends_with("Thanks for using our site!\n\nThe Imhotep team"),
+                message.text.ends_with("Thanks for using our site!\n\nThe Imhotep team"),
                 "{kind:?}"
             );
-            assert!(
-                message.html.ends_with("<p>The Imhotep team</p>"),
-                "{kind:?}"
-            );
+            assert!(message.html.ends_with("<p>The Imhotep team</p>"), "{kind:?}");
         }
     }
 
@@ -122,9 +117,7 @@ mod tests {
             let message = templates.render(kind, &ctx(kind));
             assert_eq!(message.text.contains(link), kind.has_link(), "{kind:?}");
             assert_eq!(
-                message
-                    .html
-                    .contains(&format!("<a href=\"{link}\">{link}</a>")),
+                message.html.contains(&format!("<a href=\"{link}\">{link}</a>")),
                 kind.has_link()
             );
             assert_eq!(message.text.contains("://"), kind.has_link(), "{kind:?}");
@@ -150,10 +143,7 @@ mod tests {
         let mut context = ctx(EmailKind::Activation);
         context.site_name = "Tom & <Jerry>\r\nBcc: x@y".into();
         let message = built_in().render(EmailKind::Activation, &context);
-        assert_eq!(
-            message.subject,
-            "Account activation on Tom & <Jerry>  Bcc: x@y"
-        );
+        assert_eq!(message.subject, "Account activation on Tom & <Jerry>  Bcc: x@y");
         assert!(message.text.contains("on Tom & <Jerry>"));
         assert!(message.html.contains("on Tom &amp; &lt;Jerry&gt;"));
         assert!(!message.html.contains("<Jerry>"));
@@ -189,10 +179,7 @@ mod tests {
             let dir = tempfile::tempdir().expect("temp dir");
             std::fs::write(dir.path().join(file), source).expect("write");
             let result = Templates::load(Some(dir.path()));
-            assert!(
-                matches!(result, Err(MailError::Template { .. })),
-                "{file}: {result:?}"
-            );
+            assert!(matches!(result, Err(MailError::Template { .. })), "{file}: {result:?}");
         }
         let missing = Templates::load(Some(Path::new("/nonexistent/imhotep-templates")));
         assert!(matches!(missing, Err(MailError::TemplateDir { .. })));

@@ -49,13 +49,9 @@ impl Store {
     /// `Unavailable` when the database cannot be reached.
     pub async fn connect(url: &str, options: &StoreOptions) -> Result<Store, StoreError> {
         if url.starts_with("sqlite:") {
-            Ok(Store::Sqlite(
-                sqlite::SqliteStore::connect(url, options).await?,
-            ))
+            Ok(Store::Sqlite(sqlite::SqliteStore::connect(url, options).await?))
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
-            Ok(Store::Postgres(
-                postgres::PgStore::connect(url, options).await?,
-            ))
+            Ok(Store::Postgres(postgres::PgStore::connect(url, options).await?))
         } else {
             Err(StoreError::UnsupportedUrl)
         }
@@ -117,12 +113,7 @@ impl Store {
 
     /// Replaces the hash only if it still equals `old` (a re-hash on login must not clobber a
     /// concurrent password change); true if updated.
-    pub async fn replace_password_hash(
-        &self,
-        id: i64,
-        old: &str,
-        new: &str,
-    ) -> Result<bool, StoreError> {
+    pub async fn replace_password_hash(&self, id: i64, old: &str, new: &str) -> Result<bool, StoreError> {
         delegate!(self, replace_password_hash(id, old, new))
     }
 

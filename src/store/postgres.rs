@@ -117,20 +117,14 @@ impl PgStore {
     }
 
     pub async fn activate_user(&self, id: i64) -> Result<bool, StoreError> {
-        let result =
-            sqlx::query("UPDATE users SET is_active = TRUE WHERE id = $1 AND NOT is_active")
-                .bind(id)
-                .execute(&self.pool)
-                .await?;
+        let result = sqlx::query("UPDATE users SET is_active = TRUE WHERE id = $1 AND NOT is_active")
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
         Ok(result.rows_affected() == 1)
     }
 
-    pub async fn replace_password_hash(
-        &self,
-        id: i64,
-        old: &str,
-        new: &str,
-    ) -> Result<bool, StoreError> {
+    pub async fn replace_password_hash(&self, id: i64, old: &str, new: &str) -> Result<bool, StoreError> {
         let result = sqlx::query("UPDATE users SET password = $1 WHERE id = $2 AND password = $3")
             .bind(new)
             .bind(id)
@@ -203,11 +197,7 @@ async fn record_in(conn: &mut PgConnection, token: &TokenRecord) -> Result<(), s
 }
 
 /// Records `token` if needed, then blacklists it; false when it already was.
-async fn blacklist_in(
-    conn: &mut PgConnection,
-    token: &TokenRecord,
-    at: DateTime<Utc>,
-) -> Result<bool, sqlx::Error> {
+async fn blacklist_in(conn: &mut PgConnection, token: &TokenRecord, at: DateTime<Utc>) -> Result<bool, sqlx::Error> {
     record_in(conn, token).await?;
     let result = sqlx::query(
         "INSERT INTO blacklisted_tokens (token_id, blacklisted_at) \

@@ -12,8 +12,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use sqlx::migrate::Migrator;
 use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
-    SqliteSynchronous,
+    SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 
 use super::models::{NewUser, TokenRecord, User};
@@ -78,9 +77,7 @@ impl SqliteStore {
         .fetch_one(&self.pool)
         .await;
         match result {
-            Err(sqlx::Error::Database(db))
-                if db.message() == "UNIQUE constraint failed: users.email_key" =>
-            {
+            Err(sqlx::Error::Database(db)) if db.message() == "UNIQUE constraint failed: users.email_key" => {
                 Err(StoreError::EmailTaken)
             }
             other => Ok(other?),
@@ -135,12 +132,7 @@ impl SqliteStore {
         Ok(result.rows_affected() == 1)
     }
 
-    pub async fn replace_password_hash(
-        &self,
-        id: i64,
-        old: &str,
-        new: &str,
-    ) -> Result<bool, StoreError> {
+    pub async fn replace_password_hash(&self, id: i64, old: &str, new: &str) -> Result<bool, StoreError> {
         let result = sqlx::query("UPDATE users SET password = ? WHERE id = ? AND password = ?")
             .bind(new)
             .bind(id)

@@ -32,26 +32,57 @@ async fn bad_access_tokens_get_simplejwts_401s(db: Backend) {
         (alg_none, rejected("Token is invalid")),
         (flipped, rejected("Token is invalid")),
         (format!("{}.{}", segments[0], segments[1]), rejected("Token is invalid")),
-        (sign_with(&access_claims(1), "another-key-0123456789abcdef0123456789"), rejected("Token is invalid")),
+        (
+            sign_with(&access_claims(1), "another-key-0123456789abcdef0123456789"),
+            rejected("Token is invalid"),
+        ),
         (with(&|c| c["exp"] = json!(now - 10)), rejected("Token is expired")),
         (with(&|c| c["exp"] = json!("9999999999")), rejected("Token is invalid")),
         (with(&|c| c["exp"] = json!("abc")), rejected("Token is invalid")),
         (with(&|c| c["exp"] = json!(null)), rejected("Token is invalid")),
         (with(&|c| c["iat"] = json!(now + 3600)), rejected("Token is invalid")),
         (with(&|c| c["nbf"] = json!(now + 3600)), rejected("Token is invalid")),
-        (with(&|c| drop(c.as_object_mut().unwrap().remove("exp"))), rejected("Token has no 'exp' claim")),
-        (with(&|c| drop(c.as_object_mut().unwrap().remove("jti"))), rejected("Token has no id")),
-        (with(&|c| drop(c.as_object_mut().unwrap().remove("token_type"))), rejected("Token has no type")),
-        (with(&|c| c["token_type"] = json!("activation")), rejected("Token has wrong type")),
-        (with(&|c| drop(c.as_object_mut().unwrap().remove("user_id"))), r#"{"detail":"Token contained no recognizable user identification","code":"token_not_valid"}"#.into()),
-        (with(&|c| c["user_id"] = json!("999999")), r#"{"detail":"User not found","code":"user_not_found"}"#.into()),
-        (with(&|c| c["user_id"] = json!("abc")), r#"{"detail":"User not found","code":"user_not_found"}"#.into()),
-        (with(&|c| c["user_id"] = json!(null)), r#"{"detail":"User not found","code":"user_not_found"}"#.into()),
+        (
+            with(&|c| drop(c.as_object_mut().unwrap().remove("exp"))),
+            rejected("Token has no 'exp' claim"),
+        ),
+        (
+            with(&|c| drop(c.as_object_mut().unwrap().remove("jti"))),
+            rejected("Token has no id"),
+        ),
+        (
+            with(&|c| drop(c.as_object_mut().unwrap().remove("token_type"))),
+            rejected("Token has no type"),
+        ),
+        (
+            with(&|c| c["token_type"] = json!("activation")),
+            rejected("Token has wrong type"),
+        ),
+        (
+            with(&|c| drop(c.as_object_mut().unwrap().remove("user_id"))),
+            r#"{"detail":"Token contained no recognizable user identification","code":"token_not_valid"}"#.into(),
+        ),
+        (
+            with(&|c| c["user_id"] = json!("999999")),
+            r#"{"detail":"User not found","code":"user_not_found"}"#.into(),
+        ),
+        (
+            with(&|c| c["user_id"] = json!("abc")),
+            r#"{"detail":"User not found","code":"user_not_found"}"#.into(),
+        ),
+        (
+            with(&|c| c["user_id"] = json!(null)),
+            r#"{"detail":"User not found","code":"user_not_found"}"#.into(),
+        ),
         ("x".repeat(60_000), rejected("Token is invalid")),
     ];
     for (token, expected) in cases {
         let answer = app.me(&token).await;
-        assert_eq!((answer.status.as_u16(), answer.text.as_str()), (401, expected.as_str()), "token {token:.80}");
+        assert_eq!(
+            (answer.status.as_u16(), answer.text.as_str()),
+            (401, expected.as_str()),
+            "token {token:.80}"
+        );
         assert_eq!(answer.header("www-authenticate"), Some(r#"Bearer realm="api""#));
     }
 }
@@ -71,10 +102,14 @@ async fn tokens_simplejwt_accepts_are_accepted(db: Backend) {
     let mut custom = access_claims(1);
     custom["is_staff"] = json!(true);
     for claims in [integer_id, no_iat, float_exp, string_iat, custom] {
-        app.me(&sign(&claims)).await.assert(200, r#"{"id":1,"email":"alice@example.com"}"#);
+        app.me(&sign(&claims))
+            .await
+            .assert(200, r#"{"id":1,"email":"alice@example.com"}"#);
     }
     // A token PyJWT made (SimpleJWT 5.5.1, same SECRET_KEY, user 1, exp in 2096): the claims really are SimpleJWT's.
-    app.me(PYJWT_TOKEN).await.assert(200, r#"{"id":1,"email":"alice@example.com"}"#);
+    app.me(PYJWT_TOKEN)
+        .await
+        .assert(200, r#"{"id":1,"email":"alice@example.com"}"#);
 }
 
 /// Minted by `jwt.encode({"token_type": "access", "exp": 4_000_000_000, "iat": 1_795_432_000, "jti": "0123456789abcdef0123456789abcdef", "user_id": "1"}, SECRET_KEY, "HS256")` with PyJWT 2.15.1.
@@ -84,36 +119,73 @@ async fn inactive_users_tokens_are_refused(db: Backend) {
     let Some(app) = spawn_app(db).await else { return };
     let (access, _) = app.tokens_for("alice@example.com").await;
     app.execute("UPDATE users SET is_active = false").await;
-    app.me(&access).await.assert(401, r#"{"detail":"User is inactive","code":"user_inactive"}"#);
+    app.me(&access)
+        .await
+        .assert(401, r#"{"detail":"User is inactive","code":"user_inactive"}"#);
     app.execute("DELETE FROM users").await;
-    app.me(&access).await.assert(401, r#"{"detail":"User not found","code":"user_not_found"}"#);
+    app.me(&access)
+        .await
+        .assert(401, r#"{"detail":"User not found","code":"user_not_found"}"#);
 }
 
 async fn authorization_headers_are_parsed_like_simplejwt(db: Backend) {
     let Some(app) = spawn_app(db).await else { return };
     let (access, _) = app.tokens_for("alice@example.com").await;
-    me_with(&app, format!("Bearer  {access} ")).await.assert(200, r#"{"id":1,"email":"alice@example.com"}"#);
+    me_with(&app, format!("Bearer  {access} "))
+        .await
+        .assert(200, r#"{"id":1,"email":"alice@example.com"}"#);
     let bad_header = r#"{"detail":"Authorization header must contain two space-delimited values","code":"bad_authorization_header"}"#;
     me_with(&app, "Bearer".into()).await.assert(401, bad_header);
-    me_with(&app, format!("Bearer {access} extra")).await.assert(401, bad_header);
-    me_with(&app, format!("bearer {access}")).await.assert(401, r#"{"detail":"Authentication credentials were not provided."}"#);
-    let twice = app.send(|c| c.get(app.url("users/me/")).header("Authorization", format!("Bearer {access}")).header("Authorization", "Bearer garbage")).await;
+    me_with(&app, format!("Bearer {access} extra"))
+        .await
+        .assert(401, bad_header);
+    me_with(&app, format!("bearer {access}"))
+        .await
+        .assert(401, r#"{"detail":"Authentication credentials were not provided."}"#);
+    let twice = app
+        .send(|c| {
+            c.get(app.url("users/me/"))
+                .header("Authorization", format!("Bearer {access}"))
+                .header("Authorization", "Bearer garbage")
+        })
+        .await;
     twice.assert(401, bad_header);
     // Anyone-may-call routes still reject a bad token, and ignore other schemes (API.md §1.5).
     let body = json!({"email": "new@example.com", "password": PASSWORD, "re_password": PASSWORD});
-    let garbage = app.send(|c| c.post(app.url("users/")).json(&body).header("Authorization", "Bearer garbage")).await;
+    let garbage = app
+        .send(|c| {
+            c.post(app.url("users/"))
+                .json(&body)
+                .header("Authorization", "Bearer garbage")
+        })
+        .await;
     garbage.assert(401, &rejected("Token is invalid"));
-    let basic = app.send(|c| c.post(app.url("users/")).json(&body).header("Authorization", "Basic abc")).await;
+    let basic = app
+        .send(|c| {
+            c.post(app.url("users/"))
+                .json(&body)
+                .header("Authorization", "Basic abc")
+        })
+        .await;
     assert_eq!(basic.status, 201);
 }
 
 async fn configured_header_types_are_honoured(db: Backend) {
-    let Some(app) = crate::helpers::spawn_app_with(db, |s| s.simple_jwt.auth_header_types = vec!["JWT".into(), "Bearer".into()]).await else {
+    let Some(app) = crate::helpers::spawn_app_with(db, |s| {
+        s.simple_jwt.auth_header_types = vec!["JWT".into(), "Bearer".into()]
+    })
+    .await
+    else {
         return;
     };
     let (access, _) = app.tokens_for("alice@example.com").await;
     for scheme in ["JWT", "Bearer"] {
-        let answer = app.send(|c| c.get(app.url("users/me/")).header("Authorization", format!("{scheme} {access}"))).await;
+        let answer = app
+            .send(|c| {
+                c.get(app.url("users/me/"))
+                    .header("Authorization", format!("{scheme} {access}"))
+            })
+            .await;
         answer.assert(200, r#"{"id":1,"email":"alice@example.com"}"#);
     }
     let anonymous = app.send(|c| c.get(app.url("users/me/"))).await;
@@ -121,7 +193,8 @@ async fn configured_header_types_are_honoured(db: Backend) {
 }
 
 async fn me_with(app: &crate::helpers::TestApp, authorization: String) -> crate::helpers::Answer {
-    app.send(|c| c.get(app.url("users/me/")).header("Authorization", authorization)).await
+    app.send(|c| c.get(app.url("users/me/")).header("Authorization", authorization))
+        .await
 }
 
 fn base64_url(text: &str) -> String {

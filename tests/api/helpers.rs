@@ -54,13 +54,18 @@ impl TestDb {
                 let mut admin = match PgConnection::connect(&admin_url).await {
                     Ok(connection) => connection,
                     Err(error) if std::env::var("REQUIRE_POSTGRES").as_deref() != Ok("1") => {
-                        eprintln!("\n*** SKIPPED: PostgreSQL at {admin_url} is unreachable ({error}); set REQUIRE_POSTGRES=1 to fail instead ***\n");
+                        eprintln!(
+                            "\n*** SKIPPED: PostgreSQL at {admin_url} is unreachable ({error}); set REQUIRE_POSTGRES=1 to fail instead ***\n"
+                        );
                         return None;
                     }
                     Err(error) => panic!("REQUIRE_POSTGRES=1 but PostgreSQL at {admin_url} is unreachable: {error}"),
                 };
                 let name = format!("imhotep_test_{}", uuid::Uuid::new_v4().simple());
-                admin.execute(AssertSqlSafe(format!("CREATE DATABASE {name}"))).await.expect("create test database");
+                admin
+                    .execute(AssertSqlSafe(format!("CREATE DATABASE {name}")))
+                    .await
+                    .expect("create test database");
                 let base = admin_url.rsplit_once('/').map_or(admin_url.as_str(), |(base, _)| base);
                 let url = format!("{base}/{name}");
                 Some((TestDb::Postgres { admin_url, name }, url))
@@ -75,10 +80,15 @@ impl Drop for TestDb {
             let (admin_url, name) = (admin_url.clone(), name.clone());
             // Drop cannot await: a short-lived runtime on its own thread removes the database.
             let _ = std::thread::spawn(move || {
-                let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .expect("runtime");
                 runtime.block_on(async {
                     if let Ok(mut admin) = PgConnection::connect(&admin_url).await {
-                        let _ = admin.execute(AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))).await;
+                        let _ = admin
+                            .execute(AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")))
+                            .await;
                     }
                 });
             })
@@ -106,7 +116,11 @@ pub async fn spawn_app(backend: Backend) -> Option<TestApp> {
 pub async fn spawn_app_with(backend: Backend, configure: impl FnOnce(&mut Settings)) -> Option<TestApp> {
     let (db, database_url) = TestDb::create(backend).await?;
     let mail = SmtpSink::start().await;
-    let mut settings = Settings { debug: false, secret_key: Secret::new(SECRET_KEY), ..Settings::default() };
+    let mut settings = Settings {
+        debug: false,
+        secret_key: Secret::new(SECRET_KEY),
+        ..Settings::default()
+    };
     settings.server.port = 0;
     settings.database.url = Secret::new(database_url.clone());
     settings.database.max_connections = 5;
@@ -121,8 +135,18 @@ pub async fn spawn_app_with(backend: Backend, configure: impl FnOnce(&mut Settin
     tokio::spawn(app.run_until(async move {
         let _ = stopped.await;
     }));
-    let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
-    Some(TestApp { address, client, mail, database_url, _stop: stop, _db: db })
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client");
+    Some(TestApp {
+        address,
+        client,
+        mail,
+        database_url,
+        _stop: stop,
+        _db: db,
+    })
 }
 
 /// A response read whole: status, headers and JSON body (`Value::Null` when empty).
@@ -138,8 +162,17 @@ impl Answer {
         let status = response.status();
         let headers = response.headers().clone();
         let text = response.text().await.expect("response body");
-        let body = if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::Null) };
-        Answer { status, headers, text, body }
+        let body = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or(Value::Null)
+        };
+        Answer {
+            status,
+            headers,
+            text,
+            body,
+        }
     }
 
     pub fn header(&self, name: &str) -> Option<&str> {
@@ -187,19 +220,31 @@ impl TestApp {
     }
 
     pub async fn activate(&self, uid: &str, token: &str) -> Answer {
-        self.post("users/activation/", &serde_json::json!({ "uid": uid, "token": token }), None).await
+        self.post(
+            "users/activation/",
+            &serde_json::json!({ "uid": uid, "token": token }),
+            None,
+        )
+        .await
     }
 
     pub async fn login(&self, email: &str, password: &str) -> Answer {
-        self.post("jwt/create/", &serde_json::json!({ "email": email, "password": password }), None).await
+        self.post(
+            "jwt/create/",
+            &serde_json::json!({ "email": email, "password": password }),
+            None,
+        )
+        .await
     }
 
     pub async fn refresh(&self, refresh: &str) -> Answer {
-        self.post("jwt/refresh/", &serde_json::json!({ "refresh": refresh }), None).await
+        self.post("jwt/refresh/", &serde_json::json!({ "refresh": refresh }), None)
+            .await
     }
 
     pub async fn verify(&self, token: &str) -> Answer {
-        self.post("jwt/verify/", &serde_json::json!({ "token": token }), None).await
+        self.post("jwt/verify/", &serde_json::json!({ "token": token }), None)
+            .await
     }
 
     pub async fn me(&self, bearer: &str) -> Answer {
@@ -222,17 +267,26 @@ impl TestApp {
         self.active_user(email).await;
         let login = self.login(email, PASSWORD).await;
         assert_eq!(login.status, StatusCode::OK, "{}", login.text);
-        (login.body["access"].as_str().unwrap().to_owned(), login.body["refresh"].as_str().unwrap().to_owned())
+        (
+            login.body["access"].as_str().unwrap().to_owned(),
+            login.body["refresh"].as_str().unwrap().to_owned(),
+        )
     }
 
     /// Reads one integer from the app's real database, e.g. `SELECT count(*) FROM users`.
     pub async fn scalar(&self, query: &str) -> i64 {
         if self.database_url.starts_with("sqlite") {
             let mut connection = SqliteConnection::connect(&self.database_url).await.expect("sqlite");
-            sqlx::query_scalar::<_, i64>(AssertSqlSafe(query.to_owned())).fetch_one(&mut connection).await.expect(query)
+            sqlx::query_scalar::<_, i64>(AssertSqlSafe(query.to_owned()))
+                .fetch_one(&mut connection)
+                .await
+                .expect(query)
         } else {
             let mut connection = PgConnection::connect(&self.database_url).await.expect("postgres");
-            sqlx::query_scalar::<_, i64>(AssertSqlSafe(query.to_owned())).fetch_one(&mut connection).await.expect(query)
+            sqlx::query_scalar::<_, i64>(AssertSqlSafe(query.to_owned()))
+                .fetch_one(&mut connection)
+                .await
+                .expect(query)
         }
     }
 
@@ -240,10 +294,16 @@ impl TestApp {
     pub async fn execute(&self, statement: &str) {
         if self.database_url.starts_with("sqlite") {
             let mut connection = SqliteConnection::connect(&self.database_url).await.expect("sqlite");
-            connection.execute(AssertSqlSafe(statement.to_owned())).await.expect(statement);
+            connection
+                .execute(AssertSqlSafe(statement.to_owned()))
+                .await
+                .expect(statement);
         } else {
             let mut connection = PgConnection::connect(&self.database_url).await.expect("postgres");
-            connection.execute(AssertSqlSafe(statement.to_owned())).await.expect(statement);
+            connection
+                .execute(AssertSqlSafe(statement.to_owned()))
+                .await
+                .expect(statement);
         }
     }
 }

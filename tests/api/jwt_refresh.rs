@@ -12,13 +12,20 @@ async fn refresh_rotates_and_blacklists_the_old_token(db: Backend) {
     assert_eq!(answer.status, 200, "{}", answer.text);
     let keys: Vec<&String> = answer.body.as_object().unwrap().keys().collect();
     assert_eq!(keys, ["access", "refresh"]);
-    let (access, rotated) = (answer.body["access"].as_str().unwrap(), answer.body["refresh"].as_str().unwrap());
+    let (access, rotated) = (
+        answer.body["access"].as_str().unwrap(),
+        answer.body["refresh"].as_str().unwrap(),
+    );
     assert_eq!(payload(access)["token_type"], "access");
     let (old, new) = (payload(&refresh), payload(rotated));
     assert_ne!(old["jti"], new["jti"]);
     assert_eq!(new["exp"].as_i64().unwrap() - new["iat"].as_i64().unwrap(), 7 * 86_400);
-    app.me(access).await.assert(200, r#"{"id":1,"email":"alice@example.com"}"#);
-    app.refresh(&refresh).await.assert(401, r#"{"detail":"Token is blacklisted","code":"token_not_valid"}"#);
+    app.me(access)
+        .await
+        .assert(200, r#"{"id":1,"email":"alice@example.com"}"#);
+    app.refresh(&refresh)
+        .await
+        .assert(401, r#"{"detail":"Token is blacklisted","code":"token_not_valid"}"#);
     assert_eq!(app.scalar("SELECT count(*) FROM blacklisted_tokens").await, 1);
     assert_eq!(app.scalar("SELECT count(*) FROM outstanding_tokens").await, 2);
     assert_eq!(app.refresh(rotated).await.status, 200);
@@ -28,11 +35,19 @@ async fn concurrent_refreshes_of_one_token_succeed_once(db: Backend) {
     let Some(app) = spawn_app(db).await else { return };
     let (_, refresh) = app.tokens_for("alice@example.com").await;
     let answers = futures::future::join_all((0..12).map(|_| app.refresh(&refresh))).await;
-    assert_eq!(answers.iter().filter(|a| a.status == 200).count(), 1, "exactly one refresh wins");
+    assert_eq!(
+        answers.iter().filter(|a| a.status == 200).count(),
+        1,
+        "exactly one refresh wins"
+    );
     for loser in answers.iter().filter(|a| a.status != 200) {
         loser.assert(401, r#"{"detail":"Token is blacklisted","code":"token_not_valid"}"#);
     }
-    assert_eq!(app.scalar("SELECT count(*) FROM outstanding_tokens").await, 2, "one child recorded");
+    assert_eq!(
+        app.scalar("SELECT count(*) FROM outstanding_tokens").await,
+        2,
+        "one child recorded"
+    );
     assert_eq!(app.scalar("SELECT count(*) FROM blacklisted_tokens").await, 1);
 }
 
@@ -43,17 +58,49 @@ async fn refresh_errors_match_simplejwt(db: Backend) {
     expired["exp"] = json!(chrono::Utc::now().timestamp() - 5);
     let cases = [
         (json!({}), 400, r#"{"refresh":["This field is required."]}"#),
-        (json!({"refresh": ""}), 400, r#"{"refresh":["This field may not be blank."]}"#),
-        (json!({"refresh": null}), 400, r#"{"refresh":["This field may not be null."]}"#),
-        (json!({"refresh": 123}), 401, r#"{"detail":"Token is invalid","code":"token_not_valid"}"#),
-        (json!({"refresh": "garbage"}), 401, r#"{"detail":"Token is invalid","code":"token_not_valid"}"#),
-        (json!({"refresh": access}), 401, r#"{"detail":"Token has wrong type","code":"token_not_valid"}"#),
-        (json!({"refresh": sign(&expired)}), 401, r#"{"detail":"Token is expired","code":"token_not_valid"}"#),
-        (json!({"refresh": sign(&refresh_claims(999_999))}), 401, r#"{"detail":"No active account found for the given token."}"#),
+        (
+            json!({"refresh": ""}),
+            400,
+            r#"{"refresh":["This field may not be blank."]}"#,
+        ),
+        (
+            json!({"refresh": null}),
+            400,
+            r#"{"refresh":["This field may not be null."]}"#,
+        ),
+        (
+            json!({"refresh": 123}),
+            401,
+            r#"{"detail":"Token is invalid","code":"token_not_valid"}"#,
+        ),
+        (
+            json!({"refresh": "garbage"}),
+            401,
+            r#"{"detail":"Token is invalid","code":"token_not_valid"}"#,
+        ),
+        (
+            json!({"refresh": access}),
+            401,
+            r#"{"detail":"Token has wrong type","code":"token_not_valid"}"#,
+        ),
+        (
+            json!({"refresh": sign(&expired)}),
+            401,
+            r#"{"detail":"Token is expired","code":"token_not_valid"}"#,
+        ),
+        (
+            json!({"refresh": sign(&refresh_claims(999_999))}),
+            401,
+            r#"{"detail":"No active account found for the given token."}"#,
+        ),
     ];
     for (body, status, expected) in cases {
         let answer = app.post("jwt/refresh/", &body, None).await;
-        assert_eq!((answer.status.as_u16(), answer.text.as_str()), (status, expected), "body {body}");
+        assert_eq!(
+            (answer.status.as_u16(), answer.text.as_str()),
+            (status, expected),
+            "body {body}"
+        );
     }
 }
 
@@ -61,23 +108,44 @@ async fn refresh_is_refused_for_inactive_or_deleted_users(db: Backend) {
     let Some(app) = spawn_app(db).await else { return };
     let (_, refresh) = app.tokens_for("alice@example.com").await;
     app.execute("UPDATE users SET is_active = false").await;
-    app.refresh(&refresh).await.assert(401, r#"{"detail":"No active account found for the given token."}"#);
+    app.refresh(&refresh)
+        .await
+        .assert(401, r#"{"detail":"No active account found for the given token."}"#);
     app.execute("DELETE FROM users").await;
-    app.refresh(&refresh).await.assert(401, r#"{"detail":"No active account found for the given token."}"#);
-    assert_eq!(app.scalar("SELECT count(*) FROM outstanding_tokens WHERE user_id IS NULL").await, 1, "rows survive with a NULL user");
+    app.refresh(&refresh)
+        .await
+        .assert(401, r#"{"detail":"No active account found for the given token."}"#);
+    assert_eq!(
+        app.scalar("SELECT count(*) FROM outstanding_tokens WHERE user_id IS NULL")
+            .await,
+        1,
+        "rows survive with a NULL user"
+    );
 }
 
 async fn rotation_settings_are_honoured(db: Backend) {
-    let Some(app) = crate::helpers::spawn_app_with(db, |s| s.simple_jwt.rotate_refresh_tokens = false).await else { return };
+    let Some(app) = crate::helpers::spawn_app_with(db, |s| s.simple_jwt.rotate_refresh_tokens = false).await else {
+        return;
+    };
     let (_, refresh) = app.tokens_for("alice@example.com").await;
     let answer = app.refresh(&refresh).await;
     assert_eq!(answer.body.as_object().unwrap().keys().collect::<Vec<_>>(), ["access"]);
-    assert_eq!(app.refresh(&refresh).await.status, 200, "without rotation the token stays valid");
+    assert_eq!(
+        app.refresh(&refresh).await.status,
+        200,
+        "without rotation the token stays valid"
+    );
 
-    let Some(app) = crate::helpers::spawn_app_with(db, |s| s.simple_jwt.blacklist_after_rotation = false).await else { return };
+    let Some(app) = crate::helpers::spawn_app_with(db, |s| s.simple_jwt.blacklist_after_rotation = false).await else {
+        return;
+    };
     let (_, refresh) = app.tokens_for("bob@example.com").await;
     assert_eq!(app.refresh(&refresh).await.status, 200);
-    assert_eq!(app.refresh(&refresh).await.status, 200, "rotation alone keeps old tokens valid");
+    assert_eq!(
+        app.refresh(&refresh).await.status,
+        200,
+        "rotation alone keeps old tokens valid"
+    );
     assert_eq!(app.scalar("SELECT count(*) FROM outstanding_tokens").await, 3);
 }
 

@@ -20,32 +20,66 @@ async fn verify_checks_signature_expiry_and_jti_only(db: Backend) {
     expired["exp"] = json!(chrono::Utc::now().timestamp() - 5);
     for (body, status, expected) in [
         (json!({}), 400, r#"{"token":["This field is required."]}"#),
-        (json!({"token": ""}), 400, r#"{"token":["This field may not be blank."]}"#),
-        (json!({"token": "garbage"}), 401, r#"{"detail":"Token is invalid","code":"token_not_valid"}"#),
-        (json!({"token": sign(&expired)}), 401, r#"{"detail":"Token is expired","code":"token_not_valid"}"#),
-        (json!({"token": sign(&no_jti)}), 401, r#"{"detail":"Token has no id","code":"token_not_valid"}"#),
+        (
+            json!({"token": ""}),
+            400,
+            r#"{"token":["This field may not be blank."]}"#,
+        ),
+        (
+            json!({"token": "garbage"}),
+            401,
+            r#"{"detail":"Token is invalid","code":"token_not_valid"}"#,
+        ),
+        (
+            json!({"token": sign(&expired)}),
+            401,
+            r#"{"detail":"Token is expired","code":"token_not_valid"}"#,
+        ),
+        (
+            json!({"token": sign(&no_jti)}),
+            401,
+            r#"{"detail":"Token has no id","code":"token_not_valid"}"#,
+        ),
     ] {
         let answer = app.post("jwt/verify/", &body, None).await;
-        assert_eq!((answer.status.as_u16(), answer.text.as_str()), (status, expected), "body {body}");
+        assert_eq!(
+            (answer.status.as_u16(), answer.text.as_str()),
+            (status, expected),
+            "body {body}"
+        );
     }
     app.refresh(&refresh).await;
-    app.verify(&refresh).await.assert(400, r#"{"non_field_errors":["Token is blacklisted"]}"#);
+    app.verify(&refresh)
+        .await
+        .assert(400, r#"{"non_field_errors":["Token is blacklisted"]}"#);
 }
 
 async fn blacklist_needs_only_the_refresh_token(db: Backend) {
     let Some(app) = spawn_app(db).await else { return };
     let (access, refresh) = app.tokens_for("alice@example.com").await;
     blacklist(&app, &refresh).await.assert(200, "{}");
-    blacklist(&app, &refresh).await.assert(401, r#"{"detail":"Token is blacklisted","code":"token_not_valid"}"#);
-    blacklist(&app, &access).await.assert(401, r#"{"detail":"Token has wrong type","code":"token_not_valid"}"#);
-    blacklist(&app, "garbage").await.assert(401, r#"{"detail":"Token is invalid","code":"token_not_valid"}"#);
-    app.post("jwt/blacklist/", &json!({}), None).await.assert(400, r#"{"refresh":["This field is required."]}"#);
+    blacklist(&app, &refresh)
+        .await
+        .assert(401, r#"{"detail":"Token is blacklisted","code":"token_not_valid"}"#);
+    blacklist(&app, &access)
+        .await
+        .assert(401, r#"{"detail":"Token has wrong type","code":"token_not_valid"}"#);
+    blacklist(&app, "garbage")
+        .await
+        .assert(401, r#"{"detail":"Token is invalid","code":"token_not_valid"}"#);
+    app.post("jwt/blacklist/", &json!({}), None)
+        .await
+        .assert(400, r#"{"refresh":["This field is required."]}"#);
     // A refresh token that was never recorded (minted elsewhere with the same key) is recorded, then blacklisted.
     blacklist(&app, &sign(&refresh_claims(1))).await.assert(200, "{}");
     assert_eq!(app.scalar("SELECT count(*) FROM blacklisted_tokens").await, 2);
-    app.refresh(&refresh).await.assert(401, r#"{"detail":"Token is blacklisted","code":"token_not_valid"}"#);
+    app.refresh(&refresh)
+        .await
+        .assert(401, r#"{"detail":"Token is blacklisted","code":"token_not_valid"}"#);
     // Access tokens are never blacklisted (SimpleJWT): they live until they expire.
-    app.me(&access).await.assert(200, r#"{"id":1,"email":"alice@example.com"}"#);
+    app.me(&access)
+        .await
+        .assert(200, r#"{"id":1,"email":"alice@example.com"}"#);
 }
 
 async fn logout_blacklists_the_refresh_token(db: Backend) {
@@ -53,17 +87,33 @@ async fn logout_blacklists_the_refresh_token(db: Backend) {
     let (access, refresh) = app.tokens_for("alice@example.com").await;
     let logout = |body, bearer| logout(&app, body, bearer);
     let bearer = Some(access.as_str());
-    logout(json!({"refresh": refresh}), None).await.assert(401, r#"{"detail":"Authentication credentials were not provided."}"#);
-    logout(json!({}), bearer).await.assert(400, r#"{"detail":"Refresh token required."}"#);
-    logout(json!({"refresh": ""}), bearer).await.assert(400, r#"{"detail":"Refresh token required."}"#);
-    logout(json!({"refresh": "garbage"}), bearer).await.assert(400, r#"{"detail":"Invalid token."}"#);
-    logout(json!({"refresh": 123}), bearer).await.assert(400, r#"{"detail":"Invalid token."}"#);
-    logout(json!({"refresh": access}), bearer).await.assert(400, r#"{"detail":"Invalid token."}"#);
+    logout(json!({"refresh": refresh}), None)
+        .await
+        .assert(401, r#"{"detail":"Authentication credentials were not provided."}"#);
+    logout(json!({}), bearer)
+        .await
+        .assert(400, r#"{"detail":"Refresh token required."}"#);
+    logout(json!({"refresh": ""}), bearer)
+        .await
+        .assert(400, r#"{"detail":"Refresh token required."}"#);
+    logout(json!({"refresh": "garbage"}), bearer)
+        .await
+        .assert(400, r#"{"detail":"Invalid token."}"#);
+    logout(json!({"refresh": 123}), bearer)
+        .await
+        .assert(400, r#"{"detail":"Invalid token."}"#);
+    logout(json!({"refresh": access}), bearer)
+        .await
+        .assert(400, r#"{"detail":"Invalid token."}"#);
     let done = logout(json!({"refresh": refresh}), bearer).await;
     done.assert(205, "");
     assert_eq!(done.header("content-type"), None);
-    logout(json!({"refresh": refresh}), bearer).await.assert(400, r#"{"detail":"Invalid token."}"#);
-    app.refresh(&refresh).await.assert(401, r#"{"detail":"Token is blacklisted","code":"token_not_valid"}"#);
+    logout(json!({"refresh": refresh}), bearer)
+        .await
+        .assert(400, r#"{"detail":"Invalid token."}"#);
+    app.refresh(&refresh)
+        .await
+        .assert(401, r#"{"detail":"Token is blacklisted","code":"token_not_valid"}"#);
 }
 
 async fn blacklist(app: &TestApp, token: &str) -> Answer {

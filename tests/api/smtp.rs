@@ -3,6 +3,8 @@
 
 use std::time::Duration;
 
+use base64::Engine;
+
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Mutex, mpsc};
@@ -11,6 +13,8 @@ use tokio::sync::{Mutex, mpsc};
 #[derive(Debug, Clone)]
 pub struct Received {
     pub rcpt_to: Vec<String>,
+    /// `user:password` from `AUTH PLAIN`, if the client logged in.
+    pub login: Option<String>,
     /// Headers and body with quoted-printable soft breaks and escapes decoded.
     pub data: String,
 }
@@ -28,7 +32,9 @@ impl Received {
     pub fn link(&self, prefix: &str) -> (String, String) {
         let start = self.data.find(&format!("/{prefix}/")).expect("a link in the message") + prefix.len() + 2;
         let rest = &self.data[start..];
-        let end = rest.find(|c: char| c.is_whitespace() || c == '"' || c == '<').unwrap_or(rest.len());
+        let end = rest
+            .find(|c: char| c.is_whitespace() || c == '"' || c == '<')
+            .unwrap_or(rest.len());
         let (uid, token) = rest[..end].split_once('/').expect("uid/token");
         (uid.to_owned(), token.to_owned())
     }
@@ -49,7 +55,10 @@ impl SmtpSink {
                 tokio::spawn(serve(stream, sender.clone()));
             }
         });
-        SmtpSink { port, received: Mutex::new(received) }
+        SmtpSink {
+            port,
+            received: Mutex::new(received),
+        }
     }
 
     /// The next message, waiting up to 10 s.
@@ -66,6 +75,7 @@ async fn serve(stream: TcpStream, sender: mpsc::UnboundedSender<Received>) -> st
     let (read, mut write) = stream.into_split();
     let mut lines = BufReader::new(read);
     let mut rcpt_to = Vec::new();
+    let mut login = None;
     let mut line = String::new();
     write.write_all(b"220 sink ESMTP\r\n").await?;
     loop {
@@ -73,9 +83,25 @@ async fn serve(stream: TcpStream, sender: mpsc::UnboundedSender<Received>) -> st
         if lines.read_line(&mut line).await? == 0 {
             return Ok(());
         }
-        let verb = line.split([' ', ':', '\r', '\n']).next().unwrap_or_default().to_ascii_uppercase();
+        let verb = line
+            .split([' ', ':', '\r', '\n'])
+            .next()
+            .unwrap_or_default()
+            .to_ascii_uppercase();
         let reply: &[u8] = match verb.as_str() {
-            "EHLO" | "HELO" => b"250-sink\r\n250 8BITMIME\r\n",
+            "EHLO" | "HELO" => b"250-sink\r\n250-8BITMIME\r\n250 AUTH PLAIN\r\n",
+            "AUTH" => {
+                let encoded = line.trim_end().rsplit(' ').next().unwrap_or_default();
+                let decoded = base64::engine::general_purpose::STANDARD
+                    .decode(encoded)
+                    .unwrap_or_default();
+                login = Some(
+                    String::from_utf8_lossy(&decoded)
+                        .trim_start_matches('\0')
+                        .replacen('\0', ":", 1),
+                );
+                b"235 accepted\r\n"
+            }
             "RCPT" => {
                 rcpt_to.push(line.trim_end().to_owned());
                 b"250 ok\r\n"
@@ -90,7 +116,11 @@ async fn serve(stream: TcpStream, sender: mpsc::UnboundedSender<Received>) -> st
                     }
                     data.push_str(&line);
                 }
-                let _ = sender.send(Received { rcpt_to: std::mem::take(&mut rcpt_to), data: decode_qp(&data) });
+                let _ = sender.send(Received {
+                    rcpt_to: std::mem::take(&mut rcpt_to),
+                    login: login.clone(),
+                    data: decode_qp(&data),
+                });
                 b"250 queued\r\n"
             }
             "QUIT" => {

@@ -55,8 +55,7 @@ pub(super) fn verify(password: &str, phc: &str) -> Option<Verification> {
         return None;
     }
     let params = Params::try_from(&parsed).ok()?;
-    if params.m_cost() > MAX_M_COST || params.t_cost() > MAX_T_COST || params.p_cost() > MAX_P_COST
-    {
+    if params.m_cost() > MAX_M_COST || params.t_cost() > MAX_T_COST || params.p_cost() > MAX_P_COST {
         return None;
     }
     match hasher().verify_password(password.as_bytes(), &parsed) {
@@ -87,22 +86,14 @@ mod tests {
     #[test]
     fn new_hashes_use_the_pinned_parameters_and_verify_without_rehash() {
         let encoded = hash(PASSWORD).expect("hashing works");
-        assert!(
-            encoded.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
-            "{encoded}"
-        );
+        assert!(encoded.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{encoded}");
         let salt = encoded.split('$').nth(4).expect("salt field");
         assert_eq!(salt.len(), 22, "16 salt bytes are 22 unpadded base64 chars");
         assert_eq!(
             verify(PASSWORD, &encoded),
-            Some(Verification::Match {
-                needs_rehash: false
-            })
+            Some(Verification::Match { needs_rehash: false })
         );
-        assert_eq!(
-            verify("Tr1cky-Horse-Battery-8", &encoded),
-            Some(Verification::Mismatch)
-        );
+        assert_eq!(verify("Tr1cky-Horse-Battery-8", &encoded), Some(Verification::Mismatch));
     }
 
     #[test]
@@ -136,10 +127,7 @@ mod tests {
         for (encoded, needs_rehash) in cases {
             let expected = Some(Verification::Match { needs_rehash });
             assert_eq!(verify(PASSWORD, encoded), expected, "{encoded}");
-            assert_eq!(
-                verify("tr1cky-horse-battery-9", encoded),
-                Some(Verification::Mismatch)
-            );
+            assert_eq!(verify("tr1cky-horse-battery-9", encoded), Some(Verification::Mismatch));
         }
     }
 

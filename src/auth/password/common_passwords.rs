@@ -40,13 +40,7 @@ mod tests {
 
     #[test]
     fn listed_passwords_match_whatever_their_case_and_surrounding_space() {
-        let common = [
-            "123456",
-            "password",
-            "PassWord",
-            "  qwerty\t",
-            "\u{1c}iloveyou\u{1f}",
-        ];
+        let common = ["123456", "password", "PassWord", "  qwerty\t", "\u{1c}iloveyou\u{1f}"];
         for password in common {
             assert!(is_common(password), "{password:?}");
         }

@@ -36,20 +36,17 @@ fn verify_pbkdf2_sha256(password: &str, fields: &str) -> Option<Verification> {
     let mut fields = fields.splitn(3, '$');
     let (iterations, salt, expected) = (fields.next()?, fields.next()?, fields.next()?);
     let rounds: u32 = iterations.parse().ok()?;
-    if rounds == 0 || rounds > MAX_ITERATIONS || rounds.to_string() != iterations || salt.is_empty()
-    {
+    if rounds == 0 || rounds > MAX_ITERATIONS || rounds.to_string() != iterations || salt.is_empty() {
         return None;
     }
     let mut derived = [0u8; PBKDF2_OUTPUT_LEN];
     pbkdf2::pbkdf2_hmac::<Sha256>(password.as_bytes(), salt.as_bytes(), rounds, &mut derived);
     let computed = STANDARD.encode(derived);
-    Some(
-        if constant_time_eq(computed.as_bytes(), expected.as_bytes()) {
-            Verification::Match { needs_rehash: true }
-        } else {
-            Verification::Mismatch
-        },
-    )
+    Some(if constant_time_eq(computed.as_bytes(), expected.as_bytes()) {
+        Verification::Match { needs_rehash: true }
+    } else {
+        Verification::Mismatch
+    })
 }
 
 /// Compares two byte strings in time that depends only on their lengths.
@@ -93,11 +90,7 @@ mod tests {
             (PASSWORD, cheap.trim_end_matches('='), MISMATCH),
         ];
         for (password, encoded, expected) in cases {
-            assert_eq!(
-                verify(password, encoded),
-                expected,
-                "{password:?} against {encoded}"
-            );
+            assert_eq!(verify(password, encoded), expected, "{password:?} against {encoded}");
         }
     }
 
@@ -105,7 +98,8 @@ mod tests {
     fn django_argon2_hashes_verify_and_always_need_rehash() {
         let made_by_django = "argon2$argon2id$v=19$m=102400,t=2,p=8$REw2NXJPWmJQUHExRWRWZlRSUGxvOA$lKnzwJR2W2Xsw4eygZOBABMjR5gSeNF6SlF49Gy9ybM";
         let unicode = "argon2$argon2id$v=19$m=102400,t=2,p=8$dVNYdWtpQ29CYjV1eWFsU1dIMDZXSg$Ot55k13nqpNfTeTxlOJRqCS96nqeEmqKhFsIrEf4vFg";
-        let current_params = "argon2$argon2id$v=19$m=19456,t=2,p=1$nGgS5Z9R1IzWMkjk8/JOFQ$1B5OsYPqsYdxFdavzjp/q0N44k5mUo3L1QQsQbIeNQ4";
+        let current_params =
+            "argon2$argon2id$v=19$m=19456,t=2,p=1$nGgS5Z9R1IzWMkjk8/JOFQ$1B5OsYPqsYdxFdavzjp/q0N44k5mUo3L1QQsQbIeNQ4";
         assert_eq!(verify(PASSWORD, made_by_django), MATCH);
         assert_eq!(verify(UNICODE_PASSWORD, unicode), MATCH);
         assert_eq!(verify(PASSWORD, current_params), MATCH);

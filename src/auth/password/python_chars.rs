@@ -106,8 +106,7 @@ mod tests {
     #[test]
     fn space_matches_python_isspace() {
         for c in [
-            '\t', '\n', '\u{b}', '\u{c}', '\r', '\u{1c}', '\u{1f}', ' ', '\u{85}', '\u{a0}',
-            '\u{3000}',
+            '\t', '\n', '\u{b}', '\u{c}', '\r', '\u{1c}', '\u{1f}', ' ', '\u{85}', '\u{a0}', '\u{3000}',
         ] {
             assert!(is_space(c), "{c:?}");
         }

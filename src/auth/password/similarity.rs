@@ -109,10 +109,7 @@ mod tests {
     #[test]
     fn split_matches_python_re_split() {
         let cases: [(&str, &[&str]); 7] = [
-            (
-                "alice.liddell@example.com",
-                &["alice", "liddell", "example", "com"],
-            ),
+            ("alice.liddell@example.com", &["alice", "liddell", "example", "com"]),
             ("x.", &["x", ""]),
             (".x", &["", "x"]),
             ("a..-b", &["a", "b"]),
@@ -134,11 +131,7 @@ mod tests {
             ("abc", "abc", 1.0),
             ("aab", "abb", 2.0 * 2.0 / 6.0),
             ("liddell2024", "liddell", 0.7777777777777778),
-            (
-                "alice.liddell1",
-                "alice.liddell@example.com",
-                0.6666666666666666,
-            ),
+            ("alice.liddell1", "alice.liddell@example.com", 0.6666666666666666),
         ];
         for (a, b, expected) in cases {
             assert_eq!(quick_ratio(a, b), expected, "{a:?} vs {b:?}");

@@ -43,9 +43,7 @@ impl PasswordPolicy {
         if let Some(user) = user.filter(|_| self.check_similarity)
             && let Some(verbose_name) = too_similar_attribute(password, user, self.max_similarity)
         {
-            errors.push(format!(
-                "The password is too similar to the {verbose_name}."
-            ));
+            errors.push(format!("The password is too similar to the {verbose_name}."));
         }
         if password.chars().count() < self.min_length {
             errors.push(too_short_message(self.min_length));
@@ -62,11 +60,7 @@ impl PasswordPolicy {
 
 /// Django's `ngettext` message: English has a singular only for exactly one.
 fn too_short_message(min_length: usize) -> String {
-    let noun = if min_length == 1 {
-        "character"
-    } else {
-        "characters"
-    };
+    let noun = if min_length == 1 { "character" } else { "characters" };
     format!("This password is too short. It must contain at least {min_length} {noun}.")
 }
 

@@ -50,10 +50,7 @@ where
     Fut: Future<Output = ()> + Send + 'static,
 {
     let dir = tempfile::tempdir().expect("temporary directory");
-    let url = format!(
-        "sqlite://{}?mode=rwc",
-        dir.path().join("imhotep.db").display()
-    );
+    let url = format!("sqlite://{}?mode=rwc", dir.path().join("imhotep.db").display());
     let store = Store::connect(&url, &options()).await.expect("open SQLite");
     store.migrate().await.expect("migrate SQLite");
     rethrow(run_then_close(test, store).await);
@@ -64,8 +61,7 @@ where
     F: FnOnce(Store) -> Fut,
     Fut: Future<Output = ()> + Send + 'static,
 {
-    let admin_url =
-        std::env::var("TEST_DATABASE_URL").unwrap_or_else(|_| DEFAULT_TEST_DATABASE_URL.into());
+    let admin_url = std::env::var("TEST_DATABASE_URL").unwrap_or_else(|_| DEFAULT_TEST_DATABASE_URL.into());
     let name = format!("imhotep_store_{}", uuid::Uuid::new_v4().simple());
     let mut admin = PgConnection::connect(&admin_url)
         .await
@@ -107,9 +103,7 @@ fn rethrow(outcome: Result<(), JoinError>) {
 
 /// `url` with its database name replaced by `database`.
 fn with_database(url: &str, database: &str) -> String {
-    let (base, query) = url
-        .split_once('?')
-        .map_or((url, ""), |(base, query)| (base, query));
+    let (base, query) = url.split_once('?').map_or((url, ""), |(base, query)| (base, query));
     let server = base.rsplit_once('/').map_or(base, |(server, _)| server);
     let query = if query.is_empty() {
         String::new()

@@ -44,12 +44,7 @@ async fn blacklisting_a_recorded_token_twice_gives_true_then_false(store: Store)
 
     assert_eq!((first, second), (true, false));
     assert!(store.is_blacklisted("jti-a").await.expect("check"));
-    assert!(
-        !store
-            .is_blacklisted("jti-unknown")
-            .await
-            .expect("check unknown")
-    );
+    assert!(!store.is_blacklisted("jti-unknown").await.expect("check unknown"));
     assert_eq!(count(&store, COUNT_BLACKLISTED).await, 1);
 }
 
@@ -58,10 +53,7 @@ async fn recording_a_jti_twice_keeps_one_row(store: Store) {
     let refresh = token("jti-b", Some(user), tomorrow());
 
     store.record_outstanding(&refresh).await.expect("record");
-    store
-        .record_outstanding(&refresh)
-        .await
-        .expect("record duplicate");
+    store.record_outstanding(&refresh).await.expect("record duplicate");
 
     assert_eq!(count(&store, COUNT_OUTSTANDING).await, 1);
     assert_eq!(outstanding_user_id(&store, "jti-b").await, Some(Some(user)));
@@ -110,10 +102,7 @@ async fn rotation_blacklists_the_old_token_and_records_the_new_one(store: Store)
 
     assert!(store.is_blacklisted("jti-old").await.expect("check old"));
     assert!(!store.is_blacklisted("jti-new").await.expect("check new"));
-    assert_eq!(
-        outstanding_user_id(&store, "jti-new").await,
-        Some(Some(user))
-    );
+    assert_eq!(outstanding_user_id(&store, "jti-new").await, Some(Some(user)));
 }
 
 async fn rotating_a_blacklisted_token_writes_nothing(store: Store) {
@@ -144,12 +133,7 @@ async fn concurrent_rotations_of_one_token_have_one_winner(store: Store) {
         tasks.spawn(async move { store.rotate(&old, &new).await });
     }
 
-    let outcomes: Vec<bool> = tasks
-        .join_all()
-        .await
-        .into_iter()
-        .map(|o| o.expect("rotate"))
-        .collect();
+    let outcomes: Vec<bool> = tasks.join_all().await.into_iter().map(|o| o.expect("rotate")).collect();
 
     assert_eq!(outcomes.iter().filter(|won| **won).count(), 1);
     assert_eq!(
@@ -182,10 +166,7 @@ async fn deleting_a_user_keeps_its_tokens_with_a_null_user(store: Store) {
 /// with and without a fraction must compare in time order.
 async fn flushing_removes_expired_tokens_and_their_blacklist_rows_only(store: Store) {
     let user = user_id(&store, "i@example.com").await;
-    let now = Utc
-        .with_ymd_and_hms(2030, 6, 1, 12, 0, 0)
-        .single()
-        .expect("valid date");
+    let now = Utc.with_ymd_and_hms(2030, 6, 1, 12, 0, 0).single().expect("valid date");
     let ms = Duration::milliseconds(1);
     store
         .blacklist(&token("expired-blacklisted", Some(user), now - ms))
@@ -215,17 +196,7 @@ async fn flushing_removes_expired_tokens_and_their_blacklist_rows_only(store: St
         assert_eq!(outstanding_user_id(&store, gone).await, None, "{gone}");
     }
     assert_eq!(outstanding_user_id(&store, "live").await, Some(Some(user)));
-    assert!(
-        store
-            .is_blacklisted("live-blacklisted")
-            .await
-            .expect("check")
-    );
-    assert!(
-        !store
-            .is_blacklisted("expired-blacklisted")
-            .await
-            .expect("check")
-    );
+    assert!(store.is_blacklisted("live-blacklisted").await.expect("check"));
+    assert!(!store.is_blacklisted("expired-blacklisted").await.expect("check"));
     assert_eq!(count(&store, COUNT_BLACKLISTED).await, 1);
 }

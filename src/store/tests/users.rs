@@ -65,36 +65,18 @@ async fn created_user_reads_back_every_field(store: Store) {
 async fn unknown_users_are_not_found(store: Store) {
     assert_eq!(store.user_by_id(42).await.expect("by id"), None);
     assert_eq!(
-        store
-            .user_by_email("nobody@example.com")
-            .await
-            .expect("by e-mail"),
+        store.user_by_email("nobody@example.com").await.expect("by e-mail"),
         None
     );
-    assert!(
-        !store
-            .email_exists("nobody@example.com")
-            .await
-            .expect("exists")
-    );
+    assert!(!store.email_exists("nobody@example.com").await.expect("exists"));
 
     store
         .create_user(&new_user("Somebody@example.com"), "somebody@example.com")
         .await
         .expect("create");
 
-    assert!(
-        store
-            .email_exists("somebody@example.com")
-            .await
-            .expect("exists")
-    );
-    assert!(
-        !store
-            .email_exists("Somebody@example.com")
-            .await
-            .expect("exists")
-    );
+    assert!(store.email_exists("somebody@example.com").await.expect("exists"));
+    assert!(!store.email_exists("Somebody@example.com").await.expect("exists"));
 }
 
 async fn same_email_key_is_email_taken(store: Store) {
@@ -103,9 +85,7 @@ async fn same_email_key_is_email_taken(store: Store) {
         .await
         .expect("first");
 
-    let second = store
-        .create_user(&new_user("BOB@example.com"), "bob@example.com")
-        .await;
+    let second = store.create_user(&new_user("BOB@example.com"), "bob@example.com").await;
 
     assert!(matches!(second, Err(StoreError::EmailTaken)), "{second:?}");
 }
@@ -142,35 +122,13 @@ async fn activation_changes_an_inactive_user_once(store: Store) {
         is_active: true,
         ..new_user("b@example.com")
     };
-    let active = store
-        .create_user(&active, "b@example.com")
-        .await
-        .expect("create");
+    let active = store.create_user(&active, "b@example.com").await.expect("create");
 
     assert!(store.activate_user(inactive.id).await.expect("activate"));
-    assert!(
-        !store
-            .activate_user(inactive.id)
-            .await
-            .expect("activate again")
-    );
-    assert!(
-        !store
-            .activate_user(active.id)
-            .await
-            .expect("activate active")
-    );
-    assert!(
-        !store
-            .activate_user(active.id + 100)
-            .await
-            .expect("activate missing")
-    );
-    let reloaded = store
-        .user_by_id(inactive.id)
-        .await
-        .expect("reload")
-        .expect("exists");
+    assert!(!store.activate_user(inactive.id).await.expect("activate again"));
+    assert!(!store.activate_user(active.id).await.expect("activate active"));
+    assert!(!store.activate_user(active.id + 100).await.expect("activate missing"));
+    let reloaded = store.user_by_id(inactive.id).await.expect("reload").expect("exists");
     assert!(reloaded.is_active);
 }
 
@@ -219,11 +177,7 @@ async fn password_hash_is_replaced_only_if_unchanged(store: Store) {
             .await
             .expect("missing")
     );
-    let reloaded = store
-        .user_by_id(user.id)
-        .await
-        .expect("reload")
-        .expect("exists");
+    let reloaded = store.user_by_id(user.id).await.expect("reload").expect("exists");
     assert_eq!(reloaded.password, "$argon2id$new");
 }
 

@@ -21,20 +21,12 @@ async fn a_new_hash_verifies_without_rehash() {
     let hasher = PasswordHasher::new(2);
     let encoded = hasher.hash(PASSWORD).await.expect("hashing runs");
     assert!(encoded.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"));
-    let right = hasher
-        .verify(PASSWORD, &encoded)
-        .await
-        .expect("verification runs");
+    let right = hasher.verify(PASSWORD, &encoded).await.expect("verification runs");
     let wrong = hasher
         .verify("Tr1cky-Horse-Battery", &encoded)
         .await
         .expect("verification runs");
-    assert_eq!(
-        right,
-        Verification::Match {
-            needs_rehash: false
-        }
-    );
+    assert_eq!(right, Verification::Match { needs_rehash: false });
     assert_eq!(wrong, Verification::Mismatch);
 }
 
@@ -92,10 +84,7 @@ async fn hashing_leaves_the_runtime_thread_free() {
         tokio::time::sleep(Duration::from_millis(1)).await;
         ticks += 1;
     }
-    assert!(
-        ticks > 0,
-        "the only runtime thread was blocked while hashing"
-    );
+    assert!(ticks > 0, "the only runtime thread was blocked while hashing");
     assert!(hashing.await.expect("task joins").is_ok());
 }
 
@@ -128,15 +117,8 @@ async fn no_more_than_max_concurrent_jobs_run_at_once() {
 async fn a_cancelled_caller_keeps_its_permit_until_the_work_ends() {
     let hasher = PasswordHasher::new(1);
     let (release, released) = mpsc::channel::<()>();
-    let started = tokio::time::timeout(
-        Duration::from_millis(50),
-        hasher.run(move || released.recv().is_ok()),
-    )
-    .await;
-    assert!(
-        started.is_err(),
-        "the caller gave up while the work was running"
-    );
+    let started = tokio::time::timeout(Duration::from_millis(50), hasher.run(move || released.recv().is_ok())).await;
+    assert!(started.is_err(), "the caller gave up while the work was running");
     assert_eq!(hasher.permits.available_permits(), 0);
 
     release.send(()).expect("the blocking job is still waiting");

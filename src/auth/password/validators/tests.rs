@@ -4,12 +4,7 @@
 
 use super::*;
 
-const fn user<'a>(
-    username: &'a str,
-    first: &'a str,
-    last: &'a str,
-    email: &'a str,
-) -> UserAttributes<'a> {
+const fn user<'a>(username: &'a str, first: &'a str, last: &'a str, email: &'a str) -> UserAttributes<'a> {
     UserAttributes {
         username,
         first_name: first,
@@ -18,12 +13,7 @@ const fn user<'a>(
     }
 }
 
-const ALICE: Option<&UserAttributes> = Some(&user(
-    "alice",
-    "Alice",
-    "Liddell",
-    "alice.liddell@example.com",
-));
+const ALICE: Option<&UserAttributes> = Some(&user("alice", "Alice", "Liddell", "alice.liddell@example.com"));
 const BOB: Option<&UserAttributes> = Some(&user("bob", "", "", "bob@example.com"));
 const AB: Option<&UserAttributes> = Some(&user("ab", "", "", ""));
 const MARIA: Option<&UserAttributes> = Some(&user("maria", "Maria", "Garcia", "mg@example.org"));
@@ -48,11 +38,7 @@ type Case = (
 
 fn check(policy: &PasswordPolicy, cases: &[Case]) {
     for (password, user, expected) in cases {
-        assert_eq!(
-            policy.validate(password, *user),
-            *expected,
-            "{password:?} for {user:?}"
-        );
+        assert_eq!(policy.validate(password, *user), *expected, "{password:?} for {user:?}");
     }
 }
 
@@ -79,11 +65,7 @@ fn similarity_to_user_attributes_matches_django() {
             ("John_Doe99!", JOHN, &[SIMILAR_USERNAME]),
             ("doe-john-99", JOHN, &[SIMILAR_USERNAME]),
             ("", TRAILING, &[SIMILAR_EMAIL, SHORT]),
-            (
-                "12345678",
-                NUMERIC,
-                &[SIMILAR_USERNAME, COMMON, NUMERIC_ONLY],
-            ),
+            ("12345678", NUMERIC, &[SIMILAR_USERNAME, COMMON, NUMERIC_ONLY]),
             ("1234", NUMERIC, &[SHORT, COMMON, NUMERIC_ONLY]),
         ],
     );
@@ -167,19 +149,13 @@ fn custom_settings_match_django() {
     );
     check(
         &similar(1.0),
-        &[
-            ("liddell", ALICE, &[SIMILAR_LAST_NAME]),
-            ("liddell2024", ALICE, &[]),
-        ],
+        &[("liddell", ALICE, &[SIMILAR_LAST_NAME]), ("liddell2024", ALICE, &[])],
     );
 }
 
 #[test]
 fn anonymous_users_skip_only_the_similarity_check() {
     let policy = PasswordPolicy::default();
-    assert_eq!(
-        policy.validate("alice.liddell@example.com", None),
-        Vec::<String>::new()
-    );
+    assert_eq!(policy.validate("alice.liddell@example.com", None), Vec::<String>::new());
     assert_eq!(policy.validate("12345678", None), [COMMON, NUMERIC_ONLY]);
 }
