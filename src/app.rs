@@ -9,15 +9,17 @@ use anyhow::Context;
 use axum::Router;
 use tokio::net::TcpListener;
 
-use crate::auth::accounts::RegistrationMail;
 use crate::auth::jwt::TokenService;
 use crate::auth::links::LinkTokens;
-use crate::auth::notify::Notifier;
-use crate::auth::password::{PasswordHasher, PasswordPolicy};
+use crate::auth::notify::MailRenderer;
+use crate::auth::outbox::Outbox;
+use crate::auth::password::PasswordHasher;
 use crate::auth::{Accounts, Sessions};
+use crate::background::Background;
 use crate::config::{EmailBackendKind, Settings};
 use crate::http::{self, AppState};
 use crate::mail::{Backend, Mailer, SmtpSettings, Templates};
+use crate::metrics::Metrics;
 use crate::store::{Store, StoreOptions};
 
 /// A configured server bound to its port, not yet serving.
@@ -25,6 +27,8 @@ pub struct Application {
     listener: TcpListener,
     router: Router,
     store: Store,
+    outbox: Outbox,
+    background: Background,
     shutdown_timeout: Duration,
 }
 
@@ -36,16 +40,19 @@ impl Application {
         if settings.database.migrate_on_start {
             store.migrate().await.context("running database migrations")?;
         }
-        let state = build_state(settings, store.clone())?;
+        let (state, outbox) = build_state(settings, store.clone())?;
         let address = format!("{}:{}", state.settings.server.host, state.settings.server.port);
         let listener = TcpListener::bind(&address)
             .await
             .with_context(|| format!("binding {address}"))?;
+        let background = Background::prepare(&state).await?;
         Ok(Application {
             listener,
             shutdown_timeout: state.settings.server.shutdown_timeout,
             router: http::router(state),
             store,
+            outbox,
+            background,
         })
     }
 
@@ -58,8 +65,16 @@ impl Application {
         self.run_until(shutdown_signal()).await
     }
 
-    /// Serves until `signal` completes, then drains in-flight requests for at most the shutdown timeout.
+    /// Serves until `signal` completes, then drains in-flight requests for at most the shutdown
+    /// timeout. The outbox worker runs alongside and stops after the server, between messages.
     pub async fn run_until(self, signal: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+        let (stop_workers, workers_stopped) = tokio::sync::watch::channel(());
+        let background = self.background.spawn(workers_stopped.clone());
+        let outbox = tokio::spawn(self.outbox.run_until(async move {
+            let mut stopped = workers_stopped;
+            // Resolves when the sender is dropped, after the server has stopped.
+            let _ = stopped.changed().await;
+        }));
         let (started_tx, started_rx) = tokio::sync::oneshot::channel::<()>();
         let server = axum::serve(self.listener, self.router).with_graceful_shutdown(async move {
             signal.await;
@@ -73,6 +88,11 @@ impl Application {
         tokio::select! {
             result = server => result.context("serving HTTP")?,
             () = drained => tracing::warn!("shutdown grace period over; dropping remaining connections"),
+        }
+        drop(stop_workers);
+        let _ = outbox.await;
+        for task in background {
+            let _ = task.await;
         }
         self.store.close().await;
         Ok(())
@@ -90,37 +110,33 @@ pub async fn connect_store(settings: &Settings) -> anyhow::Result<Store> {
         .context("connecting to the database")
 }
 
-/// Builds the services the handlers use.
-pub fn build_state(settings: Settings, store: Store) -> anyhow::Result<AppState> {
+/// Builds the services the handlers use, and the outbox worker that delivers their e-mail.
+pub fn build_state(settings: Settings, store: Store) -> anyhow::Result<(AppState, Outbox)> {
     let tokens = TokenService::new(&settings.simple_jwt, settings.signing_key()).map_err(anyhow::Error::msg)?;
-    let links = LinkTokens::new(settings.secret_key.expose(), settings.djoser.password_reset_timeout);
+    let links = LinkTokens::new(
+        settings.secret_key.expose(),
+        settings.djoser.password_reset_timeout,
+        settings.djoser.accept_django_links,
+    );
     let mailer = Mailer::new(mail_backend(&settings), &settings.email.default_from_email)
         .context("configuring e-mail (DEFAULT_FROM_EMAIL)")?;
     let templates = Templates::load(settings.email.templates_dir.as_deref()).context("loading e-mail templates")?;
-    let notifier = Notifier::new(mailer, templates, links.clone(), &settings.djoser);
+    let renderer = MailRenderer::new(templates, links.clone(), &settings.djoser);
+    let outbox = Outbox::new(store.clone(), renderer, mailer, settings.outbox.clone());
     let concurrency = match settings.server.hash_concurrency {
         0 => std::thread::available_parallelism().map_or(2, usize::from),
         n => n,
     };
-    let mail = RegistrationMail {
-        send_activation_email: settings.djoser.send_activation_email,
-        send_confirmation_email: settings.djoser.send_confirmation_email,
-    };
     let accounts = Accounts::new(
         store.clone(),
         PasswordHasher::new(concurrency),
-        PasswordPolicy::default(),
         links,
-        notifier,
-        mail,
+        (&settings.djoser, &settings.sessions),
+        outbox.bell(),
     );
     let sessions = Sessions::new(store.clone(), tokens, &settings.simple_jwt);
-    Ok(AppState {
-        settings: Arc::new(settings),
-        accounts,
-        sessions,
-        store,
-    })
+    let state = AppState { settings: Arc::new(settings), accounts, sessions, store, metrics: Metrics::default() };
+    Ok((state, outbox))
 }
 
 fn mail_backend(settings: &Settings) -> Backend {

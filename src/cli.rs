@@ -11,6 +11,7 @@ use crate::app::{Application, build_state, connect_store};
 use crate::auth::AuthError;
 use crate::auth::email::Email;
 use crate::config::{Settings, mask_url};
+use crate::mail::mask_address;
 use crate::telemetry;
 
 /// A fast, self-hosted authentication server that speaks Djoser + SimpleJWT.
@@ -44,12 +45,35 @@ pub enum Command {
     Check,
     /// Delete expired outstanding refresh tokens and their blacklist entries (run it from cron).
     Flushexpiredtokens,
+    /// Inspect the e-mail outbox, or queue a failed message again.
+    Outbox {
+        #[command(subcommand)]
+        action: OutboxAction,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum OutboxAction {
+    /// List the newest messages (recipients masked).
+    List {
+        /// Only messages with this status: pending, sending, sent or failed.
+        #[arg(long)]
+        status: Option<String>,
+        /// How many to show.
+        #[arg(long, default_value_t = 50)]
+        limit: i64,
+    },
+    /// Queue a failed message again, with a fresh set of attempts.
+    Retry {
+        /// The message id shown by `outbox list`.
+        id: i64,
+    },
 }
 
 /// Runs one command to completion.
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let mut settings = Settings::load(cli.config.as_deref())?;
-    telemetry::init(!settings.debug);
+    telemetry::init(settings.log.json(settings.debug));
     let generated = settings.ensure_secret_key()?;
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => {
@@ -70,6 +94,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Createsuperuser { email, password_stdin } => create_superuser(settings, &email, password_stdin).await,
         Command::Check => check(settings, generated).await,
+        Command::Outbox { action } => outbox(&settings, action).await,
         Command::Flushexpiredtokens => {
             let store = connect_store(&settings).await?;
             let deleted = store.flush_expired_tokens(Utc::now()).await?;
@@ -102,7 +127,7 @@ async fn create_superuser(settings: Settings, email: &str, password_stdin: bool)
     }
     let store = connect_store(&settings).await?;
     store.migrate().await?;
-    let state = build_state(settings, store)?;
+    let (state, _) = build_state(settings, store)?;
     let problems = state.accounts.password_problems(&password, None);
     if !problems.is_empty() {
         bail!("password rejected: {}", problems.join(" "));
@@ -117,6 +142,39 @@ async fn create_superuser(settings: Settings, email: &str, password_stdin: bool)
     }
 }
 
+async fn outbox(settings: &Settings, action: OutboxAction) -> anyhow::Result<()> {
+    let store = connect_store(settings).await?;
+    match action {
+        OutboxAction::List { status, limit } => {
+            if let Some(status) = status.as_deref().filter(|s| !["pending", "sending", "sent", "failed"].contains(s)) {
+                bail!("unknown status {status:?}: use pending, sending, sent or failed");
+            }
+            let entries = store.list_mail(status.as_deref(), limit).await?;
+            println!("{:>8}  {:<30}  {:<28}  {:<8}  {:>8}  {:<20}  last error", "id", "kind", "recipient", "status", "attempts", "next attempt");
+            for entry in entries {
+                println!(
+                    "{:>8}  {:<30}  {:<28}  {:<8}  {:>8}  {:<20}  {}",
+                    entry.id,
+                    entry.kind,
+                    mask_address(&entry.recipient),
+                    entry.status,
+                    entry.attempts,
+                    entry.next_attempt_at.format("%Y-%m-%d %H:%M:%S"),
+                    entry.last_error.unwrap_or_default()
+                );
+            }
+            Ok(())
+        }
+        OutboxAction::Retry { id } => {
+            if !store.retry_mail(id).await? {
+                bail!("message {id} is not a failed message");
+            }
+            println!("message {id} queued again; a running server delivers it within its poll interval");
+            Ok(())
+        }
+    }
+}
+
 async fn check(settings: Settings, generated_key: bool) -> anyhow::Result<()> {
     let store = connect_store(&settings).await?;
     store.ping().await?;
@@ -128,7 +186,7 @@ async fn check(settings: Settings, generated_key: bool) -> anyhow::Result<()> {
     if generated_key {
         println!("SECRET_KEY: not set; serve would use a random key (DEBUG=true)");
     }
-    let state = build_state(settings, store)?;
+    let (state, _) = build_state(settings, store)?;
     println!("{}", printable(&state.settings)?);
     println!("configuration OK");
     Ok(())

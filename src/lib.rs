@@ -2,9 +2,12 @@
 
 pub mod app;
 pub mod auth;
+mod background;
 pub mod cli;
 pub mod config;
+mod housekeeping;
 pub mod http;
 pub mod mail;
+pub mod metrics;
 pub mod store;
 pub mod telemetry;

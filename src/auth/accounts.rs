@@ -1,49 +1,50 @@
-//! Accounts: registration, activation and credential checks.
+//! Accounts: registration, activation, credentials, and the Djoser account flows (password and
+//! e-mail change and reset, deletion). Every e-mail a change promises is queued in the change's
+//! own transaction; the outbox worker delivers it.
+
+use std::sync::Arc;
 
 use chrono::Utc;
+use tokio::sync::Notify;
 
 use super::AuthError;
 use super::email::{Email, key_for};
-use super::links::{LinkTokens, decode_uid};
-use super::notify::Notifier;
+use super::links::{LinkTokens, Purpose, decode_uid};
+use super::notify::queued;
 use super::password::{PasswordHasher, PasswordPolicy, UserAttributes, Verification};
-use crate::store::models::{NewUser, User};
+use crate::config::{DjoserSettings, SessionSettings};
+use crate::mail::EmailKind;
+use crate::store::models::{EmailChange, NewUser, PasswordChange, QueuedMail, User};
 use crate::store::{Store, StoreError};
 
-/// What registration does besides creating the row (Djoser's settings).
-#[derive(Debug, Clone, Copy)]
-pub struct RegistrationMail {
-    pub send_activation_email: bool,
-    pub send_confirmation_email: bool,
-}
-
-/// Registration, activation and login checks.
+/// Registration, activation, login checks and the account flows.
 #[derive(Clone)]
 pub struct Accounts {
     store: Store,
     hasher: PasswordHasher,
     policy: PasswordPolicy,
     links: LinkTokens,
-    notifier: Notifier,
-    mail: RegistrationMail,
+    djoser: Arc<DjoserSettings>,
+    sessions: SessionSettings,
+    outbox_bell: Arc<Notify>,
 }
 
 impl Accounts {
     pub fn new(
         store: Store,
         hasher: PasswordHasher,
-        policy: PasswordPolicy,
         links: LinkTokens,
-        notifier: Notifier,
-        mail: RegistrationMail,
+        settings: (&DjoserSettings, &SessionSettings),
+        outbox_bell: Arc<Notify>,
     ) -> Self {
         Self {
             store,
             hasher,
-            policy,
+            policy: PasswordPolicy::default(),
             links,
-            notifier,
-            mail,
+            djoser: Arc::new(settings.0.clone()),
+            sessions: settings.1.clone(),
+            outbox_bell,
         }
     }
 
@@ -57,25 +58,45 @@ impl Accounts {
         self.policy.validate(password, user)
     }
 
-    /// Creates the account (inactive when activation e-mails are on) and sends the e-mail Djoser sends.
+    /// The validators against a stored user.
+    pub fn password_problems_for(&self, password: &str, user: &User) -> Vec<String> {
+        let attributes = UserAttributes {
+            username: &user.username,
+            first_name: &user.first_name,
+            last_name: &user.last_name,
+            email: &user.email,
+        };
+        self.policy.validate(password, Some(&attributes))
+    }
+
+    /// Creates the account (inactive when activation e-mails are on) with the e-mail Djoser sends.
     pub async fn register(&self, email: &Email, password: &str) -> Result<User, AuthError> {
-        let user = self
-            .create(email, password, !self.mail.send_activation_email, false)
-            .await?;
-        if self.mail.send_activation_email {
-            self.notifier.activation(&user);
-        } else if self.mail.send_confirmation_email {
-            self.notifier.confirmation(&user);
-        }
+        let kind = if self.djoser.send_activation_email {
+            Some(EmailKind::Activation)
+        } else if self.djoser.send_confirmation_email {
+            Some(EmailKind::Confirmation)
+        } else {
+            None
+        };
+        let mails: Vec<QueuedMail> = kind.map(|k| queued(k, email.as_str())).into_iter().collect();
+        let user = self.create(email, password, !self.djoser.send_activation_email, false, &mails).await?;
+        self.ring();
         Ok(user)
     }
 
     /// An active staff superuser (the `createsuperuser` command); no e-mail.
     pub async fn create_superuser(&self, email: &Email, password: &str) -> Result<User, AuthError> {
-        self.create(email, password, true, true).await
+        self.create(email, password, true, true, &[]).await
     }
 
-    async fn create(&self, email: &Email, password: &str, active: bool, superuser: bool) -> Result<User, AuthError> {
+    async fn create(
+        &self,
+        email: &Email,
+        password: &str,
+        active: bool,
+        superuser: bool,
+        mails: &[QueuedMail],
+    ) -> Result<User, AuthError> {
         let hash = self.hasher.hash(password).await?;
         let new = NewUser {
             email: email.as_str().to_owned(),
@@ -87,26 +108,36 @@ impl Accounts {
             is_staff: superuser,
             is_superuser: superuser,
         };
-        match self.store.create_user(&new, &email.key()).await {
+        match self.store.create_user(&new, &email.key(), mails).await {
             Ok(user) => Ok(user),
             Err(StoreError::EmailTaken) => Err(AuthError::EmailTaken),
             Err(other) => Err(other.into()),
         }
     }
 
-    /// Djoser's activation: uid, then token, then "already active" (403 stale token).
-    pub async fn activate(&self, uid: &str, token: &str) -> Result<(), AuthError> {
+    /// The user a link's uid names, and the check of its token for `purpose`.
+    async fn link_user(&self, uid: &str, token: &str, purpose: Purpose) -> Result<User, AuthError> {
         let id = decode_uid(uid).ok_or(AuthError::InvalidUid)?;
         let user = self.store.user_by_id(id).await?.ok_or(AuthError::InvalidUid)?;
-        if !self.links.check(&user, token, Utc::now()) {
+        if !self.links.check(&user, purpose, token, Utc::now()) {
             return Err(AuthError::InvalidToken);
         }
-        if user.is_active || !self.store.activate_user(user.id).await? {
+        Ok(user)
+    }
+
+    /// Djoser's activation: uid, then token, then "already active" (403 stale token).
+    pub async fn activate(&self, uid: &str, token: &str) -> Result<(), AuthError> {
+        let user = self.link_user(uid, token, Purpose::Activation).await?;
+        let mails: Vec<QueuedMail> = self
+            .djoser
+            .send_confirmation_email
+            .then(|| queued(EmailKind::Confirmation, &user.email))
+            .into_iter()
+            .collect();
+        if user.is_active || !self.store.activate_user(user.id, &mails).await? {
             return Err(AuthError::StaleToken);
         }
-        if self.mail.send_confirmation_email {
-            self.notifier.confirmation(&user);
-        }
+        self.ring();
         Ok(())
     }
 
@@ -117,26 +148,27 @@ impl Accounts {
             self.hasher.verify_dummy(password).await;
             return Err(AuthError::InvalidCredentials);
         };
-        let Verification::Match { needs_rehash } = self.hasher.verify(password, &user.password).await? else {
-            return Err(AuthError::InvalidCredentials);
-        };
-        if needs_rehash {
-            self.upgrade_hash(&user, password).await;
-        }
-        if !user.is_active {
+        if !self.check_password(&user, password).await? || !user.is_active {
             return Err(AuthError::InvalidCredentials);
         }
         Ok(user)
     }
 
-    /// Re-hashes a Django or outdated hash with current parameters; a failure only costs the upgrade.
+    /// Whether `password` is the user's; re-hashes a Django or outdated hash on success.
+    pub async fn check_password(&self, user: &User, password: &str) -> Result<bool, AuthError> {
+        let Verification::Match { needs_rehash } = self.hasher.verify(password, &user.password).await? else {
+            return Ok(false);
+        };
+        if needs_rehash {
+            self.upgrade_hash(user, password).await;
+        }
+        Ok(true)
+    }
+
+    /// Re-hashes with current parameters; a failure only costs the upgrade.
     async fn upgrade_hash(&self, user: &User, password: &str) {
         let outcome = match self.hasher.hash(password).await {
-            Ok(hash) => self
-                .store
-                .replace_password_hash(user.id, &user.password, &hash)
-                .await
-                .map_err(AuthError::from),
+            Ok(hash) => self.store.replace_password_hash(user.id, &user.password, &hash).await.map_err(AuthError::from),
             Err(error) => Err(error.into()),
         };
         match outcome {
@@ -148,5 +180,122 @@ impl Accounts {
     /// The user a verified access token names.
     pub async fn user_by_id(&self, id: i64) -> Result<Option<User>, AuthError> {
         Ok(self.store.user_by_id(id).await?)
+    }
+
+    /// Djoser's lookup for reset and resend: this address, a usable password, active or not as asked.
+    pub async fn user_for_reset(&self, email: &Email, active: bool) -> Result<Option<User>, AuthError> {
+        let user = self.store.user_by_email(&email.key()).await?;
+        Ok(user.filter(|u| u.is_active == active && !u.password.starts_with('!')))
+    }
+
+    /// Queues one e-mail to the user's stored address.
+    pub async fn send(&self, user: &User, kind: EmailKind) -> Result<(), AuthError> {
+        self.store.queue_mail(user.id, &[queued(kind, &user.email)]).await?;
+        self.ring();
+        Ok(())
+    }
+
+    /// `set_password`: the new hash, the user's refresh tokens revoked (a setting), the notice queued.
+    pub async fn set_password(&self, user: &User, new_password: &str) -> Result<(), AuthError> {
+        let hash = self.hasher.hash(new_password).await?;
+        let change = PasswordChange {
+            new_hash: &hash,
+            expected_hash: None,
+            touch_last_login: false,
+            revoke_tokens: self.sessions.revoke_on_password_change,
+        };
+        self.store.change_password(user.id, &change, &self.password_notice(&user.email)).await?;
+        self.ring();
+        Ok(())
+    }
+
+    /// `reset_password_confirm` after its field checks: uid, token, then the change, which only
+    /// applies if the hash is still the one the link was made for (so a link works once).
+    pub async fn reset_password(&self, uid: &str, token: &str, new_password: &str) -> Result<(), AuthError> {
+        let user = self.link_user(uid, token, Purpose::PasswordReset).await?;
+        let hash = self.hasher.hash(new_password).await?;
+        let change = PasswordChange {
+            new_hash: &hash,
+            expected_hash: Some(&user.password),
+            touch_last_login: true,
+            revoke_tokens: self.sessions.revoke_on_password_change,
+        };
+        if !self.store.change_password(user.id, &change, &self.password_notice(&user.email)).await? {
+            return Err(AuthError::InvalidToken);
+        }
+        self.ring();
+        Ok(())
+    }
+
+    fn password_notice(&self, email: &str) -> Vec<QueuedMail> {
+        self.djoser
+            .password_changed_email_confirmation
+            .then(|| queued(EmailKind::PasswordChangedConfirmation, email))
+            .into_iter()
+            .collect()
+    }
+
+    /// `set_email`: the new address, the notice to it (a setting). Does not deactivate (Djoser).
+    pub async fn set_email(&self, user: &User, new_email: &Email) -> Result<(), AuthError> {
+        let change = EmailChange {
+            new_email: new_email.as_str(),
+            new_key: &new_email.key(),
+            expected_email: None,
+            touch_last_login: false,
+        };
+        self.change_email(user.id, &change).await?;
+        Ok(())
+    }
+
+    /// `reset_email_confirm` after its field checks: uid, token, then the change, applied only if
+    /// the address is still the one the link was made for.
+    pub async fn reset_email(&self, uid: &str, token: &str, new_email: &Email) -> Result<(), AuthError> {
+        let user = self.link_user(uid, token, Purpose::EmailReset).await?;
+        let change = EmailChange {
+            new_email: new_email.as_str(),
+            new_key: &new_email.key(),
+            expected_email: Some(&user.email),
+            touch_last_login: true,
+        };
+        if !self.change_email(user.id, &change).await? {
+            return Err(AuthError::InvalidToken);
+        }
+        Ok(())
+    }
+
+    async fn change_email(&self, id: i64, change: &EmailChange<'_>) -> Result<bool, AuthError> {
+        let mails: Vec<QueuedMail> = self
+            .djoser
+            .username_changed_email_confirmation
+            .then(|| queued(EmailKind::UsernameChangedConfirmation, change.new_email))
+            .into_iter()
+            .collect();
+        match self.store.change_email(id, change, &mails).await {
+            Ok(changed) => {
+                self.ring();
+                Ok(changed)
+            }
+            Err(StoreError::EmailTaken) => Err(AuthError::EmailTaken),
+            Err(other) => Err(other.into()),
+        }
+    }
+
+    /// `PUT`/`PATCH users/me/`: nothing is writable on the e-mail user model, but Djoser re-sends
+    /// the activation e-mail on every update of an inactive user.
+    pub async fn updated(&self, user: &User) -> Result<(), AuthError> {
+        if !user.is_active && self.djoser.send_activation_email {
+            self.send(user, EmailKind::Activation).await?;
+        }
+        Ok(())
+    }
+
+    /// `DELETE users/me/`: the user, their queued e-mail and (a setting) their tokens, in one transaction.
+    pub async fn delete(&self, user: &User) -> Result<(), AuthError> {
+        self.store.delete_user(user.id, self.sessions.delete_tokens_with_user).await?;
+        Ok(())
+    }
+
+    fn ring(&self) {
+        self.outbox_bell.notify_one();
     }
 }

@@ -1,6 +1,10 @@
-//! The `uid` and `token` of e-mailed links, made exactly like Django's `urlsafe_base64_encode`
-//! and `PasswordResetTokenGenerator`, so links minted by a Django deployment with the same
-//! `SECRET_KEY` stay valid after the switch, and the reverse.
+//! The `uid` and `token` of e-mailed links, made like Django's `urlsafe_base64_encode` and
+//! `PasswordResetTokenGenerator` (same format, same HMAC over the user's state).
+//!
+//! One difference: imhotep keys each purpose (activation, password reset, e-mail reset) with its
+//! own salt, so an activation link cannot confirm a password reset. Links minted by a Django
+//! deployment with the same `SECRET_KEY` (Django's single salt) are still accepted for every
+//! purpose unless `djoser.accept_django_links` is off.
 
 use std::time::Duration;
 
@@ -38,61 +42,86 @@ pub fn decode_uid(uid: &str) -> Option<i64> {
     text.parse().ok()
 }
 
+/// What a link is for; each purpose has its own key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Purpose {
+    Activation,
+    PasswordReset,
+    EmailReset,
+}
+
+impl Purpose {
+    fn key_salt(self) -> &'static str {
+        match self {
+            Purpose::Activation => "imhotep.links.activation",
+            Purpose::PasswordReset => "imhotep.links.password_reset",
+            Purpose::EmailReset => "imhotep.links.email_reset",
+        }
+    }
+}
+
 /// Makes and checks link tokens keyed by `SECRET_KEY`.
 #[derive(Clone)]
 pub struct LinkTokens {
-    key: [u8; 32],
+    secret_key: String,
+    accept_django: bool,
     timeout: Duration,
 }
 
 impl LinkTokens {
-    pub fn new(secret_key: &str, timeout: Duration) -> Self {
+    /// `accept_django`: also accept tokens made with Django's single salt (links issued before the switch).
+    pub fn new(secret_key: &str, timeout: Duration, accept_django: bool) -> Self {
+        Self { secret_key: secret_key.to_owned(), accept_django, timeout }
+    }
+
+    /// Django's `salted_hmac` key: SHA-256 of the salt followed by the secret.
+    fn key(&self, salt: &str) -> [u8; 32] {
         let mut hasher = Sha256::new();
-        hasher.update(DJANGO_KEY_SALT.as_bytes());
-        hasher.update(secret_key.as_bytes());
-        Self {
-            key: hasher.finalize().into(),
-            timeout,
-        }
+        hasher.update(salt.as_bytes());
+        hasher.update(self.secret_key.as_bytes());
+        hasher.finalize().into()
     }
 
     /// A token for `user` as it is stored now.
-    pub fn make(&self, user: &User, now: DateTime<Utc>) -> String {
+    pub fn make(&self, user: &User, purpose: Purpose, now: DateTime<Utc>) -> String {
         let timestamp = seconds_since_2001(now);
-        format!("{}-{}", to_base36(timestamp), self.hash(user, timestamp))
+        format!("{}-{}", to_base36(timestamp), hash(&self.key(purpose.key_salt()), user, timestamp))
     }
 
-    /// True if `token` was made for `user` in its current state and has not timed out.
-    pub fn check(&self, user: &User, token: &str, now: DateTime<Utc>) -> bool {
-        let Some((ts36, hash)) = token.split_once('-') else {
+    /// True if `token` was made for `user` in its current state, for this purpose (or by Django),
+    /// and has not timed out.
+    pub fn check(&self, user: &User, purpose: Purpose, token: &str, now: DateTime<Utc>) -> bool {
+        let Some((ts36, given)) = token.split_once('-') else {
             return false;
         };
-        if hash.contains('-') || ts36.is_empty() || ts36.len() > MAX_TIMESTAMP_DIGITS {
+        if given.contains('-') || ts36.is_empty() || ts36.len() > MAX_TIMESTAMP_DIGITS {
             return false;
         }
         let Some(timestamp) = from_base36(ts36) else {
             return false;
         };
-        let expected = self.hash(user, timestamp);
-        if !constant_time_eq(expected.as_bytes(), hash.as_bytes()) {
+        let ours = hash(&self.key(purpose.key_salt()), user, timestamp);
+        let django = hash(&self.key(DJANGO_KEY_SALT), user, timestamp);
+        let matches = constant_time_eq(ours.as_bytes(), given.as_bytes())
+            | (self.accept_django & constant_time_eq(django.as_bytes(), given.as_bytes()));
+        if !matches {
             return false;
         }
         let age = seconds_since_2001(now).saturating_sub(timestamp);
         age <= self.timeout.as_secs()
     }
+}
 
-    fn hash(&self, user: &User, timestamp: u64) -> String {
-        let last_login = user
-            .last_login
-            .map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string())
-            .unwrap_or_default();
-        let message = format!("{}{}{}{}{}", user.id, user.password, last_login, timestamp, user.email);
-        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.key).expect("HMAC accepts any key length");
-        mac.update(message.as_bytes());
-        let digest = mac.finalize().into_bytes();
-        let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
-        hex.chars().step_by(2).collect()
-    }
+/// Django's hash value: every second hex digit of HMAC-SHA256 over pk, password hash, last login
+/// (to the second), timestamp and e-mail.
+fn hash(key: &[u8; 32], user: &User, timestamp: u64) -> String {
+    let last_login = user.last_login.map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string()).unwrap_or_default();
+    let message = format!("{}{}{}{}{}", user.id, user.password, last_login, timestamp, user.email);
+    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key).expect("HMAC accepts any key length");
+    mac.update(message.as_bytes());
+    let digest = mac.finalize().into_bytes();
+    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+    hex.chars().step_by(2).collect()
 }
 
 fn seconds_since_2001(now: DateTime<Utc>) -> u64 {
@@ -166,35 +195,45 @@ mod tests {
 
     #[test]
     fn token_dies_when_hashed_state_changes_or_times_out() {
-        let tokens = LinkTokens::new("k".repeat(40).as_str(), Duration::from_secs(3600));
+        let tokens = LinkTokens::new("k".repeat(40).as_str(), Duration::from_secs(3600), true);
         let now = Utc::now();
         let alice = user(7, None);
-        let token = tokens.make(&alice, now);
-        assert!(tokens.check(&alice, &token, now));
-        assert!(!tokens.check(&user(8, None), &token, now));
-        assert!(!tokens.check(&user(7, Some(now)), &token, now));
-        assert!(!tokens.check(&alice, &token, now + chrono::Duration::seconds(3601)));
-        assert!(!tokens.check(&alice, "abc", now));
-        assert!(!tokens.check(&alice, &format!("{token}-x"), now));
+        let reset = Purpose::PasswordReset;
+        let token = tokens.make(&alice, reset, now);
+        assert!(tokens.check(&alice, reset, &token, now));
+        assert!(!tokens.check(&user(8, None), reset, &token, now));
+        assert!(!tokens.check(&user(7, Some(now)), reset, &token, now));
+        assert!(!tokens.check(&alice, reset, &token, now + chrono::Duration::seconds(3601)));
+        assert!(!tokens.check(&alice, reset, "abc", now));
+        assert!(!tokens.check(&alice, reset, &format!("{token}-x"), now));
+    }
+
+    #[test]
+    fn a_token_serves_only_its_own_purpose() {
+        let tokens = LinkTokens::new("k".repeat(40).as_str(), Duration::from_secs(3600), true);
+        let (now, alice) = (Utc::now(), user(7, None));
+        let activation = tokens.make(&alice, Purpose::Activation, now);
+        assert!(tokens.check(&alice, Purpose::Activation, &activation, now));
+        assert!(!tokens.check(&alice, Purpose::PasswordReset, &activation, now));
+        assert!(!tokens.check(&alice, Purpose::EmailReset, &activation, now));
     }
 
     #[test]
     fn matches_a_token_minted_by_django() {
         // Made by Django 5.2's PasswordResetTokenGenerator with SECRET_KEY = "django-insecure-test-key-0123456789abcdef",
         // for pk=1, password "!unusable", last_login 2026-11-23 10:00:00 UTC, e-mail alice@example.com, timestamp 817380000.
-        let tokens = LinkTokens::new(
-            "django-insecure-test-key-0123456789abcdef",
-            Duration::from_secs(u64::MAX / 4),
-        );
-        let mut alice = user(1, Some(Utc.with_ymd_and_hms(2026, 11, 23, 10, 0, 0).unwrap()));
+        let secret = "django-insecure-test-key-0123456789abcdef";
+        let tokens = LinkTokens::new(secret, Duration::from_secs(u64::MAX / 4), true);
+        let when = Utc.with_ymd_and_hms(2026, 11, 23, 10, 0, 0).unwrap();
+        let mut alice = user(1, Some(when));
         alice.password = "!unusable".into();
-        let made = format!("{}-{}", to_base36(817_380_000), tokens.hash(&alice, 817_380_000));
+        let made = format!("{}-{}", to_base36(817_380_000), hash(&tokens.key(DJANGO_KEY_SALT), &alice, 817_380_000));
         assert_eq!(made, DJANGO_VECTOR);
-        assert!(tokens.check(
-            &alice,
-            DJANGO_VECTOR,
-            Utc.with_ymd_and_hms(2026, 11, 23, 10, 0, 0).unwrap()
-        ));
+        for purpose in [Purpose::Activation, Purpose::PasswordReset, Purpose::EmailReset] {
+            assert!(tokens.check(&alice, purpose, DJANGO_VECTOR, when));
+        }
+        let strict = LinkTokens::new(secret, Duration::from_secs(u64::MAX / 4), false);
+        assert!(!strict.check(&alice, Purpose::PasswordReset, DJANGO_VECTOR, when));
     }
 
     const DJANGO_VECTOR: &str = "dinag0-2435988262777638647ea67ba22a9897";

@@ -5,6 +5,7 @@ pub mod email;
 pub mod jwt;
 pub mod links;
 pub mod notify;
+pub mod outbox;
 pub mod password;
 pub mod sessions;
 

@@ -50,3 +50,23 @@ impl<'de> Deserialize<'de> for StringOrNumber {
         string(deserializer).map(StringOrNumber)
     }
 }
+
+/// A list of strings: a real list (`["a", "b"]`), or one string of comma-separated items (`a,b`) as an
+/// environment variable usually holds it.
+pub fn string_list<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum List {
+        Many(Vec<String>),
+        One(String),
+    }
+    Ok(match List::deserialize(deserializer)? {
+        List::Many(items) => items,
+        List::One(text) => text
+            .split(',')
+            .map(str::trim)
+            .filter(|item| !item.is_empty())
+            .map(str::to_owned)
+            .collect(),
+    })
+}

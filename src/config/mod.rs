@@ -6,6 +6,7 @@
 
 pub mod duration;
 mod lenient;
+mod operations;
 mod secret;
 mod sections;
 
@@ -15,9 +16,11 @@ use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
 
+pub use operations::{CorsSettings, HousekeepingSettings, LogFormat, LogSettings, MetricsSettings};
 pub use secret::{Secret, mask_url};
 pub use sections::{
-    DatabaseSettings, DjoserSettings, EmailBackendKind, EmailSettings, ServerSettings, SimpleJwtSettings,
+    DatabaseSettings, DjoserSettings, EmailBackendKind, EmailSettings, OutboxSettings, ServerSettings, SessionSettings,
+    SimpleJwtSettings,
 };
 
 /// Shortest `SECRET_KEY` accepted in production: HS256 needs at least 256 bits of key (RFC 7518 §3.2).
@@ -54,6 +57,12 @@ pub struct Settings {
     pub email: EmailSettings,
     pub djoser: DjoserSettings,
     pub simple_jwt: SimpleJwtSettings,
+    pub log: LogSettings,
+    pub metrics: MetricsSettings,
+    pub cors: CorsSettings,
+    pub housekeeping: HousekeepingSettings,
+    pub sessions: SessionSettings,
+    pub outbox: OutboxSettings,
 }
 
 impl Default for Settings {
@@ -66,6 +75,12 @@ impl Default for Settings {
             email: EmailSettings::default(),
             djoser: DjoserSettings::default(),
             simple_jwt: SimpleJwtSettings::default(),
+            log: LogSettings::default(),
+            metrics: MetricsSettings::default(),
+            cors: CorsSettings::default(),
+            housekeeping: HousekeepingSettings::default(),
+            sessions: SessionSettings::default(),
+            outbox: OutboxSettings::default(),
         }
     }
 }
@@ -128,6 +143,7 @@ impl Settings {
                 "EMAIL_USE_TLS and EMAIL_USE_SSL are mutually exclusive; set only one of them".into(),
             ));
         }
+        self.cors.check()?;
         for (name, template) in [
             ("djoser.activation_url", &self.djoser.activation_url),
             (

@@ -141,6 +141,34 @@ pub struct DjoserSettings {
     /// Django's `PASSWORD_RESET_TIMEOUT`: how long activation and reset links live.
     #[serde(with = "duration")]
     pub password_reset_timeout: Duration,
+    #[serde(deserialize_with = "lenient::bool")]
+    pub set_password_retype: bool,
+    #[serde(deserialize_with = "lenient::bool")]
+    pub password_reset_confirm_retype: bool,
+    #[serde(deserialize_with = "lenient::bool")]
+    pub set_username_retype: bool,
+    #[serde(deserialize_with = "lenient::bool")]
+    pub username_reset_confirm_retype: bool,
+    /// Answer 400 for an unknown address on reset/resend (Djoser OR-s the two flags).
+    #[serde(deserialize_with = "lenient::bool")]
+    pub password_reset_show_email_not_found: bool,
+    #[serde(deserialize_with = "lenient::bool")]
+    pub username_reset_show_email_not_found: bool,
+    #[serde(deserialize_with = "lenient::bool")]
+    pub password_changed_email_confirmation: bool,
+    #[serde(deserialize_with = "lenient::bool")]
+    pub username_changed_email_confirmation: bool,
+    /// Also accept links minted by a Django deployment with the same `SECRET_KEY` (whose tokens
+    /// do not say what they are for). imhotep's own links are bound to one purpose either way.
+    #[serde(deserialize_with = "lenient::bool")]
+    pub accept_django_links: bool,
+}
+
+impl DjoserSettings {
+    /// Djoser's two "show e-mail not found" flags act as one.
+    pub fn show_email_not_found(&self) -> bool {
+        self.password_reset_show_email_not_found || self.username_reset_show_email_not_found
+    }
 }
 
 impl Default for DjoserSettings {
@@ -157,6 +185,15 @@ impl Default for DjoserSettings {
             email_frontend_domain: "localhost:3000".into(),
             email_frontend_site_name: "imhotep".into(),
             password_reset_timeout: Duration::from_secs(259_200),
+            set_password_retype: false,
+            password_reset_confirm_retype: false,
+            set_username_retype: false,
+            username_reset_confirm_retype: false,
+            password_reset_show_email_not_found: false,
+            username_reset_show_email_not_found: false,
+            password_changed_email_confirmation: false,
+            username_changed_email_confirmation: false,
+            accept_django_links: true,
         }
     }
 }
@@ -201,6 +238,59 @@ impl Default for SimpleJwtSettings {
             leeway: Duration::ZERO,
             auth_header_types: vec!["Bearer".into()],
             check_user_is_active: true,
+        }
+    }
+}
+
+/// `[sessions]`: session hygiene beyond Djoser.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SessionSettings {
+    /// `set_password` and `reset_password_confirm` blacklist every outstanding refresh token of the user.
+    #[serde(deserialize_with = "lenient::bool")]
+    pub revoke_on_password_change: bool,
+    /// `DELETE users/me/` removes the user's token rows in the same transaction.
+    #[serde(deserialize_with = "lenient::bool")]
+    pub delete_tokens_with_user: bool,
+}
+
+impl Default for SessionSettings {
+    fn default() -> Self {
+        Self { revoke_on_password_change: true, delete_tokens_with_user: true }
+    }
+}
+
+/// `[outbox]`: delivery of queued e-mail.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct OutboxSettings {
+    /// Attempts before a message is marked failed.
+    pub max_attempts: u32,
+    /// The wait after the first failure; it doubles after each further one...
+    #[serde(with = "duration")]
+    pub backoff_base: Duration,
+    /// ...up to this ceiling.
+    #[serde(with = "duration")]
+    pub backoff_ceiling: Duration,
+    /// How often the worker looks for due mail when nothing wakes it.
+    #[serde(with = "duration")]
+    pub poll_interval: Duration,
+    /// Messages claimed at once.
+    pub batch_size: u32,
+    /// How long a claimed message stays reserved; a worker that dies mid-delivery releases it then.
+    #[serde(with = "duration")]
+    pub lease: Duration,
+}
+
+impl Default for OutboxSettings {
+    fn default() -> Self {
+        Self {
+            max_attempts: 10,
+            backoff_base: Duration::from_secs(5),
+            backoff_ceiling: Duration::from_secs(3600),
+            poll_interval: Duration::from_secs(5),
+            batch_size: 20,
+            lease: Duration::from_secs(120),
         }
     }
 }

@@ -48,7 +48,10 @@ impl FromRequestParts<AppState> for MaybeUser {
             return Err(bad_header());
         };
         let token = std::str::from_utf8(token).unwrap_or("\u{fffd}");
-        Ok(MaybeUser(Some(state.sessions.authenticate(token).await?)))
+        let user = state.sessions.authenticate(token).await?;
+        // The request span (see `middleware`) declares the field; the id is not a secret.
+        tracing::Span::current().record("user_id", user.id);
+        Ok(MaybeUser(Some(user)))
     }
 }
 

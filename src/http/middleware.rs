@@ -1,9 +1,13 @@
-//! The middleware stack: request id, tracing span, panic catcher, timeout, body limit, security
-//! headers, and `WWW-Authenticate` on every 401.
+//! The middleware stack: request id, tracing span, request metrics, CORS, panic catcher, timeout, body
+//! limit, security headers, and `WWW-Authenticate` on every 401.
+//!
+//! The request span carries the request id, route template, method and (once the bearer extractor has
+//! authenticated) `user_id`; its closing event adds status and latency. Never the path, query, headers
+//! or body: they can hold tokens and e-mailed links.
 
 use axum::Router;
 use axum::body::Body;
-use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
 use axum::http::{HeaderName, HeaderValue, StatusCode, header};
 use axum::middleware::{Next, from_fn_with_state};
 use axum::response::{IntoResponse, Response};
@@ -51,11 +55,20 @@ pub fn apply(router: Router<AppState>, state: AppState) -> Router<AppState> {
                 TraceLayer::new_for_http()
                     .make_span_with(|request: &Request<Body>| {
                         let id = request.headers().get(REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("-");
-                        tracing::info_span!("request", method = %request.method(), path = %request.uri().path(), request_id = %id)
+                        let route = request.extensions().get::<MatchedPath>().map_or("unmatched", MatchedPath::as_str);
+                        tracing::info_span!(
+                            "request",
+                            request_id = %id,
+                            method = %request.method(),
+                            route,
+                            user_id = tracing::field::Empty,
+                        )
                     })
                     .on_response(DefaultOnResponse::new().level(Level::INFO)),
             )
+            .layer(from_fn_with_state(state.clone(), super::metrics::track))
             .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+            .option_layer(super::cors::layer(&state.settings.cors))
             .layer(CatchPanicLayer::custom(|_| {
                 ApiError::Internal(anyhow::anyhow!("a handler panicked")).into_response()
             }))

@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use crate::auth::{Accounts, Sessions};
 use crate::config::Settings;
+use crate::metrics::Metrics;
 use crate::store::Store;
 
 /// Shared application state (cheap to clone: everything inside is reference-counted or a pool handle).
@@ -13,4 +14,6 @@ pub struct AppState {
     pub accounts: Accounts,
     pub sessions: Sessions,
     pub store: Store,
+    /// Request and authentication counters for `/metrics`.
+    pub metrics: Metrics,
 }

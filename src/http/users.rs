@@ -55,6 +55,27 @@ pub async fn me(CurrentUser(user): CurrentUser) -> Json<Value> {
     Json(representation(&user))
 }
 
+/// `PUT`/`PATCH users/me/`: nothing is writable on the e-mail user model (unknown and read-only
+/// fields are ignored), so this answers the representation; an inactive caller gets the
+/// activation e-mail again, as in Djoser.
+pub async fn update_me(State(state): State<AppState>, CurrentUser(user): CurrentUser, Body(_body): Body) -> ApiResult<Json<Value>> {
+    state.accounts.updated(&user).await?;
+    Ok(Json(representation(&user)))
+}
+
+/// `DELETE users/me/`: needs the caller's `current_password`.
+pub async fn delete_me(State(state): State<AppState>, CurrentUser(user): CurrentUser, Body(body): Body) -> ApiResult<StatusCode> {
+    let mut form = Form::new(&body);
+    if let Some(password) = form.password("current_password")
+        && !state.accounts.check_password(&user, &password).await?
+    {
+        form.add("current_password", "Invalid password.");
+    }
+    form.finish()?;
+    state.accounts.delete(&user).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
 /// `POST users/activation/`: uid, then token, then 403 if the account is already active.
 pub async fn activation(State(state): State<AppState>, _caller: MaybeUser, Body(body): Body) -> ApiResult<StatusCode> {
     let mut form = Form::new(&body);

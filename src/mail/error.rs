@@ -34,3 +34,19 @@ pub enum MailError {
     #[error("cannot print the e-mail: {0}")]
     Console(#[from] std::io::Error),
 }
+
+impl MailError {
+    /// Whether retrying cannot help: the SMTP server refused for good (5xx), or the message itself
+    /// is unbuildable. Connection failures and 4xx replies are worth another try.
+    pub fn is_permanent(&self) -> bool {
+        match self {
+            MailError::Smtp(error) => error.is_permanent(),
+            MailError::Console(_) => false,
+            MailError::Address { .. }
+            | MailError::Settings(_)
+            | MailError::TemplateDir { .. }
+            | MailError::Template { .. }
+            | MailError::Build(_) => true,
+        }
+    }
+}

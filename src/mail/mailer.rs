@@ -10,6 +10,7 @@ use super::console::print_to_console;
 use super::error::MailError;
 use super::message::Message;
 use super::smtp::{self, SmtpSettings};
+use crate::metrics;
 
 /// Where mail goes.
 #[derive(Debug, Clone)]
@@ -68,19 +69,25 @@ impl Mailer {
 
     /// Sends without making the caller wait. A failure is logged with a masked recipient (`a***@example.com`),
     /// never the body, token or link; nothing panics, not even outside a Tokio runtime (the message is then
-    /// dropped and logged).
+    /// dropped and logged). Counted in `imhotep_emails_total`: queued now, then sent or failed.
     pub fn send_in_background(&self, message: Message) {
+        metrics::email_queued();
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
             tracing::error!(recipient = %mask_address(&message.to), "e-mail not sent: no Tokio runtime");
+            metrics::email_failed();
             return;
         };
         let mailer = self.clone();
         runtime.spawn(async move {
-            if let Err(error) = mailer.send(&message).await {
-                let recipient = mask_address(&message.to);
-                // SMTP replies may quote the recipient back.
-                let error = error.to_string().replace(&message.to, &recipient);
-                tracing::error!(%recipient, %error, "e-mail not sent");
+            match mailer.send(&message).await {
+                Ok(()) => metrics::email_sent(),
+                Err(error) => {
+                    metrics::email_failed();
+                    let recipient = mask_address(&message.to);
+                    // SMTP replies may quote the recipient back.
+                    let error = error.to_string().replace(&message.to, &recipient);
+                    tracing::error!(%recipient, %error, "e-mail not sent");
+                }
             }
         });
     }
@@ -124,7 +131,7 @@ impl fmt::Debug for Mailer {
 
 /// `ada@example.com` → `a***@example.com`; control characters are escaped so a hostile address cannot
 /// forge log lines.
-fn mask_address(address: &str) -> String {
+pub fn mask_address(address: &str) -> String {
     match address.rsplit_once('@') {
         Some((local, domain)) => {
             let first: String = local.chars().take(1).flat_map(char::escape_debug).collect();

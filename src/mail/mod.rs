@@ -15,7 +15,7 @@ mod template;
 mod templates;
 
 pub use error::MailError;
-pub use mailer::{Backend, Mailer};
+pub use mailer::{Backend, Mailer, mask_address};
 pub use message::{EmailContext, EmailKind, LinkContext, Message};
 pub use smtp::SmtpSettings;
 pub use templates::Templates;

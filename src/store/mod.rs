@@ -9,6 +9,7 @@ mod error;
 pub mod models;
 pub mod postgres;
 pub mod sqlite;
+mod stats;
 #[cfg(test)]
 mod tests;
 
@@ -17,7 +18,7 @@ use std::time::Duration;
 use chrono::{DateTime, SubsecRound, Utc};
 
 pub use error::StoreError;
-use models::{NewUser, TokenRecord, User};
+use models::{ClaimedMail, EmailChange, NewUser, OutboxEntry, PasswordChange, QueuedMail, TokenRecord, User};
 
 /// Pool settings, shared by both backends.
 #[derive(Debug, Clone)]
@@ -83,8 +84,9 @@ impl Store {
     /// Inserts a user with `date_joined = now`. `email_key` is the lower-cased e-mail; a duplicate
     /// gives `EmailTaken`, detected from the unique constraint, so concurrent registrations of
     /// one address cannot both succeed.
-    pub async fn create_user(&self, user: &NewUser, email_key: &str) -> Result<User, StoreError> {
-        delegate!(self, create_user(user, email_key))
+    /// Queues `mails` (about the new user) in the same transaction.
+    pub async fn create_user(&self, user: &NewUser, email_key: &str, mails: &[QueuedMail]) -> Result<User, StoreError> {
+        delegate!(self, create_user(user, email_key, mails))
     }
 
     pub async fn email_exists(&self, email_key: &str) -> Result<bool, StoreError> {
@@ -99,16 +101,67 @@ impl Store {
         delegate!(self, user_by_email(email_key))
     }
 
-    /// Deletes a user (Djoser's `DELETE users/me/`); their outstanding tokens stay, with a NULL
-    /// `user_id`. True if the user existed.
-    pub async fn delete_user(&self, id: i64) -> Result<bool, StoreError> {
-        delegate!(self, delete_user(id))
+    /// Deletes a user (Djoser's `DELETE users/me/`) and their queued e-mail. With `delete_tokens`
+    /// their outstanding and blacklisted token rows go too, in the same transaction; without it
+    /// they stay with a NULL `user_id`, as in SimpleJWT. True if the user existed.
+    pub async fn delete_user(&self, id: i64, delete_tokens: bool) -> Result<bool, StoreError> {
+        delegate!(self, delete_user(id, delete_tokens))
     }
 
     /// Sets `is_active` only if it was false; true when this call changed it, so of concurrent
     /// activations exactly one sees true.
-    pub async fn activate_user(&self, id: i64) -> Result<bool, StoreError> {
-        delegate!(self, activate_user(id))
+    /// `mails` are queued only when this call activated the user.
+    pub async fn activate_user(&self, id: i64, mails: &[QueuedMail]) -> Result<bool, StoreError> {
+        delegate!(self, activate_user(id, mails))
+    }
+
+    /// Queues e-mail about `user_id` without changing anything else (resend, reset requests).
+    pub async fn queue_mail(&self, user_id: i64, mails: &[QueuedMail]) -> Result<(), StoreError> {
+        delegate!(self, queue_mail(user_id, mails))
+    }
+
+    /// Sets a new password hash (optionally only if the old one is unchanged, touching
+    /// `last_login`, blacklisting the user's refresh tokens) and queues `mails`, all in one
+    /// transaction. False, with nothing written, when the expected hash no longer matches or the
+    /// user is gone.
+    pub async fn change_password(&self, id: i64, change: &PasswordChange<'_>, mails: &[QueuedMail]) -> Result<bool, StoreError> {
+        delegate!(self, change_password(id, change, mails))
+    }
+
+    /// Sets a new e-mail address (optionally only if the old one is unchanged) and queues `mails`
+    /// in one transaction; `EmailTaken` when the new key belongs to someone else.
+    pub async fn change_email(&self, id: i64, change: &EmailChange<'_>, mails: &[QueuedMail]) -> Result<bool, StoreError> {
+        delegate!(self, change_email(id, change, mails))
+    }
+
+    /// Claims up to `limit` due outbox rows for one worker until `lease_until` (a crashed worker's
+    /// claims lapse then). Each row goes to exactly one caller, across processes.
+    pub async fn claim_mail(&self, limit: i64, lease_until: DateTime<Utc>) -> Result<Vec<ClaimedMail>, StoreError> {
+        delegate!(self, claim_mail(limit, lease_until))
+    }
+
+    pub async fn mark_mail_sent(&self, id: i64) -> Result<(), StoreError> {
+        delegate!(self, mark_mail_sent(id))
+    }
+
+    /// Puts a claimed row back in the queue, due at `at`, remembering why it failed.
+    pub async fn reschedule_mail(&self, id: i64, at: DateTime<Utc>, error: &str) -> Result<(), StoreError> {
+        delegate!(self, reschedule_mail(id, at, error))
+    }
+
+    /// Gives up on a row (permanent refusal or attempts exhausted).
+    pub async fn fail_mail(&self, id: i64, error: &str) -> Result<(), StoreError> {
+        delegate!(self, fail_mail(id, error))
+    }
+
+    /// The newest outbox rows, optionally only those with `status`.
+    pub async fn list_mail(&self, status: Option<&str>, limit: i64) -> Result<Vec<OutboxEntry>, StoreError> {
+        delegate!(self, list_mail(status, limit))
+    }
+
+    /// Queues a failed row again with fresh attempts; false if it is not a failed row.
+    pub async fn retry_mail(&self, id: i64) -> Result<bool, StoreError> {
+        delegate!(self, retry_mail(id))
     }
 
     /// Replaces the hash only if it still equals `old` (a re-hash on login must not clobber a

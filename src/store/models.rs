@@ -40,3 +40,65 @@ pub struct TokenRecord {
     pub created_at: DateTime<Utc>,
     pub expires_at: DateTime<Utc>,
 }
+
+/// An e-mail a state change promises, written to the outbox in the same transaction.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueuedMail {
+    /// The template name (`activation`, `password_reset`, ...).
+    pub kind: &'static str,
+    /// The address stored in the database (after the change, when the change is the address).
+    pub recipient: String,
+}
+
+impl QueuedMail {
+    pub fn new(kind: &'static str, recipient: &str) -> Self {
+        Self { kind, recipient: recipient.to_owned() }
+    }
+}
+
+/// An outbox row a worker has claimed for delivery.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ClaimedMail {
+    pub id: i64,
+    pub kind: String,
+    pub user_id: i64,
+    pub recipient: String,
+    /// Including this one.
+    pub attempts: i32,
+}
+
+/// An outbox row as `imhotep outbox list` shows it.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct OutboxEntry {
+    pub id: i64,
+    pub kind: String,
+    pub recipient: String,
+    pub status: String,
+    pub attempts: i32,
+    pub next_attempt_at: DateTime<Utc>,
+    pub last_error: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub sent_at: Option<DateTime<Utc>>,
+}
+
+/// How a password is being changed.
+#[derive(Debug, Clone)]
+pub struct PasswordChange<'a> {
+    pub new_hash: &'a str,
+    /// Only if the stored hash still equals this (a reset link is single-use even under a race).
+    pub expected_hash: Option<&'a str>,
+    /// Set `last_login = now` (Djoser's reset confirm does, which kills other reset links).
+    pub touch_last_login: bool,
+    /// Blacklist every outstanding refresh token of the user.
+    pub revoke_tokens: bool,
+}
+
+/// How an e-mail address is being changed.
+#[derive(Debug, Clone)]
+pub struct EmailChange<'a> {
+    pub new_email: &'a str,
+    pub new_key: &'a str,
+    /// Only if the stored address still equals this (a reset link is single-use).
+    pub expected_email: Option<&'a str>,
+    pub touch_last_login: bool,
+}

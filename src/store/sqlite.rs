@@ -15,8 +15,11 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 
-use super::models::{NewUser, TokenRecord, User};
+use super::models::{TokenRecord, User};
 use super::{StoreError, StoreOptions, now};
+
+mod accounts;
+mod outbox;
 
 static MIGRATOR: Migrator = sqlx::migrate!("./migrations/sqlite");
 
@@ -56,34 +59,6 @@ impl SqliteStore {
         self.pool.close().await;
     }
 
-    pub async fn create_user(&self, user: &NewUser, email_key: &str) -> Result<User, StoreError> {
-        let result = sqlx::query_as(
-            "INSERT INTO users (email, email_key, username, first_name, last_name, password, \
-                                is_active, is_staff, is_superuser, date_joined) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
-             RETURNING id, email, username, first_name, last_name, password, \
-                       is_active, is_staff, is_superuser, last_login, date_joined",
-        )
-        .bind(&user.email)
-        .bind(email_key)
-        .bind(&user.username)
-        .bind(&user.first_name)
-        .bind(&user.last_name)
-        .bind(&user.password)
-        .bind(user.is_active)
-        .bind(user.is_staff)
-        .bind(user.is_superuser)
-        .bind(now())
-        .fetch_one(&self.pool)
-        .await;
-        match result {
-            Err(sqlx::Error::Database(db)) if db.message() == "UNIQUE constraint failed: users.email_key" => {
-                Err(StoreError::EmailTaken)
-            }
-            other => Ok(other?),
-        }
-    }
-
     pub async fn email_exists(&self, email_key: &str) -> Result<bool, StoreError> {
         let exists = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM users WHERE email_key = ?)")
             .bind(email_key)
@@ -114,22 +89,6 @@ impl SqliteStore {
         .fetch_optional(&self.pool)
         .await?;
         Ok(user)
-    }
-
-    pub async fn delete_user(&self, id: i64) -> Result<bool, StoreError> {
-        let result = sqlx::query("DELETE FROM users WHERE id = ?")
-            .bind(id)
-            .execute(&self.pool)
-            .await?;
-        Ok(result.rows_affected() == 1)
-    }
-
-    pub async fn activate_user(&self, id: i64) -> Result<bool, StoreError> {
-        let result = sqlx::query("UPDATE users SET is_active = 1 WHERE id = ? AND is_active = 0")
-            .bind(id)
-            .execute(&self.pool)
-            .await?;
-        Ok(result.rows_affected() == 1)
     }
 
     pub async fn replace_password_hash(&self, id: i64, old: &str, new: &str) -> Result<bool, StoreError> {

@@ -1,5 +1,6 @@
 //! `POST users/activation/` (API.md §2.6 and §5): Django's uid/token, check order, stale links.
 
+use imhotep::auth::links::Purpose;
 use serde_json::json;
 
 use crate::helpers::{Backend, PASSWORD, spawn_app};
@@ -115,8 +116,9 @@ async fn a_link_from_another_secret_is_refused(db: Backend) {
     let foreign = imhotep::auth::links::LinkTokens::new(
         "another-deployment-secret-0123456789abcdef",
         std::time::Duration::from_secs(3600),
+        true,
     );
-    let forged = foreign.make(&user, chrono::Utc::now());
+    let forged = foreign.make(&user, Purpose::Activation, chrono::Utc::now());
     app.activate(&uid, &forged)
         .await
         .assert(400, r#"{"token":["Invalid token for given user."]}"#);
@@ -147,12 +149,12 @@ async fn a_link_expires_after_the_reset_timeout(db: Backend) {
     app.register("fred@example.com", PASSWORD).await;
     let (uid, _) = app.mail.next().await.link("activate");
     let user = app_user(&app, 1).await;
-    let links = imhotep::auth::links::LinkTokens::new(crate::helpers::SECRET_KEY, std::time::Duration::from_secs(60));
-    let old = links.make(&user, chrono::Utc::now() - chrono::Duration::seconds(120));
+    let links = imhotep::auth::links::LinkTokens::new(crate::helpers::SECRET_KEY, std::time::Duration::from_secs(60), true);
+    let old = links.make(&user, Purpose::Activation, chrono::Utc::now() - chrono::Duration::seconds(120));
     app.activate(&uid, &old)
         .await
         .assert(400, r#"{"token":["Invalid token for given user."]}"#);
-    let fresh = links.make(&user, chrono::Utc::now());
+    let fresh = links.make(&user, Purpose::Activation, chrono::Utc::now());
     app.activate(&uid, &fresh).await.assert(204, "");
 }
 

@@ -1,6 +1,8 @@
 //! `spawn_app`: the real server on port 0 with its own fresh database (a new SQLite file, or a new
 //! PostgreSQL database dropped afterwards) and a real SMTP sink; one method per endpoint.
 
+use std::time::Duration;
+
 use imhotep::app::Application;
 use imhotep::config::{EmailBackendKind, Secret, Settings};
 use reqwest::{Response, StatusCode};
@@ -128,6 +130,9 @@ pub async fn spawn_app_with(backend: Backend, configure: impl FnOnce(&mut Settin
     settings.email.host = "127.0.0.1".into();
     settings.email.port = mail.port;
     settings.email.default_from_email = "noreply@example.com".into();
+    settings.outbox.poll_interval = Duration::from_millis(200);
+    settings.outbox.backoff_base = Duration::from_millis(100);
+    settings.outbox.backoff_ceiling = Duration::from_millis(500);
     configure(&mut settings);
     let app = Application::build(settings).await.expect("the application builds");
     let address = format!("http://{}", app.local_addr().expect("bound address"));

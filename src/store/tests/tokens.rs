@@ -27,7 +27,7 @@ fn tomorrow() -> DateTime<Utc> {
 
 async fn user_id(store: &Store, email: &str) -> i64 {
     store
-        .create_user(&new_user(email), email)
+        .create_user(&new_user(email), email, &[])
         .await
         .expect("create user")
         .id
@@ -75,7 +75,7 @@ async fn blacklisting_a_never_recorded_token_records_it_first(store: Store) {
 
 async fn blacklisting_a_token_of_a_deleted_user_records_a_null_user(store: Store) {
     let user = user_id(&store, "d@example.com").await;
-    store.delete_user(user).await.expect("delete");
+    store.delete_user(user, false).await.expect("delete");
 
     assert!(
         store
@@ -155,7 +155,7 @@ async fn deleting_a_user_keeps_its_tokens_with_a_null_user(store: Store) {
         .await
         .expect("blacklist");
 
-    store.delete_user(user).await.expect("delete");
+    store.delete_user(user, false).await.expect("delete");
 
     assert_eq!(outstanding_user_id(&store, "jti-h1").await, Some(None));
     assert_eq!(outstanding_user_id(&store, "jti-h2").await, Some(None));

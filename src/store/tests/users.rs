@@ -32,7 +32,7 @@ async fn created_user_reads_back_every_field(store: Store) {
     };
 
     let created = store
-        .create_user(&new, "ada.lovelace@example.com")
+        .create_user(&new, "ada.lovelace@example.com", &[])
         .await
         .expect("create");
 
@@ -71,7 +71,7 @@ async fn unknown_users_are_not_found(store: Store) {
     assert!(!store.email_exists("nobody@example.com").await.expect("exists"));
 
     store
-        .create_user(&new_user("Somebody@example.com"), "somebody@example.com")
+        .create_user(&new_user("Somebody@example.com"), "somebody@example.com", &[])
         .await
         .expect("create");
 
@@ -81,11 +81,11 @@ async fn unknown_users_are_not_found(store: Store) {
 
 async fn same_email_key_is_email_taken(store: Store) {
     store
-        .create_user(&new_user("bob@example.com"), "bob@example.com")
+        .create_user(&new_user("bob@example.com"), "bob@example.com", &[])
         .await
         .expect("first");
 
-    let second = store.create_user(&new_user("BOB@example.com"), "bob@example.com").await;
+    let second = store.create_user(&new_user("BOB@example.com"), "bob@example.com", &[]).await;
 
     assert!(matches!(second, Err(StoreError::EmailTaken)), "{second:?}");
 }
@@ -96,7 +96,7 @@ async fn concurrent_registrations_of_one_email_create_one_user(store: Store) {
         let store = store.clone();
         tasks.spawn(async move {
             store
-                .create_user(&new_user("race@example.com"), "race@example.com")
+                .create_user(&new_user("race@example.com"), "race@example.com", &[])
                 .await
         });
     }
@@ -115,32 +115,32 @@ async fn concurrent_registrations_of_one_email_create_one_user(store: Store) {
 
 async fn activation_changes_an_inactive_user_once(store: Store) {
     let inactive = store
-        .create_user(&new_user("a@example.com"), "a@example.com")
+        .create_user(&new_user("a@example.com"), "a@example.com", &[])
         .await
         .expect("create");
     let active = NewUser {
         is_active: true,
         ..new_user("b@example.com")
     };
-    let active = store.create_user(&active, "b@example.com").await.expect("create");
+    let active = store.create_user(&active, "b@example.com", &[]).await.expect("create");
 
-    assert!(store.activate_user(inactive.id).await.expect("activate"));
-    assert!(!store.activate_user(inactive.id).await.expect("activate again"));
-    assert!(!store.activate_user(active.id).await.expect("activate active"));
-    assert!(!store.activate_user(active.id + 100).await.expect("activate missing"));
+    assert!(store.activate_user(inactive.id, &[]).await.expect("activate"));
+    assert!(!store.activate_user(inactive.id, &[]).await.expect("activate again"));
+    assert!(!store.activate_user(active.id, &[]).await.expect("activate active"));
+    assert!(!store.activate_user(active.id + 100, &[]).await.expect("activate missing"));
     let reloaded = store.user_by_id(inactive.id).await.expect("reload").expect("exists");
     assert!(reloaded.is_active);
 }
 
 async fn concurrent_activations_report_exactly_one_change(store: Store) {
     let user = store
-        .create_user(&new_user("c@example.com"), "c@example.com")
+        .create_user(&new_user("c@example.com"), "c@example.com", &[])
         .await
         .expect("create");
     let mut tasks = JoinSet::new();
     for _ in 0..20 {
         let store = store.clone();
-        tasks.spawn(async move { store.activate_user(user.id).await });
+        tasks.spawn(async move { store.activate_user(user.id, &[]).await });
     }
 
     let outcomes: Vec<bool> = tasks
@@ -155,7 +155,7 @@ async fn concurrent_activations_report_exactly_one_change(store: Store) {
 
 async fn password_hash_is_replaced_only_if_unchanged(store: Store) {
     let user = store
-        .create_user(&new_user("d@example.com"), "d@example.com")
+        .create_user(&new_user("d@example.com"), "d@example.com", &[])
         .await
         .expect("create");
 
@@ -183,11 +183,11 @@ async fn password_hash_is_replaced_only_if_unchanged(store: Store) {
 
 async fn deleting_a_user_reports_whether_it_existed(store: Store) {
     let user = store
-        .create_user(&new_user("e@example.com"), "e@example.com")
+        .create_user(&new_user("e@example.com"), "e@example.com", &[])
         .await
         .expect("create");
 
-    assert!(store.delete_user(user.id).await.expect("delete"));
-    assert!(!store.delete_user(user.id).await.expect("delete again"));
+    assert!(store.delete_user(user.id, false).await.expect("delete"));
+    assert!(!store.delete_user(user.id, false).await.expect("delete again"));
     assert_eq!(store.user_by_id(user.id).await.expect("by id"), None);
 }

@@ -1,0 +1,143 @@
+//! The outbox worker: delivers e-mail that requests queued in their transactions, with retries
+//! and exponential backoff. Runs inside every server instance; the store hands each row to one
+//! worker only, so several instances on one PostgreSQL never send a message twice.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use tokio::sync::Notify;
+
+use super::notify::MailRenderer;
+use crate::config::OutboxSettings;
+use crate::mail::{MailError, Mailer, mask_address};
+use crate::store::models::ClaimedMail;
+use crate::store::{Store, StoreError};
+
+/// The delivery loop and its wake-up bell.
+#[derive(Clone)]
+pub struct Outbox {
+    store: Store,
+    renderer: MailRenderer,
+    mailer: Mailer,
+    settings: OutboxSettings,
+    bell: Arc<Notify>,
+}
+
+/// What happened to one claimed message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Outcome {
+    Sent,
+    Retrying,
+    Failed,
+}
+
+impl Outbox {
+    pub fn new(store: Store, renderer: MailRenderer, mailer: Mailer, settings: OutboxSettings) -> Self {
+        Self { store, renderer, mailer, settings, bell: Arc::new(Notify::new()) }
+    }
+
+    /// A handle that wakes the worker (call after committing queued mail).
+    pub fn bell(&self) -> Arc<Notify> {
+        self.bell.clone()
+    }
+
+    /// Delivers until `stop` completes, checking at least every poll interval. A message being
+    /// sent when `stop` fires is finished first.
+    pub async fn run_until(self, stop: impl Future<Output = ()>) {
+        tokio::pin!(stop);
+        loop {
+            loop {
+                match self.deliver_due().await {
+                    Ok(0) => break,
+                    Ok(_) => {}
+                    Err(error) => {
+                        tracing::warn!(%error, "outbox: cannot read the queue");
+                        break;
+                    }
+                }
+            }
+            tokio::select! {
+                () = &mut stop => return,
+                () = self.bell.notified() => {}
+                () = tokio::time::sleep(self.settings.poll_interval) => {}
+            }
+        }
+    }
+
+    /// Claims one batch of due messages and tries each once; returns how many were claimed.
+    pub async fn deliver_due(&self) -> Result<usize, StoreError> {
+        let lease_until = Utc::now() + self.settings.lease;
+        let batch = self.store.claim_mail(i64::from(self.settings.batch_size), lease_until).await?;
+        for mail in &batch {
+            let outcome = self.deliver(mail).await?;
+            tracing::info!(
+                message_id = mail.id,
+                kind = %mail.kind,
+                recipient = %mask_address(&mail.recipient),
+                attempt = mail.attempts,
+                outcome = ?outcome,
+                "outbox delivery"
+            );
+        }
+        Ok(batch.len())
+    }
+
+    async fn deliver(&self, mail: &ClaimedMail) -> Result<Outcome, StoreError> {
+        let Some(user) = self.store.user_by_id(mail.user_id).await? else {
+            self.store.fail_mail(mail.id, "the user no longer exists").await?;
+            return Ok(Outcome::Failed);
+        };
+        let Some(message) = self.renderer.render(&mail.kind, &user, &mail.recipient) else {
+            self.store.fail_mail(mail.id, "unknown e-mail kind").await?;
+            return Ok(Outcome::Failed);
+        };
+        match self.mailer.send(&message).await {
+            Ok(()) => {
+                self.store.mark_mail_sent(mail.id).await?;
+                Ok(Outcome::Sent)
+            }
+            Err(error) => self.after_failure(mail, &error).await,
+        }
+    }
+
+    async fn after_failure(&self, mail: &ClaimedMail, error: &MailError) -> Result<Outcome, StoreError> {
+        // SMTP replies may quote the address back; the stored error never holds a link (none is in an error).
+        let reason = error.to_string().replace(&mail.recipient, &mask_address(&mail.recipient));
+        let attempts = u32::try_from(mail.attempts).unwrap_or(u32::MAX);
+        if error.is_permanent() || attempts >= self.settings.max_attempts {
+            tracing::warn!(message_id = mail.id, error = %reason, "outbox: giving up on a message");
+            self.store.fail_mail(mail.id, &reason).await?;
+            return Ok(Outcome::Failed);
+        }
+        let wait = backoff(&self.settings, attempts);
+        let at = Utc::now() + wait;
+        tracing::info!(message_id = mail.id, error = %reason, retry_in = ?wait, "outbox: delivery failed, will retry");
+        self.store.reschedule_mail(mail.id, at, &reason).await?;
+        Ok(Outcome::Retrying)
+    }
+}
+
+/// `base × 2^(attempts − 1)`, capped at the ceiling.
+fn backoff(settings: &OutboxSettings, attempts: u32) -> Duration {
+    let factor = 2u32.saturating_pow(attempts.saturating_sub(1).min(30));
+    settings.backoff_base.saturating_mul(factor).min(settings.backoff_ceiling)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_up_to_the_ceiling() {
+        let settings = OutboxSettings {
+            backoff_base: Duration::from_secs(5),
+            backoff_ceiling: Duration::from_secs(60),
+            ..OutboxSettings::default()
+        };
+        let waits: Vec<u64> = (1..=6).map(|n| backoff(&settings, n).as_secs()).collect();
+        assert_eq!(waits, [5, 10, 20, 40, 60, 60]);
+        assert_eq!(backoff(&settings, 1000).as_secs(), 60);
+    }
+}

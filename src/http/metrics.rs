@@ -1,0 +1,87 @@
+//! `GET /metrics` (Prometheus' text format) and the middleware that counts every request for it.
+//!
+//! The endpoint is served on the main port, or only on `metrics.bind` when that is set, and asks
+//! for `Authorization: Bearer <metrics.bearer_token>` when a token is configured.
+
+use std::time::Instant;
+
+use axum::Router;
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::{HeaderMap, HeaderValue, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use sha2::{Digest, Sha256};
+
+use super::error::ApiError;
+use super::state::AppState;
+use crate::config::Secret;
+use crate::metrics::Metrics;
+use crate::store::Store;
+
+/// What the endpoint reads: the registry, the pool it reports on and the token it asks for.
+#[derive(Clone)]
+struct Scrape {
+    metrics: Metrics,
+    store: Store,
+    token: Option<Secret>,
+}
+
+/// The `/metrics` route alone, with its own state, ready to merge into any router.
+pub fn metrics_router<S: Clone + Send + Sync + 'static>(state: &AppState) -> Router<S> {
+    let scrape = Scrape {
+        metrics: state.metrics.clone(),
+        store: state.store.clone(),
+        token: state.settings.metrics.required_token().cloned(),
+    };
+    Router::new().route("/metrics", get(scrape_metrics)).with_state(scrape)
+}
+
+async fn scrape_metrics(State(scrape): State<Scrape>, headers: HeaderMap) -> Response {
+    if let Some(token) = &scrape.token
+        && !presents(&headers, token)
+    {
+        let mut response = ApiError::NotAuthenticated.into_response();
+        response.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_static("Bearer realm=\"metrics\""),
+        );
+        return response;
+    }
+    let body = scrape.metrics.render(scrape.store.pool_stats());
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        body,
+    )
+        .into_response()
+}
+
+/// Whether the one `Authorization` header is `Bearer <token>`. The comparison is of SHA-256 digests,
+/// so its timing says nothing about how much of the token was right.
+fn presents(headers: &HeaderMap, token: &Secret) -> bool {
+    let mut values = headers.get_all(header::AUTHORIZATION).iter();
+    let (Some(value), None) = (values.next(), values.next()) else {
+        return false;
+    };
+    let Some((scheme, presented)) = value.to_str().ok().and_then(|v| v.split_once(' ')) else {
+        return false;
+    };
+    scheme.eq_ignore_ascii_case("bearer")
+        && Sha256::digest(presented.trim().as_bytes()) == Sha256::digest(token.expose().as_bytes())
+}
+
+/// Counts the request by route template, method and status, and times it. Sits outside the panic
+/// catcher and the timeout so that their 500s and 503s are counted too.
+pub async fn track(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let route = request.extensions().get::<MatchedPath>().cloned();
+    let method = request.method().clone();
+    let started = Instant::now();
+    let response = next.run(request).await;
+    state.metrics.record_request(
+        route.as_ref().map(MatchedPath::as_str),
+        method.as_str(),
+        response.status().as_u16(),
+        started.elapsed(),
+    );
+    response
+}

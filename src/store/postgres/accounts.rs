@@ -1,0 +1,158 @@
+//! Account writes on PostgreSQL, each one transaction together with the e-mails it promises.
+
+
+
+use sqlx::postgres::PgConnection;
+
+use super::PgStore;
+use crate::store::models::{EmailChange, NewUser, PasswordChange, QueuedMail, User};
+use crate::store::{StoreError, now};
+
+const USER_COLUMNS: &str =
+    "id, email, username, first_name, last_name, password, is_active, is_staff, is_superuser, last_login, date_joined";
+
+impl PgStore {
+    pub async fn create_user(&self, user: &NewUser, email_key: &str, mails: &[QueuedMail]) -> Result<User, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let result = sqlx::query_as::<_, User>(sqlx::AssertSqlSafe(format!(
+            "INSERT INTO users (email, email_key, username, first_name, last_name, password, \
+                                is_active, is_staff, is_superuser, date_joined) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING {USER_COLUMNS}"
+        )))
+        .bind(&user.email)
+        .bind(email_key)
+        .bind(&user.username)
+        .bind(&user.first_name)
+        .bind(&user.last_name)
+        .bind(&user.password)
+        .bind(user.is_active)
+        .bind(user.is_staff)
+        .bind(user.is_superuser)
+        .bind(now())
+        .fetch_one(&mut *tx)
+        .await;
+        let created = match result {
+            Err(sqlx::Error::Database(db)) if db.constraint() == Some("users_email_key_unique") => {
+                return Err(StoreError::EmailTaken);
+            }
+            other => other?,
+        };
+        queue_in(&mut tx, created.id, mails).await?;
+        tx.commit().await?;
+        Ok(created)
+    }
+
+    pub async fn activate_user(&self, id: i64, mails: &[QueuedMail]) -> Result<bool, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let result = sqlx::query("UPDATE users SET is_active = TRUE WHERE id = $1 AND NOT is_active")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        let changed = result.rows_affected() == 1;
+        if changed {
+            queue_in(&mut tx, id, mails).await?;
+        }
+        tx.commit().await?;
+        Ok(changed)
+    }
+
+    pub async fn queue_mail(&self, user_id: i64, mails: &[QueuedMail]) -> Result<(), StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        queue_in(&mut conn, user_id, mails).await?;
+        Ok(())
+    }
+
+    pub async fn change_password(
+        &self,
+        id: i64,
+        change: &PasswordChange<'_>,
+        mails: &[QueuedMail],
+    ) -> Result<bool, StoreError> {
+        let at = now();
+        let mut tx = self.pool.begin().await?;
+        let result = sqlx::query(
+            "UPDATE users SET password = $1, last_login = CASE WHEN $2 THEN $3 ELSE last_login END \
+             WHERE id = $4 AND ($5::text IS NULL OR password = $5)",
+        )
+        .bind(change.new_hash)
+        .bind(change.touch_last_login)
+        .bind(at)
+        .bind(id)
+        .bind(change.expected_hash)
+        .execute(&mut *tx)
+        .await?;
+        if result.rows_affected() != 1 {
+            return Ok(false);
+        }
+        if change.revoke_tokens {
+            sqlx::query(
+                "INSERT INTO blacklisted_tokens (token_id, blacklisted_at) \
+                 SELECT id, $2 FROM outstanding_tokens WHERE user_id = $1 AND expires_at > $2 \
+                 ON CONFLICT (token_id) DO NOTHING",
+            )
+            .bind(id)
+            .bind(at)
+            .execute(&mut *tx)
+            .await?;
+        }
+        queue_in(&mut tx, id, mails).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    pub async fn change_email(&self, id: i64, change: &EmailChange<'_>, mails: &[QueuedMail]) -> Result<bool, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let result = sqlx::query(
+            "UPDATE users SET email = $1, email_key = $2, last_login = CASE WHEN $3 THEN $4 ELSE last_login END \
+             WHERE id = $5 AND ($6::text IS NULL OR email = $6)",
+        )
+        .bind(change.new_email)
+        .bind(change.new_key)
+        .bind(change.touch_last_login)
+        .bind(now())
+        .bind(id)
+        .bind(change.expected_email)
+        .execute(&mut *tx)
+        .await;
+        let updated = match result {
+            Err(sqlx::Error::Database(db)) if db.constraint() == Some("users_email_key_unique") => {
+                return Err(StoreError::EmailTaken);
+            }
+            other => other?.rows_affected() == 1,
+        };
+        if updated {
+            queue_in(&mut tx, id, mails).await?;
+            tx.commit().await?;
+        }
+        Ok(updated)
+    }
+
+    pub async fn delete_user(&self, id: i64, delete_tokens: bool) -> Result<bool, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        if delete_tokens {
+            sqlx::query("DELETE FROM outstanding_tokens WHERE user_id = $1").bind(id).execute(&mut *tx).await?;
+        }
+        let result = sqlx::query("DELETE FROM users WHERE id = $1").bind(id).execute(&mut *tx).await?;
+        tx.commit().await?;
+        Ok(result.rows_affected() == 1)
+    }
+}
+
+/// Queues `mails` about `user_id`, due now.
+async fn queue_in(conn: &mut PgConnection, user_id: i64, mails: &[QueuedMail]) -> Result<(), sqlx::Error> {
+    let at = now();
+    for mail in mails {
+        sqlx::query(
+            "INSERT INTO email_outbox (kind, user_id, recipient, status, next_attempt_at, created_at) \
+             VALUES ($1, $2, $3, 'pending', $4, $4)",
+        )
+        .bind(mail.kind)
+        .bind(user_id)
+        .bind(&mail.recipient)
+        .bind(at)
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
+}
+

@@ -1,0 +1,160 @@
+//! Account writes on SQLite, each one `BEGIN IMMEDIATE` transaction together with the e-mails it
+//! promises.
+
+use sqlx::sqlite::SqliteConnection;
+
+use super::SqliteStore;
+use crate::store::models::{EmailChange, NewUser, PasswordChange, QueuedMail, User};
+use crate::store::{StoreError, now};
+
+const USER_COLUMNS: &str =
+    "id, email, username, first_name, last_name, password, is_active, is_staff, is_superuser, last_login, date_joined";
+
+/// SQLite's message for a duplicate e-mail key (it has no constraint names in errors).
+const EMAIL_TAKEN: &str = "UNIQUE constraint failed: users.email_key";
+
+impl SqliteStore {
+    pub async fn create_user(&self, user: &NewUser, email_key: &str, mails: &[QueuedMail]) -> Result<User, StoreError> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let result = sqlx::query_as::<_, User>(sqlx::AssertSqlSafe(format!(
+            "INSERT INTO users (email, email_key, username, first_name, last_name, password, \
+                                is_active, is_staff, is_superuser, date_joined) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING {USER_COLUMNS}"
+        )))
+        .bind(&user.email)
+        .bind(email_key)
+        .bind(&user.username)
+        .bind(&user.first_name)
+        .bind(&user.last_name)
+        .bind(&user.password)
+        .bind(user.is_active)
+        .bind(user.is_staff)
+        .bind(user.is_superuser)
+        .bind(now())
+        .fetch_one(&mut *tx)
+        .await;
+        let created = match result {
+            Err(sqlx::Error::Database(db)) if db.message() == EMAIL_TAKEN => return Err(StoreError::EmailTaken),
+            other => other?,
+        };
+        queue_in(&mut tx, created.id, mails).await?;
+        tx.commit().await?;
+        Ok(created)
+    }
+
+    pub async fn activate_user(&self, id: i64, mails: &[QueuedMail]) -> Result<bool, StoreError> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let result = sqlx::query("UPDATE users SET is_active = 1 WHERE id = ? AND is_active = 0")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        let changed = result.rows_affected() == 1;
+        if changed {
+            queue_in(&mut tx, id, mails).await?;
+        }
+        tx.commit().await?;
+        Ok(changed)
+    }
+
+    pub async fn queue_mail(&self, user_id: i64, mails: &[QueuedMail]) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        queue_in(&mut tx, user_id, mails).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn change_password(
+        &self,
+        id: i64,
+        change: &PasswordChange<'_>,
+        mails: &[QueuedMail],
+    ) -> Result<bool, StoreError> {
+        let at = now();
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let result = sqlx::query(
+            "UPDATE users SET password = ?, last_login = CASE WHEN ? THEN ? ELSE last_login END \
+             WHERE id = ? AND (? IS NULL OR password = ?)",
+        )
+        .bind(change.new_hash)
+        .bind(change.touch_last_login)
+        .bind(at)
+        .bind(id)
+        .bind(change.expected_hash)
+        .bind(change.expected_hash)
+        .execute(&mut *tx)
+        .await?;
+        if result.rows_affected() != 1 {
+            return Ok(false);
+        }
+        if change.revoke_tokens {
+            sqlx::query(
+                "INSERT INTO blacklisted_tokens (token_id, blacklisted_at) \
+                 SELECT id, ? FROM outstanding_tokens WHERE user_id = ? AND expires_at > ? \
+                 ON CONFLICT (token_id) DO NOTHING",
+            )
+            .bind(at)
+            .bind(id)
+            .bind(at)
+            .execute(&mut *tx)
+            .await?;
+        }
+        queue_in(&mut tx, id, mails).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    pub async fn change_email(&self, id: i64, change: &EmailChange<'_>, mails: &[QueuedMail]) -> Result<bool, StoreError> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let result = sqlx::query(
+            "UPDATE users SET email = ?, email_key = ?, last_login = CASE WHEN ? THEN ? ELSE last_login END \
+             WHERE id = ? AND (? IS NULL OR email = ?)",
+        )
+        .bind(change.new_email)
+        .bind(change.new_key)
+        .bind(change.touch_last_login)
+        .bind(now())
+        .bind(id)
+        .bind(change.expected_email)
+        .bind(change.expected_email)
+        .execute(&mut *tx)
+        .await;
+        let updated = match result {
+            Err(sqlx::Error::Database(db)) if db.message() == EMAIL_TAKEN => return Err(StoreError::EmailTaken),
+            other => other?.rows_affected() == 1,
+        };
+        if updated {
+            queue_in(&mut tx, id, mails).await?;
+            tx.commit().await?;
+        }
+        Ok(updated)
+    }
+
+    pub async fn delete_user(&self, id: i64, delete_tokens: bool) -> Result<bool, StoreError> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        if delete_tokens {
+            sqlx::query("DELETE FROM outstanding_tokens WHERE user_id = ?").bind(id).execute(&mut *tx).await?;
+        }
+        let result = sqlx::query("DELETE FROM users WHERE id = ?").bind(id).execute(&mut *tx).await?;
+        tx.commit().await?;
+        Ok(result.rows_affected() == 1)
+    }
+}
+
+/// Queues `mails` about `user_id`, due now.
+async fn queue_in(conn: &mut SqliteConnection, user_id: i64, mails: &[QueuedMail]) -> Result<(), sqlx::Error> {
+    let at = now();
+    for mail in mails {
+        sqlx::query(
+            "INSERT INTO email_outbox (kind, user_id, recipient, status, next_attempt_at, created_at) \
+             VALUES (?, ?, ?, 'pending', ?, ?)",
+        )
+        .bind(mail.kind)
+        .bind(user_id)
+        .bind(&mail.recipient)
+        .bind(at)
+        .bind(at)
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
+}
