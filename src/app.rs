@@ -135,7 +135,13 @@ pub fn build_state(settings: Settings, store: Store) -> anyhow::Result<(AppState
         outbox.bell(),
     );
     let sessions = Sessions::new(store.clone(), tokens, &settings.simple_jwt);
-    let state = AppState { settings: Arc::new(settings), accounts, sessions, store, metrics: Metrics::default() };
+    let state = AppState {
+        settings: Arc::new(settings),
+        accounts,
+        sessions,
+        store,
+        metrics: Metrics::default(),
+    };
     Ok((state, outbox))
 }
 

@@ -146,11 +146,17 @@ async fn outbox(settings: &Settings, action: OutboxAction) -> anyhow::Result<()>
     let store = connect_store(settings).await?;
     match action {
         OutboxAction::List { status, limit } => {
-            if let Some(status) = status.as_deref().filter(|s| !["pending", "sending", "sent", "failed"].contains(s)) {
+            if let Some(status) = status
+                .as_deref()
+                .filter(|s| !["pending", "sending", "sent", "failed"].contains(s))
+            {
                 bail!("unknown status {status:?}: use pending, sending, sent or failed");
             }
             let entries = store.list_mail(status.as_deref(), limit).await?;
-            println!("{:>8}  {:<30}  {:<28}  {:<8}  {:>8}  {:<20}  last error", "id", "kind", "recipient", "status", "attempts", "next attempt");
+            println!(
+                "{:>8}  {:<30}  {:<28}  {:<8}  {:>8}  {:<20}  last error",
+                "id", "kind", "recipient", "status", "attempts", "next attempt"
+            );
             for entry in entries {
                 println!(
                     "{:>8}  {:<30}  {:<28}  {:<8}  {:>8}  {:<20}  {}",

@@ -1,4 +1,5 @@
-//! Logging: readable lines in development, JSON lines in production. `RUST_LOG` overrides the level.
+//! Logging: readable lines in development, JSON lines in production (`[log] format` overrides the choice).
+//! `RUST_LOG` overrides the level.
 
 use tracing_subscriber::EnvFilter;
 

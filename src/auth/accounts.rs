@@ -79,7 +79,9 @@ impl Accounts {
             None
         };
         let mails: Vec<QueuedMail> = kind.map(|k| queued(k, email.as_str())).into_iter().collect();
-        let user = self.create(email, password, !self.djoser.send_activation_email, false, &mails).await?;
+        let user = self
+            .create(email, password, !self.djoser.send_activation_email, false, &mails)
+            .await?;
         self.ring();
         Ok(user)
     }
@@ -168,7 +170,11 @@ impl Accounts {
     /// Re-hashes with current parameters; a failure only costs the upgrade.
     async fn upgrade_hash(&self, user: &User, password: &str) {
         let outcome = match self.hasher.hash(password).await {
-            Ok(hash) => self.store.replace_password_hash(user.id, &user.password, &hash).await.map_err(AuthError::from),
+            Ok(hash) => self
+                .store
+                .replace_password_hash(user.id, &user.password, &hash)
+                .await
+                .map_err(AuthError::from),
             Err(error) => Err(error.into()),
         };
         match outcome {
@@ -204,7 +210,9 @@ impl Accounts {
             touch_last_login: false,
             revoke_tokens: self.sessions.revoke_on_password_change,
         };
-        self.store.change_password(user.id, &change, &self.password_notice(&user.email)).await?;
+        self.store
+            .change_password(user.id, &change, &self.password_notice(&user.email))
+            .await?;
         self.ring();
         Ok(())
     }
@@ -220,7 +228,11 @@ impl Accounts {
             touch_last_login: true,
             revoke_tokens: self.sessions.revoke_on_password_change,
         };
-        if !self.store.change_password(user.id, &change, &self.password_notice(&user.email)).await? {
+        if !self
+            .store
+            .change_password(user.id, &change, &self.password_notice(&user.email))
+            .await?
+        {
             return Err(AuthError::InvalidToken);
         }
         self.ring();
@@ -291,7 +303,9 @@ impl Accounts {
 
     /// `DELETE users/me/`: the user, their queued e-mail and (a setting) their tokens, in one transaction.
     pub async fn delete(&self, user: &User) -> Result<(), AuthError> {
-        self.store.delete_user(user.id, self.sessions.delete_tokens_with_user).await?;
+        self.store
+            .delete_user(user.id, self.sessions.delete_tokens_with_user)
+            .await?;
         Ok(())
     }
 

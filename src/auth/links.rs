@@ -71,7 +71,11 @@ pub struct LinkTokens {
 impl LinkTokens {
     /// `accept_django`: also accept tokens made with Django's single salt (links issued before the switch).
     pub fn new(secret_key: &str, timeout: Duration, accept_django: bool) -> Self {
-        Self { secret_key: secret_key.to_owned(), accept_django, timeout }
+        Self {
+            secret_key: secret_key.to_owned(),
+            accept_django,
+            timeout,
+        }
     }
 
     /// Django's `salted_hmac` key: SHA-256 of the salt followed by the secret.
@@ -85,7 +89,11 @@ impl LinkTokens {
     /// A token for `user` as it is stored now.
     pub fn make(&self, user: &User, purpose: Purpose, now: DateTime<Utc>) -> String {
         let timestamp = seconds_since_2001(now);
-        format!("{}-{}", to_base36(timestamp), hash(&self.key(purpose.key_salt()), user, timestamp))
+        format!(
+            "{}-{}",
+            to_base36(timestamp),
+            hash(&self.key(purpose.key_salt()), user, timestamp)
+        )
     }
 
     /// True if `token` was made for `user` in its current state, for this purpose (or by Django),
@@ -115,7 +123,10 @@ impl LinkTokens {
 /// Django's hash value: every second hex digit of HMAC-SHA256 over pk, password hash, last login
 /// (to the second), timestamp and e-mail.
 fn hash(key: &[u8; 32], user: &User, timestamp: u64) -> String {
-    let last_login = user.last_login.map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string()).unwrap_or_default();
+    let last_login = user
+        .last_login
+        .map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string())
+        .unwrap_or_default();
     let message = format!("{}{}{}{}{}", user.id, user.password, last_login, timestamp, user.email);
     let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key).expect("HMAC accepts any key length");
     mac.update(message.as_bytes());
@@ -227,7 +238,11 @@ mod tests {
         let when = Utc.with_ymd_and_hms(2026, 11, 23, 10, 0, 0).unwrap();
         let mut alice = user(1, Some(when));
         alice.password = "!unusable".into();
-        let made = format!("{}-{}", to_base36(817_380_000), hash(&tokens.key(DJANGO_KEY_SALT), &alice, 817_380_000));
+        let made = format!(
+            "{}-{}",
+            to_base36(817_380_000),
+            hash(&tokens.key(DJANGO_KEY_SALT), &alice, 817_380_000)
+        );
         assert_eq!(made, DJANGO_VECTOR);
         for purpose in [Purpose::Activation, Purpose::PasswordReset, Purpose::EmailReset] {
             assert!(tokens.check(&alice, purpose, DJANGO_VECTOR, when));

@@ -25,7 +25,11 @@ pub struct MailRenderer {
 
 impl MailRenderer {
     pub fn new(templates: Templates, links: LinkTokens, djoser: &DjoserSettings) -> Self {
-        Self { templates: Arc::new(templates), links, djoser: Arc::new(djoser.clone()) }
+        Self {
+            templates: Arc::new(templates),
+            links,
+            djoser: Arc::new(djoser.clone()),
+        }
     }
 
     /// The message for an outbox row, or `None` for a kind this version does not know.
@@ -55,9 +59,9 @@ impl MailRenderer {
             EmailKind::Activation => Some((Purpose::Activation, &self.djoser.activation_url)),
             EmailKind::PasswordReset => Some((Purpose::PasswordReset, &self.djoser.password_reset_confirm_url)),
             EmailKind::UsernameReset => Some((Purpose::EmailReset, &self.djoser.username_reset_confirm_url)),
-            EmailKind::Confirmation | EmailKind::PasswordChangedConfirmation | EmailKind::UsernameChangedConfirmation => {
-                None
-            }
+            EmailKind::Confirmation
+            | EmailKind::PasswordChangedConfirmation
+            | EmailKind::UsernameChangedConfirmation => None,
         }
     }
 }

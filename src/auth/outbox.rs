@@ -35,7 +35,13 @@ enum Outcome {
 
 impl Outbox {
     pub fn new(store: Store, renderer: MailRenderer, mailer: Mailer, settings: OutboxSettings) -> Self {
-        Self { store, renderer, mailer, settings, bell: Arc::new(Notify::new()) }
+        Self {
+            store,
+            renderer,
+            mailer,
+            settings,
+            bell: Arc::new(Notify::new()),
+        }
     }
 
     /// A handle that wakes the worker (call after committing queued mail).
@@ -66,22 +72,38 @@ impl Outbox {
         }
     }
 
-    /// Claims one batch of due messages and tries each once; returns how many were claimed.
+    /// Claims one batch of due messages and tries each once, concurrently; returns how many
+    /// were claimed.
     pub async fn deliver_due(&self) -> Result<usize, StoreError> {
         let lease_until = Utc::now() + self.settings.lease;
-        let batch = self.store.claim_mail(i64::from(self.settings.batch_size), lease_until).await?;
-        for mail in &batch {
-            let outcome = self.deliver(mail).await?;
-            tracing::info!(
-                message_id = mail.id,
-                kind = %mail.kind,
-                recipient = %mask_address(&mail.recipient),
-                attempt = mail.attempts,
-                outcome = ?outcome,
-                "outbox delivery"
-            );
+        let batch = self
+            .store
+            .claim_mail(i64::from(self.settings.batch_size), lease_until)
+            .await?;
+        let claimed = batch.len();
+        let mut deliveries = tokio::task::JoinSet::new();
+        for mail in batch {
+            let outbox = self.clone();
+            deliveries.spawn(async move {
+                let outcome = outbox.deliver(&mail).await;
+                tracing::info!(
+                    message_id = mail.id,
+                    kind = %mail.kind,
+                    recipient = %mask_address(&mail.recipient),
+                    attempt = mail.attempts,
+                    outcome = ?outcome,
+                    "outbox delivery"
+                );
+                outcome
+            });
         }
-        Ok(batch.len())
+        while let Some(joined) = deliveries.join_next().await {
+            // A store error leaves the row claimed; its lease lapses and it is tried again.
+            if let Ok(Err(error)) = joined {
+                tracing::warn!(%error, "outbox: cannot record a delivery outcome");
+            }
+        }
+        Ok(claimed)
     }
 
     async fn deliver(&self, mail: &ClaimedMail) -> Result<Outcome, StoreError> {
@@ -104,7 +126,9 @@ impl Outbox {
 
     async fn after_failure(&self, mail: &ClaimedMail, error: &MailError) -> Result<Outcome, StoreError> {
         // SMTP replies may quote the address back; the stored error never holds a link (none is in an error).
-        let reason = error.to_string().replace(&mail.recipient, &mask_address(&mail.recipient));
+        let reason = error
+            .to_string()
+            .replace(&mail.recipient, &mask_address(&mail.recipient));
         let attempts = u32::try_from(mail.attempts).unwrap_or(u32::MAX);
         if error.is_permanent() || attempts >= self.settings.max_attempts {
             tracing::warn!(message_id = mail.id, error = %reason, "outbox: giving up on a message");
@@ -122,7 +146,10 @@ impl Outbox {
 /// `base × 2^(attempts − 1)`, capped at the ceiling.
 fn backoff(settings: &OutboxSettings, attempts: u32) -> Duration {
     let factor = 2u32.saturating_pow(attempts.saturating_sub(1).min(30));
-    settings.backoff_base.saturating_mul(factor).min(settings.backoff_ceiling)
+    settings
+        .backoff_base
+        .saturating_mul(factor)
+        .min(settings.backoff_ceiling)
 }
 
 #[cfg(test)]

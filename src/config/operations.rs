@@ -27,7 +27,9 @@ pub struct LogSettings {
 
 impl Default for LogSettings {
     fn default() -> Self {
-        Self { format: LogFormat::Auto }
+        Self {
+            format: LogFormat::Auto,
+        }
     }
 }
 
@@ -117,7 +119,11 @@ impl CorsSettings {
                 "cors.allowed_origins: \"*\" must be the only entry".into(),
             ));
         }
-        match self.allowed_origins.iter().find(|origin| *origin != "*" && !is_origin(origin)) {
+        match self
+            .allowed_origins
+            .iter()
+            .find(|origin| *origin != "*" && !is_origin(origin))
+        {
             Some(bad) => Err(ConfigError::Invalid(format!(
                 "cors.allowed_origins: {bad:?} is not an origin; write scheme://host[:port] in lower case, \
                  without a path or trailing slash (e.g. \"https://app.example.com\")"
@@ -133,7 +139,9 @@ fn is_origin(origin: &str) -> bool {
         return false;
     };
     let scheme_ok = scheme.starts_with(|c: char| c.is_ascii_lowercase())
-        && scheme.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "+-.".contains(c));
+        && scheme
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "+-.".contains(c));
     let host_ok = !host.is_empty()
         && host
             .chars()
@@ -175,7 +183,11 @@ mod tests {
     fn exact_origins_and_a_lone_wildcard_are_accepted() {
         for origins in [
             &[][..],
-            &["https://app.example.com", "http://localhost:3000", "capacitor://localhost"][..],
+            &[
+                "https://app.example.com",
+                "http://localhost:3000",
+                "capacitor://localhost",
+            ][..],
             &["http://[::1]:8080"][..],
         ] {
             assert!(cors(origins, true).check().is_ok(), "{origins:?}");

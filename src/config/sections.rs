@@ -256,7 +256,10 @@ pub struct SessionSettings {
 
 impl Default for SessionSettings {
     fn default() -> Self {
-        Self { revoke_on_password_change: true, delete_tokens_with_user: true }
+        Self {
+            revoke_on_password_change: true,
+            delete_tokens_with_user: true,
+        }
     }
 }
 

@@ -21,7 +21,11 @@ const EMAIL_TAKEN: &str = "user with this email address already exists.";
 const NOT_FOUND: &str = "User with given email does not exist.";
 
 /// `POST users/resend_activation/`: the activation e-mail again, for an inactive account.
-pub async fn resend_activation(State(state): State<AppState>, _caller: MaybeUser, Body(body): Body) -> ApiResult<Response> {
+pub async fn resend_activation(
+    State(state): State<AppState>,
+    _caller: MaybeUser,
+    Body(body): Body,
+) -> ApiResult<Response> {
     let email = email_field(&body, "email")?;
     let user = state.accounts.user_for_reset(&email, false).await?;
     let djoser = &state.settings.djoser;
@@ -39,7 +43,11 @@ pub async fn resend_activation(State(state): State<AppState>, _caller: MaybeUser
 }
 
 /// `POST users/reset_password/`: always 204 unless configured to reveal unknown addresses.
-pub async fn reset_password(State(state): State<AppState>, _caller: MaybeUser, Body(body): Body) -> ApiResult<StatusCode> {
+pub async fn reset_password(
+    State(state): State<AppState>,
+    _caller: MaybeUser,
+    Body(body): Body,
+) -> ApiResult<StatusCode> {
     request_link(&state, &body, EmailKind::PasswordReset).await
 }
 
@@ -48,7 +56,11 @@ pub async fn reset_email(State(state): State<AppState>, _caller: MaybeUser, Body
     request_link(&state, &body, EmailKind::UsernameReset).await
 }
 
-async fn request_link(state: &AppState, body: &serde_json::Map<String, serde_json::Value>, kind: EmailKind) -> ApiResult<StatusCode> {
+async fn request_link(
+    state: &AppState,
+    body: &serde_json::Map<String, serde_json::Value>,
+    kind: EmailKind,
+) -> ApiResult<StatusCode> {
     let email = email_field(body, "email")?;
     match state.accounts.user_for_reset(&email, true).await? {
         Some(user) => state.accounts.send(&user, kind).await?,
@@ -60,7 +72,11 @@ async fn request_link(state: &AppState, body: &serde_json::Map<String, serde_jso
 
 /// `POST users/set_password/`: fields (`new_password`, [`re_new_password`], `current_password`),
 /// then the validators against the caller, then the retype.
-pub async fn set_password(State(state): State<AppState>, CurrentUser(user): CurrentUser, Body(body): Body) -> ApiResult<StatusCode> {
+pub async fn set_password(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    Body(body): Body,
+) -> ApiResult<StatusCode> {
     let retype = state.settings.djoser.set_password_retype;
     let mut form = Form::new(&body);
     let new_password = form.password("new_password");
@@ -81,7 +97,11 @@ pub async fn set_password(State(state): State<AppState>, CurrentUser(user): Curr
 
 /// `POST users/reset_password_confirm/`: fields, validators (against nobody: Djoser's validators
 /// run before the uid is read), retype, then uid and token.
-pub async fn reset_password_confirm(State(state): State<AppState>, _caller: MaybeUser, Body(body): Body) -> ApiResult<StatusCode> {
+pub async fn reset_password_confirm(
+    State(state): State<AppState>,
+    _caller: MaybeUser,
+    Body(body): Body,
+) -> ApiResult<StatusCode> {
     let retype = state.settings.djoser.password_reset_confirm_retype;
     let mut form = Form::new(&body);
     let uid = form.char("uid", None);
@@ -97,13 +117,20 @@ pub async fn reset_password_confirm(State(state): State<AppState>, _caller: Mayb
     if retype && retyped.as_deref() != Some(new_password.as_str()) {
         return Err(ApiError::non_field("The two password fields didn't match."));
     }
-    state.accounts.reset_password(&checked(uid)?, &checked(token)?, &new_password).await?;
+    state
+        .accounts
+        .reset_password(&checked(uid)?, &checked(token)?, &new_password)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 /// `POST users/set_email/`: fields (`current_password`, `new_email`, [`re_new_email`]) reported
 /// together, then the retype.
-pub async fn set_email(State(state): State<AppState>, CurrentUser(user): CurrentUser, Body(body): Body) -> ApiResult<StatusCode> {
+pub async fn set_email(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    Body(body): Body,
+) -> ApiResult<StatusCode> {
     let retype = state.settings.djoser.set_username_retype;
     let mut form = Form::new(&body);
     current_password(&state, &mut form, &user).await?;
@@ -114,13 +141,21 @@ pub async fn set_email(State(state): State<AppState>, CurrentUser(user): Current
     if retype && retyped.and_then(|r| Email::parse(&r)).as_ref() != Some(&new_email) {
         return Err(ApiError::non_field("The two email fields didn't match."));
     }
-    state.accounts.set_email(&user, &new_email).await.map_err(taken_as_new_email)?;
+    state
+        .accounts
+        .set_email(&user, &new_email)
+        .await
+        .map_err(taken_as_new_email)?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 /// `POST users/reset_email_confirm/`: `new_email` (and its retype) first, then uid and token,
 /// which Djoser reads in `validate()` (so a missing uid is an invalid uid, not a required field).
-pub async fn reset_email_confirm(State(state): State<AppState>, _caller: MaybeUser, Body(body): Body) -> ApiResult<StatusCode> {
+pub async fn reset_email_confirm(
+    State(state): State<AppState>,
+    _caller: MaybeUser,
+    Body(body): Body,
+) -> ApiResult<StatusCode> {
     let retype = state.settings.djoser.username_reset_confirm_retype;
     let mut form = Form::new(&body);
     let new_email = new_email_field(&state, &mut form).await?;
@@ -131,7 +166,11 @@ pub async fn reset_email_confirm(State(state): State<AppState>, _caller: MaybeUs
         return Err(ApiError::non_field("The two email fields didn't match."));
     }
     let text = |name: &str| body.get(name).and_then(|v| v.as_str()).unwrap_or_default().to_owned();
-    state.accounts.reset_email(&text("uid"), &text("token"), &new_email).await.map_err(taken_as_new_email)?;
+    state
+        .accounts
+        .reset_email(&text("uid"), &text("token"), &new_email)
+        .await
+        .map_err(taken_as_new_email)?;
     Ok(StatusCode::NO_CONTENT)
 }
 

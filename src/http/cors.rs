@@ -3,7 +3,7 @@
 //! ([`crate::config::CorsSettings::check`]).
 
 use axum::http::{HeaderValue, Method, header};
-use tower_http::cors::{AllowOrigin, CorsLayer};
+use tower_http::cors::{AllowCredentials, AllowOrigin, CorsLayer};
 
 use crate::config::CorsSettings;
 
@@ -13,19 +13,25 @@ pub fn layer(settings: &CorsSettings) -> Option<CorsLayer> {
     if settings.allowed_origins.is_empty() {
         return None;
     }
-    let origins = if settings.allowed_origins.iter().any(|origin| origin == "*") {
-        AllowOrigin::any()
+    let layer = if settings.allowed_origins.iter().any(|origin| origin == "*") {
+        // Never with credentials: the configuration check refuses that combination.
+        CorsLayer::new().allow_origin(AllowOrigin::any())
     } else {
-        AllowOrigin::list(
-            settings
-                .allowed_origins
-                .iter()
-                .filter_map(|origin| HeaderValue::from_str(origin).ok()),
-        )
+        let origins: Vec<HeaderValue> = settings
+            .allowed_origins
+            .iter()
+            .filter_map(|origin| HeaderValue::from_str(origin).ok())
+            .collect();
+        let layer = CorsLayer::new().allow_origin(AllowOrigin::list(origins.clone()));
+        if settings.allow_credentials {
+            // Only to the listed origins: other origins get no CORS header at all.
+            layer.allow_credentials(AllowCredentials::predicate(move |origin, _| origins.contains(origin)))
+        } else {
+            layer
+        }
     };
     Some(
-        CorsLayer::new()
-            .allow_origin(origins)
+        layer
             .allow_methods([
                 Method::GET,
                 Method::POST,
@@ -35,7 +41,6 @@ pub fn layer(settings: &CorsSettings) -> Option<CorsLayer> {
                 Method::OPTIONS,
             ])
             .allow_headers([header::CONTENT_TYPE, header::AUTHORIZATION])
-            .allow_credentials(settings.allow_credentials)
             .max_age(settings.max_age),
     )
 }

@@ -54,8 +54,15 @@ pub fn apply(router: Router<AppState>, state: AppState) -> Router<AppState> {
             .layer(
                 TraceLayer::new_for_http()
                     .make_span_with(|request: &Request<Body>| {
-                        let id = request.headers().get(REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("-");
-                        let route = request.extensions().get::<MatchedPath>().map_or("unmatched", MatchedPath::as_str);
+                        let id = request
+                            .headers()
+                            .get(REQUEST_ID)
+                            .and_then(|v| v.to_str().ok())
+                            .unwrap_or("-");
+                        let route = request
+                            .extensions()
+                            .get::<MatchedPath>()
+                            .map_or("unmatched", MatchedPath::as_str);
                         tracing::info_span!(
                             "request",
                             request_id = %id,
@@ -74,7 +81,10 @@ pub fn apply(router: Router<AppState>, state: AppState) -> Router<AppState> {
             }))
             .layer(security_headers)
             .layer(from_fn_with_state(state.clone(), www_authenticate))
-            .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, settings.request_timeout))
+            .layer(TimeoutLayer::with_status_code(
+                StatusCode::SERVICE_UNAVAILABLE,
+                settings.request_timeout,
+            ))
             .layer(DefaultBodyLimit::max(settings.body_limit)),
     )
 }

@@ -9,8 +9,8 @@ pub mod error;
 mod fields;
 mod health;
 mod jwt;
-mod metrics;
 mod methods;
+mod metrics;
 mod middleware;
 pub mod state;
 mod users;
@@ -30,15 +30,40 @@ pub fn router(state: AppState) -> Router {
         ),
         (
             "/api/auth/users/me/",
-            get(users::me).put(users::update_me).patch(users::update_me).delete(users::delete_me).fallback(methods::users_fallback),
+            get(users::me)
+                .put(users::update_me)
+                .patch(users::update_me)
+                .delete(users::delete_me)
+                .fallback(methods::users_fallback),
         ),
-        ("/api/auth/users/resend_activation/", post(account::resend_activation).fallback(methods::users_fallback)),
-        ("/api/auth/users/set_password/", post(account::set_password).fallback(methods::users_fallback)),
-        ("/api/auth/users/reset_password/", post(account::reset_password).fallback(methods::users_fallback)),
-        ("/api/auth/users/reset_password_confirm/", post(account::reset_password_confirm).fallback(methods::users_fallback)),
-        ("/api/auth/users/set_email/", post(account::set_email).fallback(methods::users_fallback)),
-        ("/api/auth/users/reset_email/", post(account::reset_email).fallback(methods::users_fallback)),
-        ("/api/auth/users/reset_email_confirm/", post(account::reset_email_confirm).fallback(methods::users_fallback)),
+        (
+            "/api/auth/users/resend_activation/",
+            post(account::resend_activation).fallback(methods::users_fallback),
+        ),
+        (
+            "/api/auth/users/set_password/",
+            post(account::set_password).fallback(methods::users_fallback),
+        ),
+        (
+            "/api/auth/users/reset_password/",
+            post(account::reset_password).fallback(methods::users_fallback),
+        ),
+        (
+            "/api/auth/users/reset_password_confirm/",
+            post(account::reset_password_confirm).fallback(methods::users_fallback),
+        ),
+        (
+            "/api/auth/users/set_email/",
+            post(account::set_email).fallback(methods::users_fallback),
+        ),
+        (
+            "/api/auth/users/reset_email/",
+            post(account::reset_email).fallback(methods::users_fallback),
+        ),
+        (
+            "/api/auth/users/reset_email_confirm/",
+            post(account::reset_email_confirm).fallback(methods::users_fallback),
+        ),
         (
             "/api/auth/users/activation/",
             post(users::activation).fallback(methods::users_fallback),

@@ -58,13 +58,21 @@ pub async fn me(CurrentUser(user): CurrentUser) -> Json<Value> {
 /// `PUT`/`PATCH users/me/`: nothing is writable on the e-mail user model (unknown and read-only
 /// fields are ignored), so this answers the representation; an inactive caller gets the
 /// activation e-mail again, as in Djoser.
-pub async fn update_me(State(state): State<AppState>, CurrentUser(user): CurrentUser, Body(_body): Body) -> ApiResult<Json<Value>> {
+pub async fn update_me(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    Body(_body): Body,
+) -> ApiResult<Json<Value>> {
     state.accounts.updated(&user).await?;
     Ok(Json(representation(&user)))
 }
 
 /// `DELETE users/me/`: needs the caller's `current_password`.
-pub async fn delete_me(State(state): State<AppState>, CurrentUser(user): CurrentUser, Body(body): Body) -> ApiResult<StatusCode> {
+pub async fn delete_me(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    Body(body): Body,
+) -> ApiResult<StatusCode> {
     let mut form = Form::new(&body);
     if let Some(password) = form.password("current_password")
         && !state.accounts.check_password(&user, &password).await?

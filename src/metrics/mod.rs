@@ -140,6 +140,8 @@ impl Metrics {
 
 /// The method's label; anything non-standard is `OTHER`, so invented methods add no series.
 fn known_method(method: &str) -> &'static str {
-    const KNOWN: [&str; 9] = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "CONNECT", "TRACE"];
+    const KNOWN: [&str; 9] = [
+        "GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "CONNECT", "TRACE",
+    ];
     KNOWN.into_iter().find(|known| *known == method).unwrap_or("OTHER")
 }

@@ -40,9 +40,16 @@ impl Exposition {
             let mut cumulative = 0;
             for (bound, count) in BUCKETS.iter().zip(stats.buckets) {
                 cumulative += count;
-                let _ = writeln!(self.out, "{name}_bucket{{route=\"{route}\",le=\"{bound}\"}} {cumulative}");
+                let _ = writeln!(
+                    self.out,
+                    "{name}_bucket{{route=\"{route}\",le=\"{bound}\"}} {cumulative}"
+                );
             }
-            let _ = writeln!(self.out, "{name}_bucket{{route=\"{route}\",le=\"+Inf\"}} {}", stats.count);
+            let _ = writeln!(
+                self.out,
+                "{name}_bucket{{route=\"{route}\",le=\"+Inf\"}} {}",
+                stats.count
+            );
             let _ = writeln!(self.out, "{name}_sum{{route=\"{route}\"}} {}", stats.sum_seconds);
             let _ = writeln!(self.out, "{name}_count{{route=\"{route}\"}} {}", stats.count);
         }

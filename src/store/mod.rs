@@ -124,13 +124,23 @@ impl Store {
     /// `last_login`, blacklisting the user's refresh tokens) and queues `mails`, all in one
     /// transaction. False, with nothing written, when the expected hash no longer matches or the
     /// user is gone.
-    pub async fn change_password(&self, id: i64, change: &PasswordChange<'_>, mails: &[QueuedMail]) -> Result<bool, StoreError> {
+    pub async fn change_password(
+        &self,
+        id: i64,
+        change: &PasswordChange<'_>,
+        mails: &[QueuedMail],
+    ) -> Result<bool, StoreError> {
         delegate!(self, change_password(id, change, mails))
     }
 
     /// Sets a new e-mail address (optionally only if the old one is unchanged) and queues `mails`
     /// in one transaction; `EmailTaken` when the new key belongs to someone else.
-    pub async fn change_email(&self, id: i64, change: &EmailChange<'_>, mails: &[QueuedMail]) -> Result<bool, StoreError> {
+    pub async fn change_email(
+        &self,
+        id: i64,
+        change: &EmailChange<'_>,
+        mails: &[QueuedMail],
+    ) -> Result<bool, StoreError> {
         delegate!(self, change_email(id, change, mails))
     }
 

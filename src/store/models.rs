@@ -52,7 +52,10 @@ pub struct QueuedMail {
 
 impl QueuedMail {
     pub fn new(kind: &'static str, recipient: &str) -> Self {
-        Self { kind, recipient: recipient.to_owned() }
+        Self {
+            kind,
+            recipient: recipient.to_owned(),
+        }
     }
 }
 

@@ -149,8 +149,13 @@ async fn a_link_expires_after_the_reset_timeout(db: Backend) {
     app.register("fred@example.com", PASSWORD).await;
     let (uid, _) = app.mail.next().await.link("activate");
     let user = app_user(&app, 1).await;
-    let links = imhotep::auth::links::LinkTokens::new(crate::helpers::SECRET_KEY, std::time::Duration::from_secs(60), true);
-    let old = links.make(&user, Purpose::Activation, chrono::Utc::now() - chrono::Duration::seconds(120));
+    let links =
+        imhotep::auth::links::LinkTokens::new(crate::helpers::SECRET_KEY, std::time::Duration::from_secs(60), true);
+    let old = links.make(
+        &user,
+        Purpose::Activation,
+        chrono::Utc::now() - chrono::Duration::seconds(120),
+    );
     app.activate(&uid, &old)
         .await
         .assert(400, r#"{"token":["Invalid token for given user."]}"#);

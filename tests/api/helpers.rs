@@ -118,28 +118,9 @@ pub async fn spawn_app(backend: Backend) -> Option<TestApp> {
 pub async fn spawn_app_with(backend: Backend, configure: impl FnOnce(&mut Settings)) -> Option<TestApp> {
     let (db, database_url) = TestDb::create(backend).await?;
     let mail = SmtpSink::start().await;
-    let mut settings = Settings {
-        debug: false,
-        secret_key: Secret::new(SECRET_KEY),
-        ..Settings::default()
-    };
-    settings.server.port = 0;
-    settings.database.url = Secret::new(database_url.clone());
-    settings.database.max_connections = 5;
-    settings.email.backend = EmailBackendKind::Smtp;
-    settings.email.host = "127.0.0.1".into();
-    settings.email.port = mail.port;
-    settings.email.default_from_email = "noreply@example.com".into();
-    settings.outbox.poll_interval = Duration::from_millis(200);
-    settings.outbox.backoff_base = Duration::from_millis(100);
-    settings.outbox.backoff_ceiling = Duration::from_millis(500);
+    let mut settings = test_settings(&database_url, mail.port);
     configure(&mut settings);
-    let app = Application::build(settings).await.expect("the application builds");
-    let address = format!("http://{}", app.local_addr().expect("bound address"));
-    let (stop, stopped) = oneshot::channel::<()>();
-    tokio::spawn(app.run_until(async move {
-        let _ = stopped.await;
-    }));
+    let (address, stop) = serve(settings).await;
     let client = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
@@ -152,6 +133,37 @@ pub async fn spawn_app_with(backend: Backend, configure: impl FnOnce(&mut Settin
         _stop: stop,
         _db: db,
     })
+}
+
+/// The settings of a test server: the test secret, a random port, fast outbox retries, e-mail to `smtp_port`.
+pub fn test_settings(database_url: &str, smtp_port: u16) -> Settings {
+    let mut settings = Settings {
+        debug: false,
+        secret_key: Secret::new(SECRET_KEY),
+        ..Settings::default()
+    };
+    settings.server.port = 0;
+    settings.database.url = Secret::new(database_url);
+    settings.database.max_connections = 5;
+    settings.email.backend = EmailBackendKind::Smtp;
+    settings.email.host = "127.0.0.1".into();
+    settings.email.port = smtp_port;
+    settings.email.default_from_email = "noreply@example.com".into();
+    settings.outbox.poll_interval = Duration::from_millis(200);
+    settings.outbox.backoff_base = Duration::from_millis(100);
+    settings.outbox.backoff_ceiling = Duration::from_millis(500);
+    settings
+}
+
+/// Starts a server with `settings`; it runs until the returned sender is dropped.
+pub async fn serve(settings: Settings) -> (String, oneshot::Sender<()>) {
+    let app = Application::build(settings).await.expect("the application builds");
+    let address = format!("http://{}", app.local_addr().expect("bound address"));
+    let (stop, stopped) = oneshot::channel::<()>();
+    tokio::spawn(app.run_until(async move {
+        let _ = stopped.await;
+    }));
+    (address, stop)
 }
 
 /// A response read whole: status, headers and JSON body (`Value::Null` when empty).

@@ -1,16 +1,23 @@
 //! Black-box API tests: the real server on a random port, a fresh database per test (SQLite and
 //! PostgreSQL), real e-mail over SMTP. Each scenario runs once per database.
 
+mod binary;
 mod helpers;
 mod smtp;
 mod tokens;
 
+mod account;
 mod activation;
 mod bearer;
+mod cors;
 mod flow;
+mod housekeeping;
 mod jwt_create;
 mod jwt_refresh;
 mod jwt_verify_blacklist_logout;
+mod logs;
 mod me;
+mod metrics;
+mod outbox;
 mod register;
 mod transport;

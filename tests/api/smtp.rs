@@ -5,8 +5,11 @@ use std::time::Duration;
 
 use base64::Engine;
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
+
 use tokio::sync::{Mutex, mpsc};
 
 /// One received message.
@@ -45,20 +48,57 @@ pub struct SmtpSink {
     received: Mutex<mpsc::UnboundedReceiver<Received>>,
 }
 
+/// How the sink answers the end of each message's DATA.
+#[derive(Debug, Clone, Copy, Default)]
+pub enum Behaviour {
+    /// 250: accepted.
+    #[default]
+    Accept,
+    /// 451 for the first `n` messages, then 250.
+    DeferFirst(usize),
+    /// 550 for every message.
+    Reject,
+}
+
 impl SmtpSink {
+    /// A sink on a free port that accepts everything.
     pub async fn start() -> SmtpSink {
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind the SMTP sink");
+        SmtpSink::start_on(0, Behaviour::Accept).await
+    }
+
+    /// A sink on `port` (0 = any free one) answering as `behaviour` says.
+    pub async fn start_on(port: u16, behaviour: Behaviour) -> SmtpSink {
+        let listener = TcpListener::bind(("127.0.0.1", port))
+            .await
+            .expect("bind the SMTP sink");
         let port = listener.local_addr().expect("sink address").port();
         let (sender, received) = mpsc::unbounded_channel();
+        let answered = Arc::new(AtomicUsize::new(0));
         tokio::spawn(async move {
             while let Ok((stream, _)) = listener.accept().await {
-                tokio::spawn(serve(stream, sender.clone()));
+                tokio::spawn(serve(stream, sender.clone(), behaviour, answered.clone()));
             }
         });
         SmtpSink {
             port,
             received: Mutex::new(received),
         }
+    }
+
+    /// A port nothing listens on yet (for "SMTP is down" tests).
+    pub fn free_port() -> u16 {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        listener.local_addr().expect("address").port()
+    }
+
+    /// Every message that arrives until none has come for `quiet` (for counting deliveries).
+    pub async fn drain(&self, quiet: Duration) -> Vec<Received> {
+        let mut received = self.received.lock().await;
+        let mut all = Vec::new();
+        while let Ok(Some(message)) = tokio::time::timeout(quiet, received.recv()).await {
+            all.push(message);
+        }
+        all
     }
 
     /// The next message, waiting up to 10 s.
@@ -71,7 +111,12 @@ impl SmtpSink {
     }
 }
 
-async fn serve(stream: TcpStream, sender: mpsc::UnboundedSender<Received>) -> std::io::Result<()> {
+async fn serve(
+    stream: TcpStream,
+    sender: mpsc::UnboundedSender<Received>,
+    behaviour: Behaviour,
+    answered: Arc<AtomicUsize>,
+) -> std::io::Result<()> {
     let (read, mut write) = stream.into_split();
     let mut lines = BufReader::new(read);
     let mut rcpt_to = Vec::new();
@@ -102,6 +147,10 @@ async fn serve(stream: TcpStream, sender: mpsc::UnboundedSender<Received>) -> st
                 );
                 b"235 accepted\r\n"
             }
+            "MAIL" => {
+                rcpt_to.clear();
+                b"250 ok\r\n"
+            }
             "RCPT" => {
                 rcpt_to.push(line.trim_end().to_owned());
                 b"250 ok\r\n"
@@ -116,12 +165,19 @@ async fn serve(stream: TcpStream, sender: mpsc::UnboundedSender<Received>) -> st
                     }
                     data.push_str(&line);
                 }
-                let _ = sender.send(Received {
-                    rcpt_to: std::mem::take(&mut rcpt_to),
-                    login: login.clone(),
-                    data: decode_qp(&data),
-                });
-                b"250 queued\r\n"
+                let nth = answered.fetch_add(1, Ordering::SeqCst);
+                match behaviour {
+                    Behaviour::DeferFirst(n) if nth < n => b"451 4.3.0 try again later\r\n",
+                    Behaviour::Reject => b"550 5.1.1 no such mailbox\r\n",
+                    _ => {
+                        let _ = sender.send(Received {
+                            rcpt_to: std::mem::take(&mut rcpt_to),
+                            login: login.clone(),
+                            data: decode_qp(&data),
+                        });
+                        b"250 queued\r\n"
+                    }
+                }
             }
             "QUIT" => {
                 write.write_all(b"221 bye\r\n").await?;

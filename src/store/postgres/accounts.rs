@@ -1,7 +1,5 @@
 //! Account writes on PostgreSQL, each one transaction together with the e-mails it promises.
 
-
-
 use sqlx::postgres::PgConnection;
 
 use super::PgStore;
@@ -100,7 +98,12 @@ impl PgStore {
         Ok(true)
     }
 
-    pub async fn change_email(&self, id: i64, change: &EmailChange<'_>, mails: &[QueuedMail]) -> Result<bool, StoreError> {
+    pub async fn change_email(
+        &self,
+        id: i64,
+        change: &EmailChange<'_>,
+        mails: &[QueuedMail],
+    ) -> Result<bool, StoreError> {
         let mut tx = self.pool.begin().await?;
         let result = sqlx::query(
             "UPDATE users SET email = $1, email_key = $2, last_login = CASE WHEN $3 THEN $4 ELSE last_login END \
@@ -130,9 +133,15 @@ impl PgStore {
     pub async fn delete_user(&self, id: i64, delete_tokens: bool) -> Result<bool, StoreError> {
         let mut tx = self.pool.begin().await?;
         if delete_tokens {
-            sqlx::query("DELETE FROM outstanding_tokens WHERE user_id = $1").bind(id).execute(&mut *tx).await?;
+            sqlx::query("DELETE FROM outstanding_tokens WHERE user_id = $1")
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
         }
-        let result = sqlx::query("DELETE FROM users WHERE id = $1").bind(id).execute(&mut *tx).await?;
+        let result = sqlx::query("DELETE FROM users WHERE id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
         tx.commit().await?;
         Ok(result.rows_affected() == 1)
     }
@@ -155,4 +164,3 @@ async fn queue_in(conn: &mut PgConnection, user_id: i64, mails: &[QueuedMail]) -
     }
     Ok(())
 }
-

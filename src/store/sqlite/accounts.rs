@@ -103,7 +103,12 @@ impl SqliteStore {
         Ok(true)
     }
 
-    pub async fn change_email(&self, id: i64, change: &EmailChange<'_>, mails: &[QueuedMail]) -> Result<bool, StoreError> {
+    pub async fn change_email(
+        &self,
+        id: i64,
+        change: &EmailChange<'_>,
+        mails: &[QueuedMail],
+    ) -> Result<bool, StoreError> {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let result = sqlx::query(
             "UPDATE users SET email = ?, email_key = ?, last_login = CASE WHEN ? THEN ? ELSE last_login END \
@@ -132,9 +137,15 @@ impl SqliteStore {
     pub async fn delete_user(&self, id: i64, delete_tokens: bool) -> Result<bool, StoreError> {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         if delete_tokens {
-            sqlx::query("DELETE FROM outstanding_tokens WHERE user_id = ?").bind(id).execute(&mut *tx).await?;
+            sqlx::query("DELETE FROM outstanding_tokens WHERE user_id = ?")
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
         }
-        let result = sqlx::query("DELETE FROM users WHERE id = ?").bind(id).execute(&mut *tx).await?;
+        let result = sqlx::query("DELETE FROM users WHERE id = ?")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
         tx.commit().await?;
         Ok(result.rows_affected() == 1)
     }

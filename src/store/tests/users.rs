@@ -85,7 +85,9 @@ async fn same_email_key_is_email_taken(store: Store) {
         .await
         .expect("first");
 
-    let second = store.create_user(&new_user("BOB@example.com"), "bob@example.com", &[]).await;
+    let second = store
+        .create_user(&new_user("BOB@example.com"), "bob@example.com", &[])
+        .await;
 
     assert!(matches!(second, Err(StoreError::EmailTaken)), "{second:?}");
 }
@@ -127,7 +129,12 @@ async fn activation_changes_an_inactive_user_once(store: Store) {
     assert!(store.activate_user(inactive.id, &[]).await.expect("activate"));
     assert!(!store.activate_user(inactive.id, &[]).await.expect("activate again"));
     assert!(!store.activate_user(active.id, &[]).await.expect("activate active"));
-    assert!(!store.activate_user(active.id + 100, &[]).await.expect("activate missing"));
+    assert!(
+        !store
+            .activate_user(active.id + 100, &[])
+            .await
+            .expect("activate missing")
+    );
     let reloaded = store.user_by_id(inactive.id).await.expect("reload").expect("exists");
     assert!(reloaded.is_active);
 }

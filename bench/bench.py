@@ -1,0 +1,1032 @@
+#!/usr/bin/env python3
+"""The benchmark driver. Start it through bench/run.sh, which installs wrk, builds the binaries and
+prepares bench/.venv first; `bash bench/run.sh --help` lists the options.
+
+One run: the limits (raw argon2id and PBKDF2 rates, an axum `{}` server, pgbench), then for each
+server (imhotep on PostgreSQL, imhotep on SQLite, the reference Djoser on PostgreSQL) a fresh
+database seeded with the same users, the server started, and workloads W1-W6 driven by wrk at the
+same concurrency, each after a warm-up; then the scale step (W1, W3 with 1,000,000 users and
+1,500,000 token rows). Writes results.json, BENCHMARKS.md and a chart (see report.py).
+
+Standard library only (report.py needs matplotlib for the chart). Every loop and every child
+process is bounded in time; traffic goes to 127.0.0.1 only.
+"""
+from __future__ import annotations
+
+import argparse
+import base64
+import csv
+import datetime as dt
+import hashlib
+import hmac
+import http.client
+import json
+import math
+import os
+import platform
+import random
+import re
+import resource
+import shutil
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BENCH = ROOT / "bench"
+LUA = BENCH / "wrk" / "workload.lua"
+CEILING_BIN = BENCH / "ceiling" / "target" / "release"
+IMHOTEP_BIN = Path(os.environ.get("IMHOTEP_BIN", ROOT / "target" / "release" / "imhotep"))
+REFERENCE = Path(os.environ.get("REFERENCE_DIR", ROOT.parent / "shared" / "reference-djoser"))
+REF_VENV = Path(os.environ.get("REF_VENV", Path.home() / ".cache" / "reference-djoser-venv"))
+PG_HOST = os.environ.get("PGHOST", "127.0.0.1")
+PG_PORT = os.environ.get("PGPORT", "5432")
+PG_USER = os.environ.get("PGUSER", "postgres")
+
+SECRET_KEY = "imhotep-bench-secret-key-0123456789abcdef0123456789abcdef"
+PASSWORD = "Bench-Horse-Battery-7"  # every seeded user's password
+TICK = os.sysconf("SC_CLK_TCK")
+WORKLOADS = ["w1", "w2", "w3", "w4", "w5", "w6"]
+WORKLOAD_TITLES = {
+    "w1": "W1 GET users/me/",
+    "w2": "W2 POST jwt/verify/",
+    "w3": "W3 POST jwt/refresh/ (rotation)",
+    "w4": "W4 POST jwt/create/ (login)",
+    "w5": "W5 POST users/ (register + mail)",
+    "w6": "W6 mix 80/15/4/1",
+}
+# Share of requests that consume a fresh refresh token.
+REFRESH_SHARE = {"w3": 1.0, "w6": 0.15}
+# Refresh tokens minted for a warm-up, per second of warm-up: above any rate this machine reaches.
+WARMUP_TOKENS_PER_SECOND = 25_000
+
+
+def log(message: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')}] {message}", flush=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# Child processes and databases, cleaned up on any exit.
+
+CHILDREN: list[subprocess.Popen] = []
+DATABASES: list[str] = []
+KEEP_DATABASES = False
+
+
+def spawn(cmd, *, env=None, cwd=None, log_path: Path | None = None) -> subprocess.Popen:
+    out = open(log_path, "ab") if log_path else subprocess.DEVNULL
+    proc = subprocess.Popen(cmd, env=env, cwd=cwd, stdout=out, stderr=subprocess.STDOUT,
+                            stdin=subprocess.DEVNULL, start_new_session=True)
+    CHILDREN.append(proc)
+    return proc
+
+
+def stop_process(proc: subprocess.Popen, timeout: float = 15) -> None:
+    """SIGTERM to the child by its pid, SIGKILL to it if it lingers. gunicorn's master (run.sh
+    execs it) stops its own workers on SIGTERM."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+    if proc in CHILDREN:
+        CHILDREN.remove(proc)
+
+
+def cleanup() -> None:
+    for proc in list(CHILDREN):
+        try:
+            stop_process(proc, 10)
+        except Exception:  # noqa: BLE001 - best effort on the way out
+            pass
+    if not KEEP_DATABASES:
+        for name in list(DATABASES):
+            drop_database(name)
+
+
+def on_signal(signum, _frame):
+    log(f"signal {signum}: cleaning up")
+    cleanup()
+    sys.exit(130)
+
+
+# ---------------------------------------------------------------------------------------------
+# Small helpers: commands, PostgreSQL, /proc.
+
+def run(cmd, *, timeout: float, env=None, cwd=None, input: str | None = None) -> str:
+    result = subprocess.run(cmd, env=env, cwd=cwd, input=input, capture_output=True, text=True,
+                            timeout=timeout)
+    if result.returncode != 0:
+        raise RuntimeError(f"{' '.join(map(str, cmd))} exited {result.returncode}:\n"
+                           f"{result.stdout[-2000:]}\n{result.stderr[-2000:]}")
+    return result.stdout
+
+
+def pg_args(db: str) -> list[str]:
+    return ["-h", PG_HOST, "-p", PG_PORT, "-U", PG_USER, "-d", db]
+
+
+def psql(db: str, sql: str, timeout: float = 600) -> str:
+    return run(["psql", *pg_args(db), "-X", "-q", "-At", "-v", "ON_ERROR_STOP=1", "-f", "-"],
+               input=sql, timeout=timeout)
+
+
+def pg_url(db: str) -> str:
+    return f"postgres://{PG_USER}@{PG_HOST}:{PG_PORT}/{db}"
+
+
+def create_database(name: str) -> None:
+    drop_database(name)
+    run(["createdb", "-h", PG_HOST, "-p", PG_PORT, "-U", PG_USER, name], timeout=60)
+    DATABASES.append(name)
+
+
+def drop_database(name: str) -> None:
+    try:
+        run(["dropdb", "-h", PG_HOST, "-p", PG_PORT, "-U", PG_USER, "--if-exists", "--force", name],
+            timeout=120)
+    except Exception as error:  # noqa: BLE001
+        log(f"could not drop database {name}: {error}")
+    if name in DATABASES:
+        DATABASES.remove(name)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def proc_stat(pid: int) -> list[str] | None:
+    try:
+        data = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return data[data.rindex(")") + 2:].split()  # fields from 3 (state) on
+
+
+def cpu_seconds(pids) -> dict[int, float]:
+    out = {}
+    for pid in pids:
+        fields = proc_stat(pid)
+        if fields:
+            out[pid] = (int(fields[11]) + int(fields[12])) / TICK  # utime + stime
+    return out
+
+
+def cpu_delta(before: dict[int, float], after: dict[int, float]) -> float:
+    return sum(after[pid] - before.get(pid, 0.0) for pid in after)
+
+
+def children_of(pid: int) -> list[int]:
+    kids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            fields = proc_stat(int(entry.name))
+            if fields and int(fields[1]) == pid:
+                kids.append(int(entry.name))
+    return sorted(kids)
+
+
+def memory_kb(pids) -> dict[str, int]:
+    """VmRSS and VmHWM summed over `pids`, in KiB."""
+    total = {"rss_kb": 0, "hwm_kb": 0}
+    for pid in pids:
+        try:
+            status = Path(f"/proc/{pid}/status").read_text()
+        except OSError:
+            continue
+        for key, field in (("VmRSS", "rss_kb"), ("VmHWM", "hwm_kb")):
+            match = re.search(rf"^{key}:\s+(\d+) kB", status, re.M)
+            if match:
+                total[field] += int(match.group(1))
+    return total
+
+
+def reset_peak_rss(pids) -> bool:
+    """Writing 5 to clear_refs resets VmHWM to the current RSS (Linux >= 4.0)."""
+    ok = True
+    for pid in pids:
+        try:
+            Path(f"/proc/{pid}/clear_refs").write_text("5")
+        except OSError:
+            ok = False
+    return ok
+
+
+def machine_cpu() -> tuple[int, int]:
+    """(busy, total) jiffies over all cores, from /proc/stat."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = fields[3] + fields[4]
+    total = sum(fields[:8])
+    return total - idle, total
+
+
+def percentile(values: list[float], q: float) -> float | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, math.ceil(q / 100 * len(ordered)) - 1))
+    return ordered[index]
+
+
+def http_status(port: int, path: str, timeout: float = 5) -> int | None:
+    try:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+        conn.request("GET", path)
+        status = conn.getresponse().status
+        conn.close()
+        return status
+    except OSError:
+        return None
+
+
+# ---------------------------------------------------------------------------------------------
+# Tokens: SimpleJWT's HS256 JWTs, minted here with the servers' shared SECRET_KEY.
+
+def b64url(raw: bytes) -> bytes:
+    return base64.urlsafe_b64encode(raw).rstrip(b"=")
+
+
+class Minter:
+    HEADER = b64url(b'{"alg":"HS256","typ":"JWT"}')
+
+    def __init__(self, key: str):
+        self.key = key.encode()
+
+    def token(self, kind: str, user_id: int, iat: int, exp: int) -> tuple[str, str]:
+        jti = uuid.uuid4().hex
+        payload = (f'{{"token_type":"{kind}","exp":{exp},"iat":{iat},"jti":"{jti}",'
+                   f'"user_id":"{user_id}"}}').encode()
+        signing_input = self.HEADER + b"." + b64url(payload)
+        signature = b64url(hmac.new(self.key, signing_input, hashlib.sha256).digest())
+        return jti, (signing_input + b"." + signature).decode()
+
+
+def iso(ts: int) -> str:
+    return dt.datetime.fromtimestamp(ts, dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f+00:00")
+
+
+# ---------------------------------------------------------------------------------------------
+# The servers under test.
+
+class Server:
+    name = ""
+    backend = ""
+
+    def __init__(self, cfg, work: Path, label: str):
+        self.cfg = cfg
+        self.work = work
+        self.label = label
+        self.port = free_port()
+        self.proc: subprocess.Popen | None = None
+        self.log_path = work / f"{label}.log"
+
+    # Implemented per server: prepare(users, outstanding, blacklisted), start(smtp_port),
+    # pids(), record_outstanding(rows), counts(), close().
+
+    def wait_ready(self, path: str, ok, timeout: float = 90) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"{self.label} exited with {self.proc.returncode}; see {self.log_path}")
+            status = http_status(self.port, path, timeout=2)
+            if status is not None and ok(status):
+                return
+            time.sleep(0.2)
+        raise RuntimeError(f"{self.label} not ready after {timeout} s; see {self.log_path}")
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def stop(self) -> None:
+        if self.proc:
+            stop_process(self.proc, 30)
+
+    def log_tail(self, lines: int = 20) -> list[str]:
+        try:
+            return self.log_path.read_text(errors="replace").splitlines()[-lines:]
+        except OSError:
+            return []
+
+
+def pg_seed_sql(table_users: str, columns: str, values: str, outstanding_table: str,
+                outstanding_columns: str, outstanding_values: str, blacklisted_table: str,
+                users: int, outstanding: int, blacklisted: int) -> str:
+    sql = [f"BEGIN;",
+           f"INSERT INTO {table_users} ({columns}) SELECT {values} FROM generate_series(1, {users}) AS i;",
+           f"SELECT setval(pg_get_serial_sequence('{table_users}', 'id'), {users});"]
+    if outstanding:
+        sql += [f"INSERT INTO {outstanding_table} ({outstanding_columns}) SELECT {outstanding_values} "
+                f"FROM generate_series(1, {outstanding}) AS i;",
+                f"SELECT setval(pg_get_serial_sequence('{outstanding_table}', 'id'), {outstanding});"]
+    if blacklisted:
+        step = 2 if 2 * blacklisted <= outstanding else 1
+        sql += [f"INSERT INTO {blacklisted_table} (id, token_id, blacklisted_at) "
+                f"SELECT i, {step} * i, now() FROM generate_series(1, {blacklisted}) AS i;",
+                f"SELECT setval(pg_get_serial_sequence('{blacklisted_table}', 'id'), {blacklisted});"]
+    sql += ["COMMIT;", "ANALYZE;"]
+    return "\n".join(sql) + "\n"
+
+
+class Imhotep(Server):
+    name = "imhotep"
+
+    def __init__(self, cfg, work, label, backend: str, password_hash: str):
+        super().__init__(cfg, work, label)
+        self.backend = backend
+        self.password_hash = password_hash
+        if backend == "pg":
+            self.db = f"bench_{os.getpid()}_{label.replace('-', '_')}"
+            self.url = pg_url(self.db)
+        else:
+            self.db = None
+            self.sqlite_path = work / f"{label}.db"
+            self.url = f"sqlite://{self.sqlite_path}?mode=rwc"
+
+    def env(self, smtp_port: int = 1) -> dict:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("IMHOTEP_")}
+        env.update(SECRET_KEY=SECRET_KEY, DEBUG="false", DATABASE_URL=self.url, PORT=str(self.port),
+                   HOST="127.0.0.1", RUST_LOG="warn", EMAIL_BACKEND="smtp", EMAIL_HOST="127.0.0.1",
+                   EMAIL_PORT=str(smtp_port))
+        return env
+
+    def prepare(self, users: int, outstanding: int = 0, blacklisted: int = 0) -> None:
+        if self.backend == "pg":
+            create_database(self.db)
+        else:
+            for suffix in ("", "-wal", "-shm"):
+                Path(f"{self.sqlite_path}{suffix}").unlink(missing_ok=True)
+        run([str(IMHOTEP_BIN), "migrate"], env=self.env(), timeout=120)
+        user_values = ("i, 'user' || i || '@example.com', 'user' || i || '@example.com', '', '', '', "
+                       "{hash}, {true}, {false}, {false}, NULL, {now}")
+        columns = ("id, email, email_key, username, first_name, last_name, password, is_active, "
+                   "is_staff, is_superuser, last_login, date_joined")
+        if self.backend == "pg":
+            psql(self.db, pg_seed_sql(
+                "users", columns,
+                user_values.format(hash=f"'{self.password_hash}'", true="true", false="false", now="now()"),
+                "outstanding_tokens", "id, jti, user_id, created_at, expires_at",
+                f"i, md5('seed-' || i), 1 + (i % {users}), now() - interval '1 hour', now() + interval '7 days'",
+                "blacklisted_tokens", users, outstanding, blacklisted))
+        else:
+            now = iso(int(time.time()))
+            con = sqlite3.connect(self.sqlite_path, timeout=30)
+            with con:
+                con.execute(
+                    f"WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < {users}) "
+                    f"INSERT INTO users ({columns}) SELECT "
+                    + user_values.format(hash="?", true="1", false="0", now="?") + " FROM s",
+                    (self.password_hash, now))
+                if outstanding:
+                    con.execute(
+                        f"WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < {outstanding}) "
+                        "INSERT INTO outstanding_tokens (id, jti, user_id, created_at, expires_at) "
+                        f"SELECT i, printf('%032x', i), 1 + (i % {users}), ?, ? FROM s",
+                        (iso(int(time.time()) - 3600), iso(int(time.time()) + 7 * 86400)))
+                if blacklisted:
+                    step = 2 if 2 * blacklisted <= outstanding else 1
+                    con.execute(
+                        f"WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < {blacklisted}) "
+                        f"INSERT INTO blacklisted_tokens (id, token_id, blacklisted_at) SELECT i, {step} * i, ? FROM s",
+                        (now,))
+            con.execute("ANALYZE")
+            con.close()
+
+    def start(self, smtp_port: int) -> None:
+        self.proc = spawn([str(IMHOTEP_BIN), "serve"], env=self.env(smtp_port), log_path=self.log_path)
+        self.wait_ready("/readyz", lambda status: status == 200)
+
+    def pids(self) -> list[int]:
+        return [self.proc.pid] if self.alive() else []
+
+    def record_outstanding(self, rows) -> None:
+        """rows: (jti, user_id, iat, exp, token) of refresh tokens about to be presented: recorded
+        as outstanding, as if a login had issued them."""
+        if self.backend == "pg":
+            path = self.work / "outstanding.csv"
+            with open(path, "w", newline="") as f:
+                writer = csv.writer(f)
+                for jti, user_id, iat, exp, _token in rows:
+                    writer.writerow([jti, user_id, iso(iat), iso(exp)])
+            psql(self.db, f"\\copy outstanding_tokens (jti, user_id, created_at, expires_at) FROM '{path}' "
+                          "WITH (FORMAT csv)\n")
+        else:
+            con = sqlite3.connect(self.sqlite_path, timeout=30)
+            with con:
+                con.executemany("INSERT INTO outstanding_tokens (jti, user_id, created_at, expires_at) "
+                                "VALUES (?, ?, ?, ?)",
+                                ((jti, user_id, iso(iat), iso(exp)) for jti, user_id, iat, exp, _ in rows))
+            con.close()
+
+    def counts(self) -> dict:
+        """Registrations made during the run and the state of the e-mail outbox."""
+        query = ["SELECT count(*) FROM users WHERE email LIKE 'w5-%'",
+                 "SELECT status || ':' || count(*) FROM email_outbox GROUP BY status"]
+        out = {}
+        try:
+            if self.backend == "pg":
+                out["registered"] = int(psql(self.db, query[0] + ";").strip())
+                rows = psql(self.db, query[1] + ";").split()
+            else:
+                con = sqlite3.connect(self.sqlite_path, timeout=30)
+                out["registered"] = con.execute(query[0]).fetchone()[0]
+                rows = [r[0] for r in con.execute(query[1])]
+                con.close()
+            out["outbox"] = {row.split(":")[0]: int(row.split(":")[1]) for row in rows}
+        except Exception as error:  # noqa: BLE001 - a schema change must not sink the run
+            out["error"] = str(error)[:300]
+        return out
+
+    def db_backend_pids(self) -> list[int]:
+        if self.backend != "pg":
+            return []
+        return [int(x) for x in psql("postgres", f"SELECT pid FROM pg_stat_activity WHERE datname = '{self.db}';").split()]
+
+    def close(self) -> None:
+        self.stop()
+        if self.backend == "pg":
+            drop_database(self.db)
+
+
+class Djoser(Server):
+    name = "djoser"
+    backend = "pg"
+
+    def __init__(self, cfg, work, label, password_hash: str):
+        super().__init__(cfg, work, label)
+        self.password_hash = password_hash
+        self.db = f"bench_{os.getpid()}_{label.replace('-', '_')}"
+        self.url = pg_url(self.db)
+
+    def env(self, smtp_port: int = 1) -> dict:
+        env = dict(os.environ)
+        env.update(SECRET_KEY=SECRET_KEY, DATABASE_URL=self.url, PORT=str(self.port),
+                   WORKERS=str(self.cfg.workers), CONN_MAX_AGE="60", EMAIL_HOST="127.0.0.1",
+                   EMAIL_PORT=str(smtp_port), DEBUG="false")
+        env.pop("ACCESS_LOG", None)
+        return env
+
+    def prepare(self, users: int, outstanding: int = 0, blacklisted: int = 0) -> None:
+        create_database(self.db)
+        run([str(REFERENCE / "run.sh"), "manage", "migrate", "--no-input", "--verbosity", "0"],
+            env=self.env(), cwd=REFERENCE, timeout=300)
+        psql(self.db, pg_seed_sql(
+            "users_user",
+            "id, password, last_login, is_superuser, first_name, last_name, is_staff, is_active, "
+            "date_joined, username, email",
+            f"i, '{self.password_hash}', NULL, false, '', '', false, true, now(), '', 'user' || i || '@example.com'",
+            "token_blacklist_outstandingtoken", "id, token, created_at, expires_at, user_id, jti",
+            f"i, 'seeded', now() - interval '1 hour', now() + interval '7 days', 1 + (i % {users}), md5('seed-' || i)",
+            "token_blacklist_blacklistedtoken", users, outstanding, blacklisted))
+
+    def start(self, smtp_port: int) -> None:
+        self.proc = spawn([str(REFERENCE / "run.sh")], env=self.env(smtp_port), cwd=REFERENCE,
+                          log_path=self.log_path)
+        self.wait_ready("/api/auth/users/me/", lambda status: status == 401, timeout=120)
+        deadline = time.monotonic() + 60
+        while len(children_of(self.proc.pid)) < self.cfg.workers and time.monotonic() < deadline:
+            time.sleep(0.2)
+        time.sleep(1)
+
+    def pids(self) -> list[int]:
+        return [self.proc.pid, *children_of(self.proc.pid)] if self.alive() else []
+
+    def record_outstanding(self, rows) -> None:
+        path = self.work / "outstanding.csv"
+        with open(path, "w", newline="") as f:
+            writer = csv.writer(f)
+            for jti, user_id, iat, exp, token in rows:
+                writer.writerow([token, jti, user_id, iso(iat), iso(exp)])
+        psql(self.db, "\\copy token_blacklist_outstandingtoken (token, jti, user_id, created_at, expires_at) "
+                      f"FROM '{path}' WITH (FORMAT csv)\n")
+
+    def counts(self) -> dict:
+        try:
+            return {"registered": int(psql(self.db, "SELECT count(*) FROM users_user WHERE email LIKE 'w5-%';"))}
+        except Exception as error:  # noqa: BLE001
+            return {"error": str(error)[:300]}
+
+    def db_backend_pids(self) -> list[int]:
+        return [int(x) for x in psql("postgres", f"SELECT pid FROM pg_stat_activity WHERE datname = '{self.db}';").split()]
+
+    def close(self) -> None:
+        self.stop()
+        drop_database(self.db)
+
+
+class SmtpSink:
+    def __init__(self, work: Path, label: str):
+        self.port = free_port()
+        self.out = work / f"smtp-{label}.out"
+        self.proc = spawn([sys.executable, str(BENCH / "smtp_sink.py"), str(self.port)], log_path=self.out)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            if "ready" in self.out.read_text(errors="replace"):
+                return
+            time.sleep(0.05)
+        raise RuntimeError("the SMTP sink did not start")
+
+    def stop(self) -> dict:
+        stop_process(self.proc, 10)
+        for line in reversed(self.out.read_text(errors="replace").splitlines()):
+            if line.startswith("{"):
+                return json.loads(line)
+        return {}
+
+
+# ---------------------------------------------------------------------------------------------
+# Load: wrk runs and the /healthz probe.
+
+def wrk(cfg, port: int, workload: str, seconds: int, env: dict, out: Path) -> dict:
+    cmd = ["wrk", "-t", str(cfg.threads), "-c", str(cfg.connections), "-d", f"{seconds}s",
+           "--timeout", "30s", "-s", str(LUA), f"http://127.0.0.1:{port}"]
+    out.unlink(missing_ok=True)
+    full_env = dict(os.environ)
+    full_env.update({k: str(v) for k, v in env.items()}, BENCH_WORKLOAD=workload,
+                    BENCH_THREADS=str(cfg.threads), BENCH_OUT=str(out))
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    result = subprocess.run(cmd, env=full_env, capture_output=True, text=True, timeout=seconds + 120)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if result.returncode != 0 or not out.exists():
+        raise RuntimeError(f"wrk failed ({result.returncode}): {result.stderr[-1000:]} {result.stdout[-1000:]}")
+    data = json.loads(out.read_text(errors="replace"))
+    data["wrk_cpu_s"] = round((after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime), 3)
+    seconds_run = data["duration_us"] / 1e6
+    data["rps"] = data["requests"] / seconds_run if seconds_run else 0.0
+    socket_errors = sum(data["socket_errors"].values())
+    data["errors"] = data["non2xx"] + socket_errors + data["exhausted"]
+    return data
+
+
+class HealthProbe(threading.Thread):
+    """GETs /healthz on a fresh connection every 50 ms while a workload runs; records latency."""
+
+    def __init__(self, port: int, seconds: float, path: str = "/healthz"):
+        super().__init__(daemon=True)
+        self.port, self.seconds, self.path = port, seconds, path
+        self.latencies_ms: list[float] = []
+        self.failures = 0
+        self.statuses: dict[str, int] = {}
+
+    def run(self) -> None:
+        deadline = time.monotonic() + self.seconds
+        while time.monotonic() < deadline:
+            started = time.monotonic()
+            try:
+                conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+                conn.request("GET", self.path)
+                response = conn.getresponse()
+                response.read()
+                conn.close()
+                self.latencies_ms.append((time.monotonic() - started) * 1000)
+                key = str(response.status)
+                self.statuses[key] = self.statuses.get(key, 0) + 1
+            except OSError:
+                self.failures += 1
+            time.sleep(max(0.0, 0.05 - (time.monotonic() - started)))
+
+    def summary(self) -> dict:
+        lat = self.latencies_ms
+        return {"path": self.path, "samples": len(lat), "failures": self.failures, "statuses": self.statuses,
+                "p50_ms": percentile(lat, 50), "p99_ms": percentile(lat, 99), "max_ms": max(lat) if lat else None}
+
+
+# ---------------------------------------------------------------------------------------------
+# One server through the workloads.
+
+class TokenFiles:
+    def __init__(self, work: Path, minter: Minter, users: int):
+        self.work, self.minter, self.users = work, minter, users
+        self.serial = 0
+
+    def access(self, label: str) -> Path:
+        """Access tokens of up to 10,000 distinct users, for W1/W2/W6."""
+        now = int(time.time()) - 5
+        ids = random.sample(range(1, self.users + 1), min(self.users, 10_000))
+        path = self.work / f"access-{label}.txt"
+        path.write_text("".join(self.minter.token("access", uid, now, now + 3 * 3600)[1] + "\n" for uid in ids))
+        return path
+
+    def refresh(self, server: Server, count: int) -> Path:
+        """`count` fresh refresh tokens of random users, recorded as outstanding on `server`."""
+        self.serial += 1
+        now = int(time.time()) - 5
+        rows = []
+        for _ in range(count):
+            uid = random.randint(1, self.users)
+            jti, token = self.minter.token("refresh", uid, now, now + 7 * 86400)
+            rows.append((jti, uid, now, now + 7 * 86400, token))
+        server.record_outstanding(rows)
+        path = self.work / f"refresh-{self.serial}.txt"
+        path.write_text("".join(row[4] + "\n" for row in rows))
+        return path
+
+
+def run_workload(cfg, server: Server, workload: str, tokens: TokenFiles, access: Path, users: int) -> dict:
+    base_env = {"BENCH_ACCESS": access, "BENCH_USERS": users, "BENCH_PASSWORD": PASSWORD}
+    out = server.work / f"wrk-{server.label}-{workload}.json"
+    pids = server.pids()
+    peak_reset = reset_peak_rss(pids)
+
+    warm_env = dict(base_env, BENCH_TAG=f"{os.getpid()}{server.label.replace('-', '')}{workload}warm")
+    if workload in REFRESH_SHARE:
+        need = math.ceil(WARMUP_TOKENS_PER_SECOND * REFRESH_SHARE[workload] * cfg.warmup) + 500
+        warm_env["BENCH_REFRESH"] = tokens.refresh(server, need)
+    warm = wrk(cfg, server.port, workload, cfg.warmup, warm_env, out)
+
+    run_env = dict(base_env, BENCH_TAG=f"{os.getpid()}{server.label.replace('-', '')}{workload}run")
+    minted = None
+    if workload in REFRESH_SHARE:
+        # Twice what the warm-up rate would use, and never fewer than the warm-up had.
+        minted = max(math.ceil(warm["rps"] * REFRESH_SHARE[workload] * cfg.duration * 2) + 1000,
+                     math.ceil(warm["requests"] * REFRESH_SHARE[workload]) + 1000)
+        run_env["BENCH_REFRESH"] = tokens.refresh(server, minted)
+
+    pids = server.pids()
+    db_pids = server.db_backend_pids()
+    cpu0, db0, mach0 = cpu_seconds(pids), cpu_seconds(db_pids), machine_cpu()
+    probe = HealthProbe(server.port, cfg.duration, "/healthz") if workload == "w4" else None
+    if probe:
+        probe.start()
+    result = wrk(cfg, server.port, workload, cfg.duration, run_env, out)
+    if probe:
+        probe.join(cfg.duration + 60)
+    after_pids = server.pids()
+    cpu1 = cpu_seconds(pids)
+    db1 = cpu_seconds(set(db_pids) | set(server.db_backend_pids()))
+    mach1 = machine_cpu()
+    memory = memory_kb(after_pids)
+
+    requests = max(result["requests"], 1)
+    result.update(
+        warmup={"seconds": cfg.warmup, "requests": warm["requests"], "rps": warm["rps"], "errors": warm["errors"],
+                "non2xx": warm["non2xx"], "statuses": warm["statuses"], "samples": warm["samples"],
+                "socket_errors": warm["socket_errors"], "exhausted": warm["exhausted"]},
+        server_cpu_s=round(cpu_delta(cpu0, cpu1), 3),
+        server_cpu_s_per_1k=cpu_delta(cpu0, cpu1) / requests * 1000,
+        db_cpu_s=round(cpu_delta(db0, db1), 3) if server.backend == "pg" else None,
+        db_cpu_s_per_1k=(cpu_delta(db0, db1) / requests * 1000) if server.backend == "pg" else None,
+        machine_busy_pct=100 * (mach1[0] - mach0[0]) / max(1, mach1[1] - mach0[1]),
+        peak_rss_kb=memory["hwm_kb"],
+        peak_rss_since="this workload's warm-up" if peak_reset else "server start",
+        processes_changed=sorted(pids) != sorted(after_pids),
+        server_alive=server.alive(),
+        refresh_tokens_minted=minted,
+    )
+    if probe:
+        result["healthz_probe"] = probe.summary()
+    line = (f"{server.label:15} {workload}: {result['rps']:10.1f} req/s  p50 {result['latency_us']['p50'] / 1000:8.2f} ms"
+            f"  p99 {result['latency_us']['p99'] / 1000:8.2f} ms  errors {result['errors'] + warm['errors']}"
+            f"  cpu/1k {result['server_cpu_s_per_1k']:.3f} s")
+    if probe:
+        line += f"  healthz p99 {result['healthz_probe']['p99_ms'] or 0:.1f} ms"
+    log(line)
+    for sample in (result["samples"] + warm["samples"])[:3]:
+        log(f"    non-2xx sample: {sample[:300]!r}")
+    return result
+
+
+def bench_server(cfg, server: Server, minter: Minter, users: int, workloads: list[str],
+                 outstanding: int = 0, blacklisted: int = 0, before_start=None) -> dict:
+    started = time.monotonic()
+    log(f"{server.label}: fresh database, seeding {users:,} users"
+        + (f", {outstanding:,} outstanding and {blacklisted:,} blacklisted tokens" if outstanding else ""))
+    seed_started = time.monotonic()
+    server.prepare(users, outstanding, blacklisted)
+    seed_seconds = time.monotonic() - seed_started
+    extra = before_start(server) if before_start else None
+    sink = SmtpSink(server.work, server.label)
+    server.start(sink.port)
+    time.sleep(1)
+    idle = memory_kb(server.pids())
+    log(f"{server.label}: up on port {server.port}, idle RSS {idle['rss_kb'] / 1024:.1f} MiB "
+        f"({len(server.pids())} process(es)), seeded in {seed_seconds:.1f} s")
+    tokens = TokenFiles(server.work, minter, users)
+    access = tokens.access(server.label)
+    result = {"server": server.name, "backend": server.backend, "users": users,
+              "outstanding_seeded": outstanding, "blacklisted_seeded": blacklisted,
+              "seed_seconds": round(seed_seconds, 2), "idle_rss_kb": idle["rss_kb"],
+              "processes": len(server.pids()), "workloads": {}}
+    try:
+        for workload in workloads:
+            result["workloads"][workload] = run_workload(cfg, server, workload, tokens, access, users)
+            if not server.alive():
+                result["crashed"] = {"returncode": server.proc.returncode, "log_tail": server.log_tail()}
+                log(f"{server.label} DIED (exit {server.proc.returncode}); log tail:\n" + "\n".join(server.log_tail()))
+                break
+        time.sleep(2 if workloads and ("w5" in workloads or "w6" in workloads) else 0)  # let queued mail go out
+        result["counts"] = server.counts()
+    finally:
+        server.stop()
+        result["mail_sink"] = sink.stop()
+        log_lines = server.log_tail(10_000)
+        result["server_log_lines"] = len(log_lines)
+        result["server_log_sample"] = log_lines[:5]
+        server.close()
+    peaks = [w["peak_rss_kb"] for w in result["workloads"].values()]
+    result["peak_rss_kb"] = max(peaks) if peaks else None
+    result["wall_seconds"] = round(time.monotonic() - started, 1)
+    if extra:
+        result.update(extra)
+    return result
+
+
+# ---------------------------------------------------------------------------------------------
+# The limits.
+
+def argon2_limit(seconds: int) -> dict:
+    log(f"limit: raw argon2id verifications, all cores, {seconds} s")
+    data = json.loads(run([str(CEILING_BIN / "argon2-rate"), "rate", str(seconds)], timeout=seconds + 60))
+    data["tool"] = "bench/ceiling argon2-rate (Rust, argon2 0.6 crate, one thread per core)"
+    log(f"  {data['per_second']:.1f} verifications/s on {data['threads']} threads")
+    return data
+
+
+PBKDF2_SCRIPT = r"""
+import json, multiprocessing, sys, time
+from django.conf import settings
+settings.configure()
+from django.contrib.auth.hashers import PBKDF2PasswordHasher
+
+def work(seconds, queue):
+    hasher = PBKDF2PasswordHasher()
+    encoded = hasher.encode("Bench-Horse-Battery-7", hasher.salt())
+    count, started = 0, time.monotonic()
+    while time.monotonic() - started < seconds:
+        hasher.verify("Bench-Horse-Battery-7", encoded)
+        count += 1
+    queue.put(count / (time.monotonic() - started))
+
+if __name__ == "__main__":
+    seconds, procs = float(sys.argv[1]), int(sys.argv[2])
+    queue = multiprocessing.Queue()
+    workers = [multiprocessing.Process(target=work, args=(seconds, queue)) for _ in range(procs)]
+    for w in workers: w.start()
+    rates = [queue.get(timeout=seconds + 120) for _ in workers]
+    for w in workers: w.join()
+    print(json.dumps({"processes": procs, "iterations": PBKDF2PasswordHasher.iterations, "per_second": sum(rates)}))
+"""
+
+
+def pbkdf2_limit(seconds: int, work: Path) -> dict:
+    log(f"limit: Django's PBKDF2-SHA256 verifications (its own hasher), all cores, {seconds} s")
+    script = work / "pbkdf2_rate.py"
+    script.write_text(PBKDF2_SCRIPT)
+    data = json.loads(run([str(REF_VENV / "bin" / "python"), str(script), str(seconds), str(os.cpu_count())],
+                          timeout=seconds + 180))
+    data["tool"] = "Django's PBKDF2PasswordHasher.verify in the reference venv, one process per core"
+    log(f"  {data['per_second']:.2f} verifications/s ({data['iterations']:,} iterations)")
+    return data
+
+
+def http_ceiling(cfg, work: Path, minter: Minter) -> dict:
+    log(f"limit: axum `{{}}` server under W2's requests, {cfg.warmup} s warm-up + {cfg.duration} s")
+    port = free_port()
+    proc = spawn([str(CEILING_BIN / "ceiling"), str(port)], log_path=work / "ceiling.log")
+    try:
+        deadline = time.monotonic() + 20
+        while http_status(port, "/") is None:
+            if time.monotonic() > deadline or proc.poll() is not None:
+                raise RuntimeError("the ceiling server did not start")
+            time.sleep(0.1)
+        access = TokenFiles(work, minter, 10_000).access("ceiling")
+        env = {"BENCH_ACCESS": access}
+        wrk(cfg, port, "w2", cfg.warmup, env, work / "wrk-ceiling.json")
+        cpu0 = cpu_seconds([proc.pid])
+        data = wrk(cfg, port, "w2", cfg.duration, env, work / "wrk-ceiling.json")
+        data["server_cpu_s_per_1k"] = cpu_delta(cpu0, cpu_seconds([proc.pid])) / max(1, data["requests"]) * 1000
+        data["peak_rss_kb"] = memory_kb([proc.pid])["hwm_kb"]
+    finally:
+        stop_process(proc)
+    log(f"  {data['rps']:.0f} req/s, p99 {data['latency_us']['p99'] / 1000:.2f} ms, errors {data['errors']}")
+    return data
+
+
+def pgbench_limit(cfg, server: Imhotep, users: int) -> dict:
+    """Select-only one-row primary-key lookups on the seeded users table, as W1 does."""
+    log(f"limit: pgbench one-row PK select on users, -c {cfg.connections}, {cfg.warmup} s warm-up + {cfg.duration} s")
+    script = server.work / "pgbench-select.sql"
+    script.write_text(f"\\set id random(1, {users})\n"
+                      "SELECT id, email, email_key, username, first_name, last_name, password, is_active, "
+                      "is_staff, is_superuser, last_login, date_joined FROM users WHERE id = :id;\n")
+    base = ["pgbench", *pg_args(server.db)[:-2], "-n", "-M", "prepared", "-c", str(cfg.connections),
+            "-j", str(cfg.threads), "-f", str(script)]
+    run(base + ["-T", str(cfg.warmup), server.db], timeout=cfg.warmup + 120)
+    prefix = server.work / "pgbench_log"
+    for old in server.work.glob("pgbench_log*"):
+        old.unlink()
+    out = run(base + ["-T", str(cfg.duration), "-l", "--sampling-rate", "0.1", "--log-prefix", str(prefix), server.db],
+              timeout=cfg.duration + 120, cwd=server.work)
+    tps = float(re.search(r"tps = ([\d.]+) \(without initial connection time\)", out).group(1))
+    avg = float(re.search(r"latency average = ([\d.]+) ms", out).group(1))
+    latencies = []
+    for path in server.work.glob("pgbench_log*"):
+        for line in path.read_text().splitlines():
+            parts = line.split()
+            if len(parts) >= 3:
+                latencies.append(int(parts[2]))
+    data = {"tps": tps, "latency_avg_ms": avg, "clients": cfg.connections, "threads": cfg.threads,
+            "mode": "prepared, select-only", "sampled_latencies": len(latencies),
+            "p50_ms": (percentile(latencies, 50) or 0) / 1000, "p99_ms": (percentile(latencies, 99) or 0) / 1000,
+            "p999_ms": (percentile(latencies, 99.9) or 0) / 1000}
+    log(f"  {tps:.0f} tps, latency avg {avg:.3f} ms, p99 {data['p99_ms']:.3f} ms")
+    return data
+
+
+# ---------------------------------------------------------------------------------------------
+# Machine description and the whole run.
+
+def machine() -> dict:
+    cpuinfo = Path("/proc/cpuinfo").read_text()
+    model = re.search(r"^model name\s*:\s*(.*)$", cpuinfo, re.M)
+    mem = re.search(r"^MemTotal:\s+(\d+) kB", Path("/proc/meminfo").read_text(), re.M)
+
+    def version(cmd):
+        try:
+            result = subprocess.run(cmd, capture_output=True, text=True, timeout=30)
+            return (result.stdout + result.stderr).strip().splitlines()[0]
+        except (OSError, IndexError, subprocess.TimeoutExpired):
+            return None
+
+    return {
+        "nproc": os.cpu_count(),
+        "cpu_model": model.group(1).strip() if model else platform.processor(),
+        "memory_gib": round(int(mem.group(1)) / 1024 / 1024, 1) if mem else None,
+        "kernel": platform.release(),
+        "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
+        "postgres": psql("postgres", "SHOW server_version;").strip(),
+        "wrk": version(["wrk", "-v"]),
+        "rustc": version(["rustc", "--version"]),
+        "python": platform.python_version(),
+    }
+
+
+def git_commit() -> str:
+    try:
+        commit = run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], timeout=10).strip()
+        dirty = run(["git", "-C", str(ROOT), "status", "--porcelain", "--", "src", "migrations", "Cargo.toml",
+                     "Cargo.lock", "bench"], timeout=10).strip()
+        return commit + (" (with uncommitted changes)" if dirty else "")
+    except Exception:  # noqa: BLE001
+        return "unknown"
+
+
+def parse_args(argv):
+    parser = argparse.ArgumentParser(prog="bench/run.sh", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true",
+                        help="CI smoke run: 1 s warm-up + 2 s per workload, imhotep only, no scale step, "
+                             "no reference; writes to bench/quick/ unless --publish")
+    parser.add_argument("--users", type=int, default=10_000, help="seeded users (default 10000)")
+    parser.add_argument("--connections", type=int, default=32, help="wrk connections (default 32)")
+    parser.add_argument("--threads", type=int, default=2, help="wrk threads (default 2)")
+    parser.add_argument("--duration", type=int, help="seconds per measured run (default 20; quick 2)")
+    parser.add_argument("--warmup", type=int, help="seconds of warm-up before each run (default 5; quick 1)")
+    parser.add_argument("--workers", type=int, default=2 * (os.cpu_count() or 1) + 1,
+                        help="gunicorn sync workers for the reference (default 2 x cores + 1)")
+    parser.add_argument("--no-reference", action="store_true", help="skip the Djoser reference server")
+    parser.add_argument("--no-scale", action="store_true", help="skip the 1,000,000-user scale step")
+    parser.add_argument("--no-scale-reference", action="store_true", help="scale step for imhotep only")
+    parser.add_argument("--scale-users", type=int, default=1_000_000)
+    parser.add_argument("--scale-outstanding", type=int, default=1_000_000)
+    parser.add_argument("--scale-blacklisted", type=int, default=500_000)
+    parser.add_argument("--servers", default="imhotep-pg,imhotep-sqlite,djoser-pg",
+                        help="comma-separated subset of imhotep-pg,imhotep-sqlite,djoser-pg")
+    parser.add_argument("--publish", action="store_true",
+                        help="with --quick: write results.json/BENCHMARKS.md where a full run does")
+    parser.add_argument("--keep", action="store_true", help="keep the benchmark databases and bench/work/")
+    cfg = parser.parse_args(argv)
+    if cfg.quick:
+        cfg.no_reference = True
+        cfg.no_scale = True
+    cfg.duration = cfg.duration or (2 if cfg.quick else 20)
+    cfg.warmup = cfg.warmup if cfg.warmup is not None else (1 if cfg.quick else 5)
+    servers = [s.strip() for s in cfg.servers.split(",") if s.strip()]
+    unknown = set(servers) - {"imhotep-pg", "imhotep-sqlite", "djoser-pg"}
+    if unknown:
+        parser.error(f"unknown servers: {', '.join(sorted(unknown))}")
+    if cfg.no_reference:
+        servers = [s for s in servers if s != "djoser-pg"]
+    cfg.server_list = servers
+    return cfg
+
+
+def main(argv) -> int:
+    global KEEP_DATABASES
+    cfg = parse_args(argv)
+    KEEP_DATABASES = cfg.keep
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    work = BENCH / "work" / f"run-{os.getpid()}"
+    work.mkdir(parents=True, exist_ok=True)
+    out_dir = BENCH / "quick" if cfg.quick and not cfg.publish else BENCH
+    report_path = out_dir / "BENCHMARKS.md" if out_dir != BENCH else ROOT / "BENCHMARKS.md"
+    started = time.monotonic()
+    minter = Minter(SECRET_KEY)
+    reference = "djoser-pg" in cfg.server_list or (not cfg.no_scale and not cfg.no_reference
+                                                   and not cfg.no_scale_reference)
+    results = {
+        "kind": "quick" if cfg.quick else "full",
+        "command": os.environ.get("BENCH_COMMAND", "bash bench/run.sh " + " ".join(argv)),
+        "started_at": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "commit": git_commit(),
+        "machine": machine(),
+        "build_seconds": {"imhotep_release": float(os.environ.get("BENCH_BUILD_SECONDS", "nan")),
+                          "bench_ceiling_release": float(os.environ.get("BENCH_CEILING_BUILD_SECONDS", "nan"))},
+        "config": {"users": cfg.users, "connections": cfg.connections, "wrk_threads": cfg.threads,
+                   "duration_s": cfg.duration, "warmup_s": cfg.warmup, "gunicorn_workers": cfg.workers,
+                   "servers": cfg.server_list, "scale": not cfg.no_scale,
+                   "scale_users": cfg.scale_users, "scale_outstanding": cfg.scale_outstanding,
+                   "scale_blacklisted": cfg.scale_blacklisted},
+        "limits": {}, "servers": {}, "scale": {},
+    }
+    failures: list[str] = []
+    try:
+        imhotep_hash = run([str(CEILING_BIN / "argon2-rate"), "hash", PASSWORD], timeout=60).strip()
+        if reference:
+            results["machine"]["django"] = run([str(REFERENCE / "run.sh"), "manage", "--version"],
+                                               cwd=REFERENCE, timeout=600).strip()
+            django_hash = run([str(REFERENCE / "run.sh"), "manage", "shell", "-c",
+                               f"from django.contrib.auth.hashers import make_password; print(make_password('{PASSWORD}'))"],
+                              cwd=REFERENCE, timeout=120).strip().splitlines()[-1]
+        limit_seconds = min(10, cfg.duration)
+        results["limits"]["argon2id"] = argon2_limit(limit_seconds)
+        if reference:
+            results["limits"]["pbkdf2_django"] = pbkdf2_limit(limit_seconds, work)
+        results["limits"]["http_ceiling"] = http_ceiling(cfg, work, minter)
+
+        def make(kind: str, label: str) -> Server:
+            if kind == "djoser-pg":
+                return Djoser(cfg, work, label, django_hash)
+            return Imhotep(cfg, work, label, kind.split("-")[1], imhotep_hash)
+
+        def with_pgbench(server):
+            results["limits"]["pgbench"] = pgbench_limit(cfg, server, cfg.users)
+
+        for label in cfg.server_list:
+            results["servers"][label] = bench_server(
+                cfg, make(label, label), minter, cfg.users, WORKLOADS,
+                before_start=with_pgbench if label == "imhotep-pg" else None)
+
+        if not cfg.no_scale:
+            scale_labels = ["imhotep-pg"] + ([] if cfg.no_reference or cfg.no_scale_reference else ["djoser-pg"])
+            for label in scale_labels:
+                server = make(label, f"{label}-scale")
+                results["scale"][label] = bench_server(
+                    cfg, server, minter, cfg.scale_users, ["w1", "w3"],
+                    outstanding=cfg.scale_outstanding, blacklisted=cfg.scale_blacklisted)
+    except Exception as error:  # noqa: BLE001 - record, report, exit non-zero
+        failures.append(f"harness: {type(error).__name__}: {error}")
+        log(f"FAILED: {error}")
+    finally:
+        cleanup()
+
+    for group in ("servers", "scale"):
+        for label, server in results[group].items():
+            if server.get("crashed"):
+                failures.append(f"{group}/{label}: the server died (exit {server['crashed']['returncode']})")
+            for workload, data in server["workloads"].items():
+                errors = data["errors"] + data["warmup"]["errors"]
+                if errors:
+                    failures.append(f"{group}/{label}/{workload}: {errors} failed requests "
+                                    f"(statuses {data['statuses'] or data['warmup']['statuses']}, "
+                                    f"socket errors {data['socket_errors']}, tokens exhausted {data['exhausted']})")
+                probe = data.get("healthz_probe")
+                if probe and probe["failures"]:
+                    failures.append(f"{group}/{label}/{workload}: {probe['failures']} /healthz probes failed")
+    ceiling = results["limits"].get("http_ceiling")
+    if ceiling and ceiling["errors"]:
+        failures.append(f"http ceiling: {ceiling['errors']} failed requests")
+    results["failures"] = failures
+    results["total_seconds"] = round(time.monotonic() - started, 1)
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    results_path = out_dir / "results.json"
+    results_path.write_text(json.dumps(results, indent=2) + "\n")
+    log(f"wrote {results_path.relative_to(ROOT)}")
+    try:
+        import report
+        report.write(results, report_path, out_dir / "requests_per_second.png")
+        log(f"wrote {report_path.relative_to(ROOT)} and {(out_dir / 'requests_per_second.png').relative_to(ROOT)}")
+    except Exception as error:  # noqa: BLE001
+        failures.append(f"report: {type(error).__name__}: {error}")
+        log(f"report FAILED: {error}")
+    if not cfg.keep:
+        shutil.rmtree(work, ignore_errors=True)
+    log(f"done in {results['total_seconds']:.0f} s")
+    if failures:
+        log("FAILURES:\n  " + "\n  ".join(failures))
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,109 @@
+//! The real `imhotep` binary as a child process, with an environment of the test's choosing and its
+//! stdout and stderr captured, for what only the shipped binary shows: its log lines and its start-up
+//! checks.
+
+use std::io::{BufRead, BufReader, Read};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use serde_json::Value;
+
+/// A running `imhotep serve`, killed when dropped.
+pub struct Server {
+    child: Child,
+    readers: Vec<JoinHandle<()>>,
+    output: Arc<Mutex<Vec<String>>>,
+    /// `http://127.0.0.1:<port>`, from its "imhotep is serving" log line.
+    pub address: String,
+}
+
+/// The binary with exactly `env` as its environment, run from the crate root (where `config/` is).
+fn command(args: &[&str], env: &[(&str, &str)]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_imhotep"));
+    command
+        .args(args)
+        .env_clear()
+        .envs(env.iter().copied())
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .stdin(Stdio::null());
+    command
+}
+
+impl Server {
+    /// Starts `imhotep serve` (JSON logs expected: `DEBUG=false` or `IMHOTEP_LOG__FORMAT=json`) and waits
+    /// up to 30 s for it to log the address it serves on.
+    pub async fn start(env: &[(&str, &str)]) -> Server {
+        let mut child = command(&["serve"], env)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("the imhotep binary starts");
+        let output = Arc::new(Mutex::new(Vec::new()));
+        let stdout = child.stdout.take().map(|pipe| collect(pipe, output.clone()));
+        let stderr = child.stderr.take().map(|pipe| collect(pipe, output.clone()));
+        let mut server = Server {
+            child,
+            readers: stdout.into_iter().chain(stderr).collect(),
+            output,
+            address: String::new(),
+        };
+        for _ in 0..300 {
+            if let Some(address) = server.lines().iter().find_map(|line| serving_address(line)) {
+                server.address = format!("http://{address}");
+                return server;
+            }
+            if let Ok(Some(status)) = server.child.try_wait() {
+                panic!("imhotep exited with {status}:\n{}", server.lines().join("\n"));
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("imhotep did not start within 30 s:\n{}", server.lines().join("\n"));
+    }
+
+    /// Every line printed so far, stdout and stderr interleaved.
+    pub fn lines(&self) -> Vec<String> {
+        self.output.lock().unwrap_or_else(PoisonError::into_inner).clone()
+    }
+
+    /// Stops the server and returns everything it printed, to the last byte.
+    pub fn stop(mut self) -> Vec<String> {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        for reader in self.readers.drain(..) {
+            let _ = reader.join();
+        }
+        self.lines()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Runs the binary to completion: whether it succeeded, and its stdout and stderr.
+pub fn run(args: &[&str], env: &[(&str, &str)]) -> (bool, String) {
+    let output = command(args, env).output().expect("the imhotep binary runs");
+    let mut text = String::from_utf8_lossy(&output.stdout).into_owned();
+    text.push_str(&String::from_utf8_lossy(&output.stderr));
+    (output.status.success(), text)
+}
+
+fn collect(pipe: impl Read + Send + 'static, output: Arc<Mutex<Vec<String>>>) -> JoinHandle<()> {
+    std::thread::spawn(move || {
+        for line in BufReader::new(pipe).lines().map_while(Result::ok) {
+            output.lock().unwrap_or_else(PoisonError::into_inner).push(line);
+        }
+    })
+}
+
+/// The `address` field of the JSON "imhotep is serving" line.
+fn serving_address(line: &str) -> Option<String> {
+    let event: Value = serde_json::from_str(line).ok()?;
+    let fields = &event["fields"];
+    (fields["message"] == "imhotep is serving").then(|| fields["address"].as_str().map(str::to_owned))?
+}

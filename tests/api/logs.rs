@@ -1,0 +1,134 @@
+//! The shipped binary's logs, as an operator's log pipeline receives them: JSON lines that say which
+//! request, route, method, status, latency and user each answer was for, and never a password, token,
+//! e-mailed link, secret key or `Authorization` value, even at `RUST_LOG=debug`.
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::binary::Server;
+use crate::helpers::{PASSWORD, SECRET_KEY};
+use crate::smtp::SmtpSink;
+
+const SMTP_PASSWORD: &str = "smtp-Pa55word-for-the-log-test";
+
+/// POSTs JSON to `/api/auth/<path>` with an optional bearer token: `(status, body)`.
+async fn post(server: &Server, path: &str, body: Value, bearer: Option<&str>) -> (StatusCode, Value) {
+    let mut request = reqwest::Client::new()
+        .post(format!("{}/api/auth/{path}", server.address))
+        .json(&body);
+    if let Some(token) = bearer {
+        request = request.bearer_auth(token);
+    }
+    let response = request.send().await.expect("request sent");
+    let status = response.status();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+fn text(body: &Value, key: &str) -> String {
+    body[key]
+        .as_str()
+        .unwrap_or_else(|| panic!("no {key} in {body}"))
+        .to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_whole_flow_logs_requests_but_no_secret() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let database_url = format!("sqlite://{}?mode=rwc", dir.path().join("logs.db").display());
+    let mail = SmtpSink::start().await;
+    let smtp_port = mail.port.to_string();
+    let server = Server::start(&[
+        ("DEBUG", "false"),
+        ("RUST_LOG", "debug"),
+        ("SECRET_KEY", SECRET_KEY),
+        ("DATABASE_URL", &database_url),
+        ("HOST", "127.0.0.1"),
+        ("PORT", "0"),
+        ("EMAIL_BACKEND", "smtp"),
+        ("EMAIL_HOST", "127.0.0.1"),
+        ("EMAIL_PORT", &smtp_port),
+        ("EMAIL_HOST_USER", "mailer"),
+        ("EMAIL_HOST_PASSWORD", SMTP_PASSWORD),
+        ("DEFAULT_FROM_EMAIL", "noreply@example.com"),
+    ])
+    .await;
+
+    let registration = json!({ "email": "ada@example.com", "password": PASSWORD, "re_password": PASSWORD });
+    assert_eq!(post(&server, "users/", registration, None).await.0, StatusCode::CREATED);
+    let (uid, token) = mail.next().await.link("activate");
+    let activation = json!({ "uid": uid, "token": token });
+    assert_eq!(
+        post(&server, "users/activation/", activation, None).await.0,
+        StatusCode::NO_CONTENT
+    );
+    mail.next().await;
+    let wrong = json!({ "email": "ada@example.com", "password": "Wr0ng-Horse-Battery-7" });
+    assert_eq!(
+        post(&server, "jwt/create/", wrong, None).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    let credentials = json!({ "email": "ada@example.com", "password": PASSWORD });
+    let (status, login) = post(&server, "jwt/create/", credentials, None).await;
+    assert_eq!(status, StatusCode::OK, "{login}");
+    let (access, refresh) = (text(&login, "access"), text(&login, "refresh"));
+    let me = reqwest::Client::new()
+        .get(format!("{}/api/auth/users/me/", server.address))
+        .bearer_auth(&access)
+        .send()
+        .await
+        .expect("request sent");
+    assert_eq!(me.status(), StatusCode::OK);
+    let (status, rotated) = post(&server, "jwt/refresh/", json!({ "refresh": refresh }), None).await;
+    assert_eq!(status, StatusCode::OK, "{rotated}");
+    let (access2, refresh2) = (text(&rotated, "access"), text(&rotated, "refresh"));
+    let logout = post(&server, "jwt/logout/", json!({ "refresh": refresh2 }), Some(&access2)).await;
+    assert_eq!(logout.0, StatusCode::RESET_CONTENT);
+
+    let lines = server.stop();
+    let log = lines.join("\n");
+    let secrets = [
+        ("password", PASSWORD.to_owned()),
+        ("wrong password", "Wr0ng-Horse-Battery-7".to_owned()),
+        ("SECRET_KEY", SECRET_KEY.to_owned()),
+        ("SMTP password", SMTP_PASSWORD.to_owned()),
+        ("activation token", token.clone()),
+        ("activation uid/token", format!("{uid}/{token}")),
+        ("access token", access.clone()),
+        ("refresh token", refresh),
+        ("rotated access token", access2.clone()),
+        ("rotated refresh token", refresh2),
+        ("Authorization value", format!("Bearer {access}")),
+        ("Authorization value", format!("Bearer {access2}")),
+    ];
+    for (what, secret) in &secrets {
+        let hits: Vec<&String> = lines.iter().filter(|line| line.contains(secret.as_str())).collect();
+        assert!(hits.is_empty(), "the {what} appears in the logs:\n{hits:#?}");
+    }
+
+    let answers: Vec<Value> = lines
+        .iter()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .filter(|event| event["fields"]["message"] == "finished processing request")
+        .collect();
+    assert!(answers.len() >= 7, "one line per request expected:\n{log}");
+    let me_line = answers
+        .iter()
+        .find(|event| event["span"]["route"] == "/api/auth/users/me/")
+        .unwrap_or_else(|| panic!("no line for users/me/:\n{log}"));
+    let span = &me_line["span"];
+    assert_eq!(
+        (&span["method"], &span["user_id"]),
+        (&json!("GET"), &json!(1)),
+        "{me_line}"
+    );
+    assert!(
+        span["request_id"].as_str().is_some_and(|id| id.len() >= 32),
+        "{me_line}"
+    );
+    assert_eq!(me_line["fields"]["status"], json!(200), "{me_line}");
+    assert!(me_line["fields"]["latency"].is_string(), "{me_line}");
+    assert!(
+        answers.iter().all(|event| event["span"].get("path").is_none()),
+        "paths (which can hold links) are not logged"
+    );
+}
