@@ -14,6 +14,7 @@ use super::notify::queued;
 use super::password::{PasswordHasher, PasswordPolicy, UserAttributes, Verification};
 use crate::config::{DjoserSettings, SessionSettings};
 use crate::mail::EmailKind;
+use crate::metrics;
 use crate::store::models::{EmailChange, NewUser, PasswordChange, QueuedMail, User};
 use crate::store::{Store, StoreError};
 
@@ -82,7 +83,7 @@ impl Accounts {
         let user = self
             .create(email, password, !self.djoser.send_activation_email, false, &mails)
             .await?;
-        self.ring();
+        self.ring(mails.len());
         Ok(user)
     }
 
@@ -139,7 +140,7 @@ impl Accounts {
         if user.is_active || !self.store.activate_user(user.id, &mails).await? {
             return Err(AuthError::StaleToken);
         }
-        self.ring();
+        self.ring(mails.len());
         Ok(())
     }
 
@@ -197,7 +198,7 @@ impl Accounts {
     /// Queues one e-mail to the user's stored address.
     pub async fn send(&self, user: &User, kind: EmailKind) -> Result<(), AuthError> {
         self.store.queue_mail(user.id, &[queued(kind, &user.email)]).await?;
-        self.ring();
+        self.ring(1);
         Ok(())
     }
 
@@ -210,10 +211,9 @@ impl Accounts {
             touch_last_login: false,
             revoke_tokens: self.sessions.revoke_on_password_change,
         };
-        self.store
-            .change_password(user.id, &change, &self.password_notice(&user.email))
-            .await?;
-        self.ring();
+        let notice = self.password_notice(&user.email);
+        self.store.change_password(user.id, &change, &notice).await?;
+        self.ring(notice.len());
         Ok(())
     }
 
@@ -228,14 +228,11 @@ impl Accounts {
             touch_last_login: true,
             revoke_tokens: self.sessions.revoke_on_password_change,
         };
-        if !self
-            .store
-            .change_password(user.id, &change, &self.password_notice(&user.email))
-            .await?
-        {
+        let notice = self.password_notice(&user.email);
+        if !self.store.change_password(user.id, &change, &notice).await? {
             return Err(AuthError::InvalidToken);
         }
-        self.ring();
+        self.ring(notice.len());
         Ok(())
     }
 
@@ -284,7 +281,7 @@ impl Accounts {
             .collect();
         match self.store.change_email(id, change, &mails).await {
             Ok(changed) => {
-                self.ring();
+                self.ring(if changed { mails.len() } else { 0 });
                 Ok(changed)
             }
             Err(StoreError::EmailTaken) => Err(AuthError::EmailTaken),
@@ -309,7 +306,13 @@ impl Accounts {
         Ok(())
     }
 
-    fn ring(&self) {
-        self.outbox_bell.notify_one();
+    /// Counts `queued` e-mails committed to the outbox and wakes its worker.
+    fn ring(&self, queued: usize) {
+        for _ in 0..queued {
+            metrics::email_queued();
+        }
+        if queued > 0 {
+            self.outbox_bell.notify_one();
+        }
     }
 }

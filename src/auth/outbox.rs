@@ -12,6 +12,7 @@ use tokio::sync::Notify;
 use super::notify::MailRenderer;
 use crate::config::OutboxSettings;
 use crate::mail::{MailError, Mailer, mask_address};
+use crate::metrics;
 use crate::store::models::ClaimedMail;
 use crate::store::{Store, StoreError};
 
@@ -118,6 +119,7 @@ impl Outbox {
         match self.mailer.send(&message).await {
             Ok(()) => {
                 self.store.mark_mail_sent(mail.id).await?;
+                metrics::email_sent();
                 Ok(Outcome::Sent)
             }
             Err(error) => self.after_failure(mail, &error).await,
@@ -133,6 +135,7 @@ impl Outbox {
         if error.is_permanent() || attempts >= self.settings.max_attempts {
             tracing::warn!(message_id = mail.id, error = %reason, "outbox: giving up on a message");
             self.store.fail_mail(mail.id, &reason).await?;
+            metrics::email_failed();
             return Ok(Outcome::Failed);
         }
         let wait = backoff(&self.settings, attempts);

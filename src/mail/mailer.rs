@@ -10,7 +10,6 @@ use super::console::print_to_console;
 use super::error::MailError;
 use super::message::Message;
 use super::smtp::{self, SmtpSettings};
-use crate::metrics;
 
 /// Where mail goes.
 #[derive(Debug, Clone)]
@@ -65,31 +64,6 @@ impl Mailer {
                 Ok(())
             }
         }
-    }
-
-    /// Sends without making the caller wait. A failure is logged with a masked recipient (`a***@example.com`),
-    /// never the body, token or link; nothing panics, not even outside a Tokio runtime (the message is then
-    /// dropped and logged). Counted in `imhotep_emails_total`: queued now, then sent or failed.
-    pub fn send_in_background(&self, message: Message) {
-        metrics::email_queued();
-        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
-            tracing::error!(recipient = %mask_address(&message.to), "e-mail not sent: no Tokio runtime");
-            metrics::email_failed();
-            return;
-        };
-        let mailer = self.clone();
-        runtime.spawn(async move {
-            match mailer.send(&message).await {
-                Ok(()) => metrics::email_sent(),
-                Err(error) => {
-                    metrics::email_failed();
-                    let recipient = mask_address(&message.to);
-                    // SMTP replies may quote the recipient back.
-                    let error = error.to_string().replace(&message.to, &recipient);
-                    tracing::error!(%recipient, %error, "e-mail not sent");
-                }
-            }
-        });
     }
 
     /// The messages sent so far; always empty except with the Memory backend.
@@ -196,26 +170,6 @@ mod tests {
             );
         }
         assert!(Mailer::new(Backend::Console, "noreply@example.com").is_ok());
-    }
-
-    #[tokio::test]
-    async fn send_in_background_delivers_without_waiting() {
-        let mailer = memory_mailer();
-        mailer.send_in_background(message("ada@example.com"));
-        for _ in 0..100 {
-            if !mailer.sent().is_empty() {
-                break;
-            }
-            tokio::task::yield_now().await;
-        }
-        assert_eq!(mailer.sent(), vec![message("ada@example.com")]);
-    }
-
-    #[test]
-    fn send_in_background_outside_a_runtime_does_not_panic() {
-        let mailer = memory_mailer();
-        mailer.send_in_background(message("ada@example.com"));
-        assert!(mailer.sent().is_empty());
     }
 
     #[test]

@@ -9,6 +9,7 @@ mod tokens;
 mod account;
 mod activation;
 mod bearer;
+mod config_files;
 mod cors;
 mod flow;
 mod housekeeping;
