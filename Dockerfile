@@ -2,7 +2,7 @@
 # Debian slim. Build with `docker build -t imhotep .`; scripts/build-release.sh is the same build without Docker.
 
 # ---- build ----------------------------------------------------------------------------------------
-FROM rust:1.94-slim-bookworm AS build
+FROM rust:1.95-slim-bookworm AS build
 WORKDIR /src
 
 # Dependencies first, with dummy sources: this layer is reused until Cargo.toml, Cargo.lock or

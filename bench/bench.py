@@ -198,14 +198,14 @@ def children_of(pid: int) -> list[int]:
 
 def memory_kb(pids) -> dict[str, int]:
     """VmRSS and VmHWM summed over `pids`, in KiB."""
-    total = {"rss_kb": 0, "hwm_kb": 0}
+    total = {"rss_kb": 0, "hwm_kb": 0, "threads": 0}
     for pid in pids:
         try:
             status = Path(f"/proc/{pid}/status").read_text()
         except OSError:
             continue
-        for key, field in (("VmRSS", "rss_kb"), ("VmHWM", "hwm_kb")):
-            match = re.search(rf"^{key}:\s+(\d+) kB", status, re.M)
+        for key, field in (("VmRSS", "rss_kb"), ("VmHWM", "hwm_kb"), ("Threads", "threads")):
+            match = re.search(rf"^{key}:\s+(\d+)", status, re.M)
             if match:
                 total[field] += int(match.group(1))
     return total
@@ -228,6 +228,20 @@ def machine_cpu() -> tuple[int, int]:
     idle = fields[3] + fields[4]
     total = sum(fields[:8])
     return total - idle, total
+
+
+def wait_idle(pids_fn, timeout: float = 120, window: float = 0.5, threshold: float = 0.04) -> float:
+    """Waits until the processes `pids_fn()` returns use less than `threshold` CPU-seconds per
+    `window` (the previous run's queued requests are done: a closed wrk connection does not stop a
+    gunicorn worker, nor a password hash already running). Returns the seconds waited."""
+    started = time.monotonic()
+    while time.monotonic() - started < timeout:
+        pids = pids_fn()
+        before = cpu_seconds(pids)
+        time.sleep(window)
+        if cpu_delta(before, cpu_seconds(pids)) < threshold:
+            break
+    return time.monotonic() - started
 
 
 def percentile(values: list[float], q: float) -> float | None:
@@ -418,7 +432,7 @@ class Imhotep(Server):
                 for jti, user_id, iat, exp, _token in rows:
                     writer.writerow([jti, user_id, iso(iat), iso(exp)])
             psql(self.db, f"\\copy outstanding_tokens (jti, user_id, created_at, expires_at) FROM '{path}' "
-                          "WITH (FORMAT csv)\n")
+                          "WITH (FORMAT csv)\nANALYZE outstanding_tokens;\n")
         else:
             con = sqlite3.connect(self.sqlite_path, timeout=30)
             with con:
@@ -449,11 +463,11 @@ class Imhotep(Server):
     def db_backend_pids(self) -> list[int]:
         if self.backend != "pg":
             return []
-        return [int(x) for x in psql("postgres", f"SELECT pid FROM pg_stat_activity WHERE datname = '{self.db}';").split()]
+        return [int(x) for x in psql("postgres", f"SELECT pid FROM pg_stat_activity WHERE datname = '{self.db}' AND backend_type = 'client backend';").split()]
 
     def close(self) -> None:
         self.stop()
-        if self.backend == "pg":
+        if self.backend == "pg" and not KEEP_DATABASES:
             drop_database(self.db)
 
 
@@ -507,7 +521,7 @@ class Djoser(Server):
             for jti, user_id, iat, exp, token in rows:
                 writer.writerow([token, jti, user_id, iso(iat), iso(exp)])
         psql(self.db, "\\copy token_blacklist_outstandingtoken (token, jti, user_id, created_at, expires_at) "
-                      f"FROM '{path}' WITH (FORMAT csv)\n")
+                      f"FROM '{path}' WITH (FORMAT csv)\nANALYZE token_blacklist_outstandingtoken;\n")
 
     def counts(self) -> dict:
         try:
@@ -516,11 +530,12 @@ class Djoser(Server):
             return {"error": str(error)[:300]}
 
     def db_backend_pids(self) -> list[int]:
-        return [int(x) for x in psql("postgres", f"SELECT pid FROM pg_stat_activity WHERE datname = '{self.db}';").split()]
+        return [int(x) for x in psql("postgres", f"SELECT pid FROM pg_stat_activity WHERE datname = '{self.db}' AND backend_type = 'client backend';").split()]
 
     def close(self) -> None:
         self.stop()
-        drop_database(self.db)
+        if not KEEP_DATABASES:
+            drop_database(self.db)
 
 
 class SmtpSink:
@@ -634,6 +649,8 @@ class TokenFiles:
 def run_workload(cfg, server: Server, workload: str, tokens: TokenFiles, access: Path, users: int) -> dict:
     base_env = {"BENCH_ACCESS": access, "BENCH_USERS": users, "BENCH_PASSWORD": PASSWORD}
     out = server.work / f"wrk-{server.label}-{workload}.json"
+    all_pids = lambda: server.pids() + server.db_backend_pids()  # noqa: E731
+    idle_waits = [wait_idle(all_pids)]
     pids = server.pids()
     peak_reset = reset_peak_rss(pids)
 
@@ -650,6 +667,7 @@ def run_workload(cfg, server: Server, workload: str, tokens: TokenFiles, access:
         minted = max(math.ceil(warm["rps"] * REFRESH_SHARE[workload] * cfg.duration * 2) + 1000,
                      math.ceil(warm["requests"] * REFRESH_SHARE[workload]) + 1000)
         run_env["BENCH_REFRESH"] = tokens.refresh(server, minted)
+    idle_waits.append(wait_idle(all_pids))
 
     pids = server.pids()
     db_pids = server.db_backend_pids()
@@ -667,7 +685,11 @@ def run_workload(cfg, server: Server, workload: str, tokens: TokenFiles, access:
     memory = memory_kb(after_pids)
 
     requests = max(result["requests"], 1)
+    if result["requests"] == 0:
+        result["errors"] += 1  # nothing completed: the run says nothing
+        result["samples"].append("no request completed in the measured run")
     result.update(
+        idle_wait_s=[round(x, 1) for x in idle_waits],
         warmup={"seconds": cfg.warmup, "requests": warm["requests"], "rps": warm["rps"], "errors": warm["errors"],
                 "non2xx": warm["non2xx"], "statuses": warm["statuses"], "samples": warm["samples"],
                 "socket_errors": warm["socket_errors"], "exhausted": warm["exhausted"]},
@@ -677,6 +699,8 @@ def run_workload(cfg, server: Server, workload: str, tokens: TokenFiles, access:
         db_cpu_s_per_1k=(cpu_delta(db0, db1) / requests * 1000) if server.backend == "pg" else None,
         machine_busy_pct=100 * (mach1[0] - mach0[0]) / max(1, mach1[1] - mach0[1]),
         peak_rss_kb=memory["hwm_kb"],
+        rss_after_kb=memory["rss_kb"],
+        threads_after=memory["threads"],
         peak_rss_since="this workload's warm-up" if peak_reset else "server start",
         processes_changed=sorted(pids) != sorted(after_pids),
         server_alive=server.alive(),

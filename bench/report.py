@@ -222,7 +222,7 @@ def render(r: dict, png: str | None, data: str) -> str:
     pgb = lim.get("pgbench")
     if pgb:
         for s in servers:
-            if wl(s, "w1"):
+            if wl(s, "w1") and s.endswith("-pg"):
                 rows.append([f"W1 me, {s}", f"{fmt(wl(s, 'w1')['rps'])} req/s",
                              f"pgbench PK select, {pgb['clients']} clients: {fmt(pgb['tps'])} tps "
                              f"(p99 {fmt(pgb['p99_ms'], 2)} ms)", f"{100 * wl(s, 'w1')['rps'] / pgb['tps']:.0f}%"])

@@ -49,7 +49,7 @@ impl Application {
         Ok(Application {
             listener,
             shutdown_timeout: state.settings.server.shutdown_timeout,
-            router: http::router(state),
+            router: http::router(state).map_err(anyhow::Error::msg)?,
             store,
             outbox,
             background,

@@ -50,6 +50,11 @@ pub enum Command {
         #[command(subcommand)]
         action: OutboxAction,
     },
+    /// Inspect and manage users: list, show, activate, deactivate, set-staff, delete.
+    Users {
+        #[command(subcommand)]
+        action: crate::users_cli::UsersAction,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -95,6 +100,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Createsuperuser { email, password_stdin } => create_superuser(settings, &email, password_stdin).await,
         Command::Check => check(settings, generated).await,
         Command::Outbox { action } => outbox(&settings, action).await,
+        Command::Users { action } => crate::users_cli::run(&settings, action).await,
         Command::Flushexpiredtokens => {
             let store = connect_store(&settings).await?;
             let deleted = store.flush_expired_tokens(Utc::now()).await?;
@@ -193,7 +199,15 @@ async fn check(settings: Settings, generated_key: bool) -> anyhow::Result<()> {
         println!("SECRET_KEY: not set; serve would use a random key (DEBUG=true)");
     }
     let (state, _) = build_state(settings, store)?;
+    let aliases = crate::http::routes::aliases(&state.settings.routes).map_err(anyhow::Error::msg)?;
     println!("{}", printable(&state.settings)?);
+    println!("endpoints (names for [routes.aliases]):");
+    for (name, path) in crate::http::routes::ENDPOINTS {
+        println!("  {name:<30} {path}");
+    }
+    for (path, name) in &aliases {
+        println!("  alias {path} -> {name}");
+    }
     println!("configuration OK");
     Ok(())
 }

@@ -11,3 +11,4 @@ pub mod mail;
 pub mod metrics;
 pub mod store;
 pub mod telemetry;
+pub mod users_cli;

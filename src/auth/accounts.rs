@@ -15,7 +15,7 @@ use super::password::{PasswordHasher, PasswordPolicy, UserAttributes, Verificati
 use crate::config::{DjoserSettings, SessionSettings};
 use crate::mail::EmailKind;
 use crate::metrics;
-use crate::store::models::{EmailChange, NewUser, PasswordChange, QueuedMail, User};
+use crate::store::models::{EmailChange, NewUser, PasswordChange, ProfileChange, QueuedMail, User};
 use crate::store::{Store, StoreError};
 
 /// Registration, activation, login checks and the account flows.
@@ -71,7 +71,8 @@ impl Accounts {
     }
 
     /// Creates the account (inactive when activation e-mails are on) with the e-mail Djoser sends.
-    pub async fn register(&self, email: &Email, password: &str) -> Result<User, AuthError> {
+    /// `profile` holds the `required_fields` values sent at registration.
+    pub async fn register(&self, email: &Email, password: &str, profile: &ProfileChange) -> Result<User, AuthError> {
         let kind = if self.djoser.send_activation_email {
             Some(EmailKind::Activation)
         } else if self.djoser.send_confirmation_email {
@@ -81,7 +82,13 @@ impl Accounts {
         };
         let mails: Vec<QueuedMail> = kind.map(|k| queued(k, email.as_str())).into_iter().collect();
         let user = self
-            .create(email, password, !self.djoser.send_activation_email, false, &mails)
+            .create(
+                email,
+                password,
+                (!self.djoser.send_activation_email, false),
+                profile,
+                &mails,
+            )
             .await?;
         self.ring(mails.len());
         Ok(user)
@@ -89,23 +96,25 @@ impl Accounts {
 
     /// An active staff superuser (the `createsuperuser` command); no e-mail.
     pub async fn create_superuser(&self, email: &Email, password: &str) -> Result<User, AuthError> {
-        self.create(email, password, true, true, &[]).await
+        self.create(email, password, (true, true), &ProfileChange::default(), &[])
+            .await
     }
 
+    /// `flags`: (active, superuser).
     async fn create(
         &self,
         email: &Email,
         password: &str,
-        active: bool,
-        superuser: bool,
+        (active, superuser): (bool, bool),
+        profile: &ProfileChange,
         mails: &[QueuedMail],
     ) -> Result<User, AuthError> {
         let hash = self.hasher.hash(password).await?;
         let new = NewUser {
             email: email.as_str().to_owned(),
-            username: String::new(),
-            first_name: String::new(),
-            last_name: String::new(),
+            username: profile.username.clone().unwrap_or_default(),
+            first_name: profile.first_name.clone().unwrap_or_default(),
+            last_name: profile.last_name.clone().unwrap_or_default(),
             password: hash,
             is_active: active,
             is_staff: superuser,
@@ -289,13 +298,21 @@ impl Accounts {
         }
     }
 
-    /// `PUT`/`PATCH users/me/`: nothing is writable on the e-mail user model, but Djoser re-sends
-    /// the activation e-mail on every update of an inactive user.
-    pub async fn updated(&self, user: &User) -> Result<(), AuthError> {
+    /// `PUT`/`PATCH` of a user: the profile fields, then the user as stored. Djoser re-sends the
+    /// activation e-mail on every update of an inactive user.
+    pub async fn update_profile(&self, user: &User, change: &ProfileChange) -> Result<User, AuthError> {
+        if *change != ProfileChange::default() {
+            self.store.update_profile(user.id, change).await?;
+        }
         if !user.is_active && self.djoser.send_activation_email {
             self.send(user, EmailKind::Activation).await?;
         }
-        Ok(())
+        Ok(self.store.user_by_id(user.id).await?.unwrap_or_else(|| user.clone()))
+    }
+
+    /// Every user (staff listing).
+    pub async fn list_users(&self) -> Result<Vec<User>, AuthError> {
+        Ok(self.store.list_users().await?)
     }
 
     /// `DELETE users/me/`: the user, their queued e-mail and (a setting) their tokens, in one transaction.

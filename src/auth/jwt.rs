@@ -178,7 +178,7 @@ impl TokenService {
 
     /// One encode/decode round trip, so a broken crypto backend fails at start-up, not on a request.
     fn self_test(&self) -> Result<(), String> {
-        let (issued, _) = self.login_pair(0, Utc::now());
+        let (issued, _) = self.login_pair(0, Map::new(), Utc::now());
         let claims = self
             .decode(&issued.token)
             .map_err(|e| format!("JWT self-test failed: {e}"))?;
@@ -188,9 +188,11 @@ impl TokenService {
     }
 
     /// A login's refresh token and its access token, sharing `iat` and claims.
-    pub fn login_pair(&self, user_id: i64, now: DateTime<Utc>) -> (IssuedRefresh, String) {
+    /// `extra` claims (custom claims, `hash_password`) follow `user_id` in both tokens.
+    pub fn login_pair(&self, user_id: i64, extra: Map<String, Value>, now: DateTime<Utc>) -> (IssuedRefresh, String) {
         let mut claims = Map::new();
         claims.insert("user_id".into(), json!(user_id.to_string()));
+        claims.extend(extra);
         let access = self.sign(TokenType::Access, claims.clone(), now, self.access_lifetime);
         (self.sign_refresh(claims, now), access)
     }
@@ -202,8 +204,16 @@ impl TokenService {
 
     /// An access token made from a refresh token, copying every claim but the reserved four.
     /// Its `exp` counts from `now` (SimpleJWT: from the refresh token's creation at login, from the request on refresh).
-    pub fn access_for(&self, refresh: &Claims, now: DateTime<Utc>) -> String {
-        self.sign(TokenType::Access, carried_claims(refresh), now, self.access_lifetime)
+    /// `fresh` claims (recomputed from the user as stored now) replace the copied ones.
+    pub fn access_for(&self, refresh: &Claims, fresh: Map<String, Value>, now: DateTime<Utc>) -> String {
+        let mut claims = carried_claims(refresh);
+        claims.extend(fresh);
+        self.sign(TokenType::Access, claims, now, self.access_lifetime)
+    }
+
+    /// The value of a claim of a verified token.
+    pub fn claim<'a>(claims: &'a Claims, name: &str) -> Option<&'a Value> {
+        claims.0.get(name)
     }
 
     fn sign_refresh(&self, mut claims: Map<String, Value>, now: DateTime<Utc>) -> IssuedRefresh {

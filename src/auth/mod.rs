@@ -1,6 +1,7 @@
 //! The domain: users, passwords, tokens and links. No HTTP types, no SQL.
 
 pub mod accounts;
+pub mod claims;
 pub mod email;
 pub mod jwt;
 pub mod links;

@@ -2,7 +2,10 @@
 
 use chrono::Utc;
 
+use serde_json::{Map, Value};
+
 use super::AuthError;
+use super::claims::{ClaimSettings, REVOKE_CLAIM, password_fingerprint};
 use super::jwt::{Claims, TokenError, TokenService, TokenType, UserIdClaim};
 use crate::config::SimpleJwtSettings;
 use crate::store::Store;
@@ -27,6 +30,8 @@ pub struct Refreshed {
 pub struct Sessions {
     store: Store,
     tokens: TokenService,
+    claims: ClaimSettings,
+    update_last_login: bool,
     rotate: bool,
     blacklist_after_rotation: bool,
     check_user_is_active: bool,
@@ -37,6 +42,11 @@ impl Sessions {
         Self {
             store,
             tokens,
+            claims: ClaimSettings {
+                extra: settings.extra_claims.clone(),
+                check_revoke_token: settings.check_revoke_token,
+            },
+            update_last_login: settings.update_last_login,
             rotate: settings.rotate_refresh_tokens,
             blacklist_after_rotation: settings.blacklist_after_rotation,
             check_user_is_active: settings.check_user_is_active,
@@ -45,8 +55,12 @@ impl Sessions {
 
     /// `jwt/create`: a refresh token recorded as outstanding and its access token.
     pub async fn login(&self, user: &User) -> Result<TokenPair, AuthError> {
-        let (refresh, access) = self.tokens.login_pair(user.id, Utc::now());
+        let now = Utc::now();
+        let (refresh, access) = self.tokens.login_pair(user.id, self.claims.for_user(user), now);
         self.store.record_outstanding(&refresh.record).await?;
+        if self.update_last_login {
+            self.store.touch_last_login(user.id, now).await?;
+        }
         Ok(TokenPair {
             refresh: refresh.token,
             access,
@@ -70,16 +84,16 @@ impl Sessions {
     /// Rotation with blacklisting is one transaction, so of two concurrent refreshes of one token exactly one wins.
     pub async fn refresh(&self, token: &str) -> Result<Refreshed, AuthError> {
         let claims = self.decode_refresh(token).await?;
-        match claims.user_id() {
-            UserIdClaim::Missing => {}
+        let fresh = match claims.user_id() {
+            UserIdClaim::Missing => Map::new(),
             UserIdClaim::Unusable => return Err(AuthError::NoActiveAccount),
             UserIdClaim::Id(id) => match self.store.user_by_id(id).await? {
-                Some(user) if user.is_active || !self.check_user_is_active => {}
+                Some(user) if user.is_active || !self.check_user_is_active => self.fresh_claims(&user),
                 _ => return Err(AuthError::NoActiveAccount),
             },
-        }
+        };
         let now = Utc::now();
-        let access = self.tokens.access_for(&claims, now);
+        let access = self.tokens.access_for(&claims, fresh, now);
         if !self.rotate {
             return Ok(Refreshed { access, refresh: None });
         }
@@ -143,7 +157,24 @@ impl Sessions {
                 code: "user_inactive",
             });
         }
+        let fingerprint = TokenService::claim(&claims, REVOKE_CLAIM).and_then(|v| v.as_str());
+        if self.claims.check_revoke_token && fingerprint != Some(password_fingerprint(&user.password).as_str()) {
+            return Err(AuthError::Bearer {
+                detail: "The user's password has been changed.",
+                code: "password_changed",
+            });
+        }
         Ok(user)
+    }
+}
+
+impl Sessions {
+    /// Custom claims recomputed at refresh (the stored user may have changed since login); the
+    /// revocation claim is not refreshed, so access tokens from an old login stay revoked.
+    fn fresh_claims(&self, user: &User) -> Map<String, Value> {
+        let mut claims = self.claims.for_user(user);
+        claims.remove(REVOKE_CLAIM);
+        claims
     }
 }
 

@@ -19,8 +19,8 @@ use serde::{Deserialize, Serialize};
 pub use operations::{CorsSettings, HousekeepingSettings, LogFormat, LogSettings, MetricsSettings};
 pub use secret::{Secret, mask_url};
 pub use sections::{
-    DatabaseSettings, DjoserSettings, EmailBackendKind, EmailSettings, OutboxSettings, ServerSettings, SessionSettings,
-    SimpleJwtSettings,
+    DatabaseSettings, DjoserSettings, EmailBackendKind, EmailSettings, OutboxSettings, RouteSettings, ServerSettings,
+    SessionSettings, SimpleJwtSettings,
 };
 
 /// Shortest `SECRET_KEY` accepted in production: HS256 needs at least 256 bits of key (RFC 7518 §3.2).
@@ -63,6 +63,7 @@ pub struct Settings {
     pub housekeeping: HousekeepingSettings,
     pub sessions: SessionSettings,
     pub outbox: OutboxSettings,
+    pub routes: RouteSettings,
 }
 
 impl Default for Settings {
@@ -81,6 +82,7 @@ impl Default for Settings {
             housekeeping: HousekeepingSettings::default(),
             sessions: SessionSettings::default(),
             outbox: OutboxSettings::default(),
+            routes: RouteSettings::default(),
         }
     }
 }
@@ -133,6 +135,37 @@ impl Settings {
     }
 
     fn check_consistency(&self) -> Result<(), ConfigError> {
+        const PROFILE_FIELDS: [&str; 3] = ["username", "first_name", "last_name"];
+        const CLAIMS: [&str; 7] = [
+            "email",
+            "username",
+            "first_name",
+            "last_name",
+            "full_name",
+            "is_staff",
+            "is_superuser",
+        ];
+        if let Some(field) = self
+            .djoser
+            .required_fields
+            .iter()
+            .find(|f| !PROFILE_FIELDS.contains(&f.as_str()))
+        {
+            return Err(ConfigError::Invalid(format!(
+                "djoser.required_fields: unknown field {field:?} (use username, first_name, last_name)"
+            )));
+        }
+        if let Some(claim) = self
+            .simple_jwt
+            .extra_claims
+            .iter()
+            .find(|c| !CLAIMS.contains(&c.as_str()))
+        {
+            return Err(ConfigError::Invalid(format!(
+                "simple_jwt.extra_claims: unknown claim {claim:?} (use {})",
+                CLAIMS.join(", ")
+            )));
+        }
         if self.simple_jwt.auth_header_types.is_empty() {
             return Err(ConfigError::Invalid(
                 "simple_jwt.auth_header_types must name at least one scheme".into(),

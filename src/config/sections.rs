@@ -162,6 +162,12 @@ pub struct DjoserSettings {
     /// do not say what they are for). imhotep's own links are bound to one purpose either way.
     #[serde(deserialize_with = "lenient::bool")]
     pub accept_django_links: bool,
+    /// Djoser's `REQUIRED_FIELDS` of the user model: any of `username`, `first_name`, `last_name`,
+    /// accepted at registration, shown in the user representation and writable by `PUT`/`PATCH`.
+    pub required_fields: Vec<String>,
+    /// With activation off, `POST users/` answers `{"user": {...}, "refresh", "access"}` (auto-login).
+    #[serde(deserialize_with = "lenient::bool")]
+    pub register_returns_tokens: bool,
 }
 
 impl DjoserSettings {
@@ -194,6 +200,8 @@ impl Default for DjoserSettings {
             password_changed_email_confirmation: false,
             username_changed_email_confirmation: false,
             accept_django_links: true,
+            required_fields: Vec::new(),
+            register_returns_tokens: false,
         }
     }
 }
@@ -222,6 +230,16 @@ pub struct SimpleJwtSettings {
     pub auth_header_types: Vec<String>,
     #[serde(deserialize_with = "lenient::bool")]
     pub check_user_is_active: bool,
+    /// User attributes copied into both tokens at login and into refreshed access tokens: `email`,
+    /// `username`, `first_name`, `last_name`, `full_name`, `is_staff`, `is_superuser`. Informational
+    /// only: authorization always reads the database.
+    pub extra_claims: Vec<String>,
+    /// Add the `hash_password` claim and refuse access tokens minted before a password change.
+    #[serde(deserialize_with = "lenient::bool")]
+    pub check_revoke_token: bool,
+    /// Set `last_login` on every `jwt/create` (one extra write per login).
+    #[serde(deserialize_with = "lenient::bool")]
+    pub update_last_login: bool,
 }
 
 impl Default for SimpleJwtSettings {
@@ -238,6 +256,9 @@ impl Default for SimpleJwtSettings {
             leeway: Duration::ZERO,
             auth_header_types: vec!["Bearer".into()],
             check_user_is_active: true,
+            extra_claims: Vec::new(),
+            check_revoke_token: false,
+            update_last_login: false,
         }
     }
 }
@@ -296,4 +317,16 @@ impl Default for OutboxSettings {
             lease: Duration::from_secs(120),
         }
     }
+}
+
+/// `[routes]`: extra paths for the built-in endpoints, for clients written against other layouts.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RouteSettings {
+    /// Preset: SimpleJWT's documented paths `/api/token/`, `/api/token/refresh/`, `/api/token/verify/`,
+    /// `/api/token/blacklist/`.
+    #[serde(deserialize_with = "lenient::bool")]
+    pub simplejwt_paths: bool,
+    /// Extra path → endpoint name (see `imhotep check` or the README for the names).
+    pub aliases: std::collections::BTreeMap<String, String>,
 }

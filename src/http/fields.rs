@@ -57,6 +57,14 @@ impl<'a> Form<'a> {
         }
     }
 
+    /// An optional `CharField(blank=True, max_length=max)`: blank is allowed, `null` and non-strings are not.
+    pub fn optional_char(&mut self, name: &str, max_chars: usize) -> Option<String> {
+        if matches!(self.data.get(name), Some(Value::String(text)) if text.trim().is_empty()) {
+            return Some(String::new());
+        }
+        self.char(name, Some(max_chars))
+    }
+
     /// A password field: a `CharField` capped at [`MAX_PASSWORD_CHARS`].
     pub fn password(&mut self, name: &str) -> Option<String> {
         self.char(name, Some(MAX_PASSWORD_CHARS))

@@ -10,19 +10,17 @@ use super::bearer::{CurrentUser, MaybeUser};
 use super::body::Body;
 use super::error::{ApiError, ApiResult};
 use super::fields::{Form, checked};
+use super::profile;
 use super::state::AppState;
 use crate::auth::password::UserAttributes;
 use crate::store::models::User;
 
-/// The read representation (`users/me/`): `{"id", "email"}`.
-pub fn representation(user: &User) -> Value {
-    json!({ "id": user.id, "email": user.email })
-}
-
 /// `POST users/`: Djoser's `UserCreatePasswordRetypeSerializer`.
 pub async fn register(State(state): State<AppState>, _caller: MaybeUser, Body(body): Body) -> ApiResult<Response> {
-    let retype = state.settings.djoser.user_create_password_retype;
+    let djoser = &state.settings.djoser;
+    let retype = djoser.user_create_password_retype;
     let mut form = Form::new(&body);
+    let profile = profile::read_fields(&mut form, &body, &djoser.required_fields);
     let email = form.email("email");
     if let Some(email) = &email
         && state.accounts.email_taken(email).await?
@@ -34,9 +32,9 @@ pub async fn register(State(state): State<AppState>, _caller: MaybeUser, Body(bo
     form.finish()?;
     let (email, password) = (checked(email)?, checked(password)?);
     let attributes = UserAttributes {
-        username: "",
-        first_name: "",
-        last_name: "",
+        username: profile.username.as_deref().unwrap_or_default(),
+        first_name: profile.first_name.as_deref().unwrap_or_default(),
+        last_name: profile.last_name.as_deref().unwrap_or_default(),
         email: email.as_str(),
     };
     let problems = state.accounts.password_problems(&password, Some(&attributes));
@@ -46,25 +44,29 @@ pub async fn register(State(state): State<AppState>, _caller: MaybeUser, Body(bo
     if retype && retyped.as_deref() != Some(password.as_str()) {
         return Err(ApiError::non_field("The two password fields didn't match."));
     }
-    let user = state.accounts.register(&email, &password).await?;
-    Ok((StatusCode::CREATED, Json(json!({ "email": user.email, "id": user.id }))).into_response())
+    let user = state.accounts.register(&email, &password, &profile).await?;
+    let created = profile::created(&user, &djoser.required_fields);
+    if djoser.register_returns_tokens && !djoser.send_activation_email {
+        let pair = state.sessions.login(&user).await?;
+        let body = json!({ "user": created, "refresh": pair.refresh, "access": pair.access });
+        return Ok((StatusCode::CREATED, Json(body)).into_response());
+    }
+    Ok((StatusCode::CREATED, Json(created)).into_response())
 }
 
 /// `GET users/me/` (and `HEAD`).
-pub async fn me(CurrentUser(user): CurrentUser) -> Json<Value> {
-    Json(representation(&user))
+pub async fn me(State(state): State<AppState>, CurrentUser(user): CurrentUser) -> Json<Value> {
+    Json(profile::read(&user, &state.settings.djoser.required_fields))
 }
 
-/// `PUT`/`PATCH users/me/`: nothing is writable on the e-mail user model (unknown and read-only
-/// fields are ignored), so this answers the representation; an inactive caller gets the
-/// activation e-mail again, as in Djoser.
+/// `PUT`/`PATCH users/me/`: only `djoser.required_fields` are writable (unknown and read-only
+/// fields are ignored); an inactive caller gets the activation e-mail again, as in Djoser.
 pub async fn update_me(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
-    Body(_body): Body,
+    Body(body): Body,
 ) -> ApiResult<Json<Value>> {
-    state.accounts.updated(&user).await?;
-    Ok(Json(representation(&user)))
+    update(&state, &user, &body).await
 }
 
 /// `DELETE users/me/`: needs the caller's `current_password`.
@@ -73,14 +75,35 @@ pub async fn delete_me(
     CurrentUser(user): CurrentUser,
     Body(body): Body,
 ) -> ApiResult<StatusCode> {
-    let mut form = Form::new(&body);
+    delete(&state, &user, &user, &body).await
+}
+
+/// Applies a `PUT`/`PATCH` body to `target` and answers its new representation.
+pub async fn update(state: &AppState, target: &User, body: &serde_json::Map<String, Value>) -> ApiResult<Json<Value>> {
+    let required = &state.settings.djoser.required_fields;
+    let mut form = Form::new(body);
+    let change = profile::read_fields(&mut form, body, required);
+    form.finish()?;
+    let user = state.accounts.update_profile(target, &change).await?;
+    Ok(Json(profile::read(&user, required)))
+}
+
+/// Deletes `target` once `caller` has confirmed with their own `current_password` (Djoser: an
+/// admin deleting someone types the admin's password).
+pub async fn delete(
+    state: &AppState,
+    caller: &User,
+    target: &User,
+    body: &serde_json::Map<String, Value>,
+) -> ApiResult<StatusCode> {
+    let mut form = Form::new(body);
     if let Some(password) = form.password("current_password")
-        && !state.accounts.check_password(&user, &password).await?
+        && !state.accounts.check_password(caller, &password).await?
     {
         form.add("current_password", "Invalid password.");
     }
     form.finish()?;
-    state.accounts.delete(&user).await?;
+    state.accounts.delete(target).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

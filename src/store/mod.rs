@@ -18,7 +18,9 @@ use std::time::Duration;
 use chrono::{DateTime, SubsecRound, Utc};
 
 pub use error::StoreError;
-use models::{ClaimedMail, EmailChange, NewUser, OutboxEntry, PasswordChange, QueuedMail, TokenRecord, User};
+use models::{
+    ClaimedMail, EmailChange, NewUser, OutboxEntry, PasswordChange, ProfileChange, QueuedMail, TokenRecord, User,
+};
 
 /// Pool settings, shared by both backends.
 #[derive(Debug, Clone)]
@@ -113,6 +115,31 @@ impl Store {
     /// `mails` are queued only when this call activated the user.
     pub async fn activate_user(&self, id: i64, mails: &[QueuedMail]) -> Result<bool, StoreError> {
         delegate!(self, activate_user(id, mails))
+    }
+
+    /// Every user, by id (Djoser's unpaginated `GET users/` for staff).
+    pub async fn list_users(&self) -> Result<Vec<User>, StoreError> {
+        delegate!(self, list_users())
+    }
+
+    /// Sets the profile fields that are `Some`; false if the user is gone.
+    pub async fn update_profile(&self, id: i64, change: &ProfileChange) -> Result<bool, StoreError> {
+        delegate!(self, update_profile(id, change))
+    }
+
+    /// Sets `is_active` and/or `is_staff` (operator commands); false if the user is gone.
+    pub async fn set_flags(
+        &self,
+        id: i64,
+        is_active: Option<bool>,
+        is_staff: Option<bool>,
+    ) -> Result<bool, StoreError> {
+        delegate!(self, set_flags(id, is_active, is_staff))
+    }
+
+    /// SimpleJWT's `UPDATE_LAST_LOGIN`: one column written at login.
+    pub async fn touch_last_login(&self, id: i64, at: DateTime<Utc>) -> Result<(), StoreError> {
+        delegate!(self, touch_last_login(id, at))
     }
 
     /// Queues e-mail about `user_id` without changing anything else (resend, reset requests).

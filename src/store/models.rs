@@ -105,3 +105,11 @@ pub struct EmailChange<'a> {
     pub expected_email: Option<&'a str>,
     pub touch_last_login: bool,
 }
+
+/// Profile fields to change (`None` keeps the stored value).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ProfileChange {
+    pub username: Option<String>,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+}

@@ -16,6 +16,7 @@ use super::models::{TokenRecord, User};
 use super::{StoreError, StoreOptions, now};
 
 mod accounts;
+mod admin;
 mod outbox;
 
 static MIGRATOR: Migrator = sqlx::migrate!("./migrations/postgres");

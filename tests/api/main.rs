@@ -22,3 +22,4 @@ mod metrics;
 mod outbox;
 mod register;
 mod transport;
+mod users_cli;

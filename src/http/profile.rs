@@ -1,0 +1,59 @@
+//! The user representation and its writable fields, shaped by `djoser.required_fields` (Djoser's
+//! `REQUIRED_FIELDS`): read `REQUIRED_FIELDS + [id, email]`, create `REQUIRED_FIELDS + [email, id]`.
+
+use serde_json::{Map, Value, json};
+
+use super::fields::Form;
+use crate::store::models::{ProfileChange, User};
+
+/// Django's `max_length` of `username`, `first_name` and `last_name`.
+const MAX_PROFILE_CHARS: usize = 150;
+
+fn profile_value<'a>(user: &'a User, field: &str) -> &'a str {
+    match field {
+        "username" => &user.username,
+        "first_name" => &user.first_name,
+        _ => &user.last_name,
+    }
+}
+
+fn with_profile(user: &User, required: &[String]) -> Map<String, Value> {
+    required
+        .iter()
+        .map(|field| (field.clone(), json!(profile_value(user, field))))
+        .collect()
+}
+
+/// `users/me/`, `users/{id}/`, `GET users/`.
+pub fn read(user: &User, required: &[String]) -> Value {
+    let mut map = with_profile(user, required);
+    map.insert("id".into(), json!(user.id));
+    map.insert("email".into(), json!(user.email));
+    Value::Object(map)
+}
+
+/// `POST users/`'s answer.
+pub fn created(user: &User, required: &[String]) -> Value {
+    let mut map = with_profile(user, required);
+    map.insert("email".into(), json!(user.email));
+    map.insert("id".into(), json!(user.id));
+    Value::Object(map)
+}
+
+/// Reads the configured profile fields from a body: optional, blank allowed (the model fields are
+/// `blank=True`), trimmed, at most 150 characters. Errors go into `form` in field order.
+pub fn read_fields(form: &mut Form<'_>, body: &Map<String, Value>, required: &[String]) -> ProfileChange {
+    let mut change = ProfileChange::default();
+    for field in required {
+        if !body.contains_key(field) {
+            continue;
+        }
+        let value = form.optional_char(field, MAX_PROFILE_CHARS);
+        match field.as_str() {
+            "username" => change.username = value,
+            "first_name" => change.first_name = value,
+            _ => change.last_name = value,
+        }
+    }
+    change
+}

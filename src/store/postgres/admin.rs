@@ -1,0 +1,60 @@
+//! User administration on PostgreSQL: listing, profile fields, flags, `last_login`.
+
+use chrono::{DateTime, Utc};
+
+use super::PgStore;
+use crate::store::StoreError;
+use crate::store::models::{ProfileChange, User};
+
+impl PgStore {
+    pub async fn list_users(&self) -> Result<Vec<User>, StoreError> {
+        let users = sqlx::query_as(
+            "SELECT id, email, username, first_name, last_name, password, \
+                    is_active, is_staff, is_superuser, last_login, date_joined \
+             FROM users ORDER BY id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(users)
+    }
+
+    pub async fn update_profile(&self, id: i64, change: &ProfileChange) -> Result<bool, StoreError> {
+        let result = sqlx::query(
+            "UPDATE users SET username = COALESCE($1, username), first_name = COALESCE($2, first_name), \
+                              last_name = COALESCE($3, last_name) WHERE id = $4",
+        )
+        .bind(change.username.as_deref())
+        .bind(change.first_name.as_deref())
+        .bind(change.last_name.as_deref())
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
+        Ok(result.rows_affected() == 1)
+    }
+
+    pub async fn set_flags(
+        &self,
+        id: i64,
+        is_active: Option<bool>,
+        is_staff: Option<bool>,
+    ) -> Result<bool, StoreError> {
+        let result = sqlx::query(
+            "UPDATE users SET is_active = COALESCE($1, is_active), is_staff = COALESCE($2, is_staff) WHERE id = $3",
+        )
+        .bind(is_active)
+        .bind(is_staff)
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
+        Ok(result.rows_affected() == 1)
+    }
+
+    pub async fn touch_last_login(&self, id: i64, at: DateTime<Utc>) -> Result<(), StoreError> {
+        sqlx::query("UPDATE users SET last_login = $1 WHERE id = $2")
+            .bind(at)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,60 @@
+//! User administration on SQLite: listing, profile fields, flags, `last_login`.
+
+use chrono::{DateTime, Utc};
+
+use super::SqliteStore;
+use crate::store::StoreError;
+use crate::store::models::{ProfileChange, User};
+
+impl SqliteStore {
+    pub async fn list_users(&self) -> Result<Vec<User>, StoreError> {
+        let users = sqlx::query_as(
+            "SELECT id, email, username, first_name, last_name, password, \
+                    is_active, is_staff, is_superuser, last_login, date_joined \
+             FROM users ORDER BY id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(users)
+    }
+
+    pub async fn update_profile(&self, id: i64, change: &ProfileChange) -> Result<bool, StoreError> {
+        let result = sqlx::query(
+            "UPDATE users SET username = COALESCE(?, username), first_name = COALESCE(?, first_name), \
+                              last_name = COALESCE(?, last_name) WHERE id = ?",
+        )
+        .bind(change.username.as_deref())
+        .bind(change.first_name.as_deref())
+        .bind(change.last_name.as_deref())
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
+        Ok(result.rows_affected() == 1)
+    }
+
+    pub async fn set_flags(
+        &self,
+        id: i64,
+        is_active: Option<bool>,
+        is_staff: Option<bool>,
+    ) -> Result<bool, StoreError> {
+        let result = sqlx::query(
+            "UPDATE users SET is_active = COALESCE(?, is_active), is_staff = COALESCE(?, is_staff) WHERE id = ?",
+        )
+        .bind(is_active)
+        .bind(is_staff)
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
+        Ok(result.rows_affected() == 1)
+    }
+
+    pub async fn touch_last_login(&self, id: i64, at: DateTime<Utc>) -> Result<(), StoreError> {
+        sqlx::query("UPDATE users SET last_login = ? WHERE id = ?")
+            .bind(at)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+}
