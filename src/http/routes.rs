@@ -101,7 +101,11 @@ pub fn builtin() -> Vec<(&'static str, MethodRouter<AppState>)> {
 /// The configured aliases, checked: `(path with a trailing slash, endpoint name)`. An unknown
 /// endpoint, a malformed path or one that collides with a built-in route is an error naming the line.
 pub fn aliases(settings: &RouteSettings) -> Result<Vec<(String, String)>, String> {
-    let preset = settings.simplejwt_paths.then_some(SIMPLEJWT_PRESET).unwrap_or_default();
+    let preset: &[(&str, &str)] = if settings.simplejwt_paths {
+        SIMPLEJWT_PRESET
+    } else {
+        &[]
+    };
     let configured = settings
         .aliases
         .iter()
