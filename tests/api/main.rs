@@ -22,4 +22,5 @@ mod metrics;
 mod outbox;
 mod register;
 mod transport;
+mod users_admin;
 mod users_cli;
