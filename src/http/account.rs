@@ -85,12 +85,12 @@ pub async fn set_password(
     form.finish()?;
     let new_password = checked(new_password)?;
     let problems = state.accounts.password_problems_for(&new_password, &user);
-    if !problems.is_empty() {
-        return Err(ApiError::Fields(vec![("new_password".into(), problems)]));
-    }
-    if retype && retyped.as_deref() != Some(new_password.as_str()) {
-        return Err(ApiError::non_field("The two password fields didn't match."));
-    }
+    new_password_checks(
+        "new_password",
+        problems,
+        retype.then_some(retyped.as_deref()),
+        &new_password,
+    )?;
     state.accounts.set_password(&user, &new_password).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -111,12 +111,12 @@ pub async fn reset_password_confirm(
     form.finish()?;
     let new_password = checked(new_password)?;
     let problems = state.accounts.password_problems(&new_password, None);
-    if !problems.is_empty() {
-        return Err(ApiError::Fields(vec![("new_password".into(), problems)]));
-    }
-    if retype && retyped.as_deref() != Some(new_password.as_str()) {
-        return Err(ApiError::non_field("The two password fields didn't match."));
-    }
+    new_password_checks(
+        "new_password",
+        problems,
+        retype.then_some(retyped.as_deref()),
+        &new_password,
+    )?;
     state
         .accounts
         .reset_password(&checked(uid)?, &checked(token)?, &new_password)
@@ -172,6 +172,23 @@ pub async fn reset_email_confirm(
         .await
         .map_err(taken_as_new_email)?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// Djoser's `validate()` for a new password: every failing validator on `field`, then (when
+/// retyping is on) the comparison with the retyped value.
+pub(super) fn new_password_checks(
+    field: &str,
+    problems: Vec<String>,
+    retyped: Option<Option<&str>>,
+    password: &str,
+) -> ApiResult<()> {
+    if !problems.is_empty() {
+        return Err(ApiError::Fields(vec![(field.to_owned(), problems)]));
+    }
+    if retyped.is_some_and(|again| again != Some(password)) {
+        return Err(ApiError::non_field("The two password fields didn't match."));
+    }
+    Ok(())
 }
 
 /// Djoser's `current_password` field: required, then checked against the caller's password.

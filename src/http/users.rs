@@ -6,9 +6,10 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
+use super::account::new_password_checks;
 use super::bearer::{CurrentUser, MaybeUser};
 use super::body::Body;
-use super::error::{ApiError, ApiResult};
+use super::error::ApiResult;
 use super::fields::{Form, checked};
 use super::profile;
 use super::state::AppState;
@@ -38,12 +39,7 @@ pub async fn register(State(state): State<AppState>, _caller: MaybeUser, Body(bo
         email: email.as_str(),
     };
     let problems = state.accounts.password_problems(&password, Some(&attributes));
-    if !problems.is_empty() {
-        return Err(ApiError::Fields(vec![("password".into(), problems)]));
-    }
-    if retype && retyped.as_deref() != Some(password.as_str()) {
-        return Err(ApiError::non_field("The two password fields didn't match."));
-    }
+    new_password_checks("password", problems, retype.then_some(retyped.as_deref()), &password)?;
     let user = state.accounts.register(&email, &password, &profile).await?;
     let created = profile::created(&user, &djoser.required_fields);
     if djoser.register_returns_tokens && !djoser.send_activation_email {
