@@ -12,6 +12,7 @@ mod jwt;
 mod methods;
 mod metrics;
 mod middleware;
+mod openapi;
 mod profile;
 pub mod routes;
 pub mod state;
@@ -39,6 +40,7 @@ pub fn router(state: AppState) -> Result<Router, String> {
             router = with_and_without_slash(router, path, methods);
         }
     }
+    router = router.merge(openapi::router(&state.settings, &aliases));
     let metrics = &state.settings.metrics;
     if metrics.enabled && metrics.bind.is_none() {
         router = router.merge(metrics_router(&state));

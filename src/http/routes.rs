@@ -34,7 +34,7 @@ pub const ENDPOINTS: &[(&str, &str)] = &[
 pub const USER_DETAIL_PATH: &str = "/api/auth/users/{id}/";
 
 /// Paths served outside `/api/auth/` that aliases must not shadow.
-const RESERVED: &[&str] = &["/healthz", "/readyz", "/metrics"];
+const RESERVED: &[&str] = &["/healthz", "/readyz", "/metrics", "/api/schema", "/api/docs"];
 
 /// SimpleJWT's documented layout (`routes.simplejwt_paths`).
 const SIMPLEJWT_PRESET: &[(&str, &str)] = &[
@@ -159,6 +159,7 @@ fn is_builtin(normalized: &str) -> bool {
     under_users
         || ENDPOINTS.iter().any(|(_, path)| *path == normalized)
         || RESERVED.iter().any(|reserved| format!("{reserved}/") == normalized)
+        || normalized.starts_with("/api/docs/")
 }
 
 #[cfg(test)]
@@ -194,6 +195,8 @@ mod tests {
             ("/api/auth/jwt/create", "jwt_create", "built-in"),
             ("/api/auth/users/7/", "users_me", "built-in"),
             ("/healthz", "jwt_create", "built-in"),
+            ("/api/schema", "jwt_create", "built-in"),
+            ("/api/docs/x/", "jwt_create", "built-in"),
         ] {
             let error = aliases(&settings(&[(path, name)])).unwrap_err();
             assert!(error.contains(problem) && error.contains(path), "{path}: {error}");

@@ -1,0 +1,46 @@
+//! Operations outside `/api/auth/`: probes, metrics and this documentation (documentation only).
+#![allow(dead_code)]
+
+use super::schemas::{Detail, Health, Ready, SchemaFormat, TokenError};
+
+/// Liveness
+#[utoipa::path(get, path = "/healthz", operation_id = "healthz", tag = "service",
+    responses((status = 200, description = "The process is up", body = Health)))]
+fn healthz() {}
+
+/// Readiness
+#[utoipa::path(get, path = "/readyz", operation_id = "readyz", tag = "service",
+    responses(
+        (status = 200, description = "The database answers", body = Ready),
+        (status = 503, description = "The database is unreachable", body = Detail),
+    ))]
+fn readyz() {}
+
+/// Prometheus metrics
+///
+/// Served here unless `metrics.bind` moves it to its own port; asks for `Authorization: Bearer
+/// <metrics.bearer_token>` when a token is configured.
+#[utoipa::path(get, path = "/metrics", operation_id = "metrics", tag = "service",
+    responses(
+        (status = 200, description = "Prometheus' text format", body = String,
+            content_type = "text/plain; version=0.0.4; charset=utf-8"),
+        (status = 401, description = "The metrics token is missing or wrong", body = TokenError),
+    ))]
+fn metrics() {}
+
+/// This OpenAPI document
+#[utoipa::path(get, path = "/api/schema/", operation_id = "schema", tag = "service",
+    params(("format" = Option<SchemaFormat>, Query, description = "`json` (the default) or `yaml`")),
+    responses(
+        (status = 200, description = "The OpenAPI document", content(
+            (Object = "application/json"),
+            (String = "application/yaml"),
+        )),
+        (status = 404, description = "An unknown format", body = Detail),
+    ))]
+fn schema() {}
+
+/// Interactive documentation (Swagger UI)
+#[utoipa::path(get, path = "/api/docs/", operation_id = "docs", tag = "service",
+    responses((status = 200, description = "An HTML page", body = String, content_type = "text/html")))]
+fn docs() {}
