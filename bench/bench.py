@@ -198,8 +198,13 @@ def children_of(pid: int) -> list[int]:
 
 def memory_kb(pids) -> dict[str, int]:
     """VmRSS and VmHWM summed over `pids`, in KiB."""
-    total = {"rss_kb": 0, "hwm_kb": 0, "threads": 0}
+    total = {"rss_kb": 0, "hwm_kb": 0, "threads": 0, "pss_kb": 0}
     for pid in pids:
+        try:  # PSS counts pages shared between gunicorn's forked workers once in all
+            match = re.search(r"^Pss:\s+(\d+) kB", Path(f"/proc/{pid}/smaps_rollup").read_text(), re.M)
+            total["pss_kb"] += int(match.group(1)) if match else 0
+        except OSError:
+            pass
         try:
             status = Path(f"/proc/{pid}/status").read_text()
         except OSError:
@@ -347,7 +352,8 @@ def pg_seed_sql(table_users: str, columns: str, values: str, outstanding_table: 
         sql += [f"INSERT INTO {blacklisted_table} (id, token_id, blacklisted_at) "
                 f"SELECT i, {step} * i, now() FROM generate_series(1, {blacklisted}) AS i;",
                 f"SELECT setval(pg_get_serial_sequence('{blacklisted_table}', 'id'), {blacklisted});"]
-    sql += ["COMMIT;", "ANALYZE;"]
+    # VACUUM sets hint bits and the visibility map, as on a database that grew over time.
+    sql += ["COMMIT;", "VACUUM (ANALYZE);"]
     return "\n".join(sql) + "\n"
 
 
@@ -369,7 +375,9 @@ class Imhotep(Server):
     def env(self, smtp_port: int = 1) -> dict:
         env = {k: v for k, v in os.environ.items() if not k.startswith("IMHOTEP_")}
         env.update(SECRET_KEY=SECRET_KEY, DEBUG="false", DATABASE_URL=self.url, PORT=str(self.port),
-                   HOST="127.0.0.1", RUST_LOG="warn", EMAIL_BACKEND="smtp", EMAIL_HOST="127.0.0.1",
+                   HOST="127.0.0.1",
+                   # Warnings only, plus start-up and shutdown lines (a server that stops says why).
+                   RUST_LOG="warn,imhotep::app=info", EMAIL_BACKEND="smtp", EMAIL_HOST="127.0.0.1",
                    EMAIL_PORT=str(smtp_port))
         return env
 
@@ -676,13 +684,14 @@ def run_workload(cfg, server: Server, workload: str, tokens: TokenFiles, access:
     if probe:
         probe.start()
     result = wrk(cfg, server.port, workload, cfg.duration, run_env, out)
+    # Counters right as wrk stops (the probe may still be waiting for an answer).
+    cpu1, mach1 = cpu_seconds(pids), machine_cpu()
+    db1 = cpu_seconds(db_pids)
+    after_pids = server.pids()
+    memory = memory_kb(after_pids)
+    db1.update(cpu_seconds(set(server.db_backend_pids()) - set(db_pids)))
     if probe:
         probe.join(cfg.duration + 60)
-    after_pids = server.pids()
-    cpu1 = cpu_seconds(pids)
-    db1 = cpu_seconds(set(db_pids) | set(server.db_backend_pids()))
-    mach1 = machine_cpu()
-    memory = memory_kb(after_pids)
 
     requests = max(result["requests"], 1)
     if result["requests"] == 0:
@@ -700,6 +709,7 @@ def run_workload(cfg, server: Server, workload: str, tokens: TokenFiles, access:
         machine_busy_pct=100 * (mach1[0] - mach0[0]) / max(1, mach1[1] - mach0[1]),
         peak_rss_kb=memory["hwm_kb"],
         rss_after_kb=memory["rss_kb"],
+        pss_after_kb=memory["pss_kb"],
         threads_after=memory["threads"],
         peak_rss_since="this workload's warm-up" if peak_reset else "server start",
         processes_changed=sorted(pids) != sorted(after_pids),
@@ -738,7 +748,7 @@ def bench_server(cfg, server: Server, minter: Minter, users: int, workloads: lis
     access = tokens.access(server.label)
     result = {"server": server.name, "backend": server.backend, "users": users,
               "outstanding_seeded": outstanding, "blacklisted_seeded": blacklisted,
-              "seed_seconds": round(seed_seconds, 2), "idle_rss_kb": idle["rss_kb"],
+              "seed_seconds": round(seed_seconds, 2), "idle_rss_kb": idle["rss_kb"], "idle_pss_kb": idle["pss_kb"],
               "processes": len(server.pids()), "workloads": {}}
     try:
         for workload in workloads:
@@ -904,8 +914,19 @@ def git_commit() -> str:
         return "unknown"
 
 
+def env_float(name: str) -> float | None:
+    try:
+        return float(os.environ[name])
+    except (KeyError, ValueError):
+        return None
+
+
 def parse_args(argv):
-    parser = argparse.ArgumentParser(prog="bench/run.sh", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="bench/run.sh",
+        description="Benchmarks imhotep (PostgreSQL and SQLite) against the reference Djoser server, with the "
+                    "limits they run into and a 1,000,000-user scale step. Writes bench/results.json, BENCHMARKS.md "
+                    "and bench/requests_per_second.png; exits non-zero if any request failed.")
     parser.add_argument("--quick", action="store_true",
                         help="CI smoke run: 1 s warm-up + 2 s per workload, imhotep only, no scale step, "
                              "no reference; writes to bench/quick/ unless --publish")
@@ -963,8 +984,8 @@ def main(argv) -> int:
         "started_at": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "commit": git_commit(),
         "machine": machine(),
-        "build_seconds": {"imhotep_release": float(os.environ.get("BENCH_BUILD_SECONDS", "nan")),
-                          "bench_ceiling_release": float(os.environ.get("BENCH_CEILING_BUILD_SECONDS", "nan"))},
+        "build_seconds": {"imhotep_release": env_float("BENCH_BUILD_SECONDS"),
+                          "bench_ceiling_release": env_float("BENCH_CEILING_BUILD_SECONDS")},
         "config": {"users": cfg.users, "connections": cfg.connections, "wrk_threads": cfg.threads,
                    "duration_s": cfg.duration, "warmup_s": cfg.warmup, "gunicorn_workers": cfg.workers,
                    "servers": cfg.server_list, "scale": not cfg.no_scale,
@@ -973,6 +994,9 @@ def main(argv) -> int:
         "limits": {}, "servers": {}, "scale": {},
     }
     failures: list[str] = []
+    if reference and not (REFERENCE / "run.sh").exists():
+        log(f"the reference server is not at {REFERENCE} (set REFERENCE_DIR, or pass --no-reference)")
+        return 2
     try:
         imhotep_hash = run([str(CEILING_BIN / "argon2-rate"), "hash", PASSWORD], timeout=60).strip()
         if reference:

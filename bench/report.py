@@ -84,8 +84,8 @@ def chart(results, path: Path) -> bool:
     ax.set_ylabel("requests/s (log scale)")
     cfg = results["config"]
     kind = "QUICK RUN, busy machine: not representative" if results["kind"] == "quick" else "full run"
-    ax.set_title(f"Requests/s per workload, {cfg['connections']} connections, {cfg['users']:,} users "
-                 f"({results['machine']['nproc']} cores) - {kind}", fontsize=9)
+    ax.set_title(f"Requests/s per workload: {cfg['connections']} connections, {cfg['users']:,} users, "
+                 f"{cfg['duration_s']} s per workload, {results['machine']['nproc']} cores - {kind}", fontsize=9)
     top = max((w["rps"] for s in servers for w in results["servers"][s]["workloads"].values()), default=1)
     ax.set_ylim(bottom=max(0.5, min(
         (w["rps"] for s in servers for w in results["servers"][s]["workloads"].values() if w["rps"] > 0),
@@ -107,7 +107,7 @@ def write(results: dict, md_path: Path, png_path: Path) -> None:
 def render(r: dict, png: str | None, data: str) -> str:
     cfg, mach = r["config"], r["machine"]
     servers = [s for s in SERVERS if s in r["servers"]]
-    wl = lambda s, w: r["servers"][s]["workloads"].get(w)  # noqa: E731
+    wl = lambda s, w: r["servers"].get(s, {}).get("workloads", {}).get(w)  # noqa: E731
     out = ["# Benchmarks", ""]
     if r["kind"] == "quick":
         out += ["> **Quick run (`--quick`) on a busy machine: these numbers are not representative.** "
@@ -174,7 +174,8 @@ def render(r: dict, png: str | None, data: str) -> str:
             "Server CPU = utime + stime of the server process (gunicorn: master and all workers) over the measured run, "
             "from `/proc/<pid>/stat`, per 1,000 requests. Database CPU = the PostgreSQL backends serving that "
             "server's database. Machine busy = all cores, including wrk and PostgreSQL. Peak RSS = VmHWM, reset "
-            "before each workload's warm-up (`clear_refs`), summed over gunicorn's processes.", ""]
+            "before each workload's warm-up (`clear_refs`), summed over gunicorn's processes (which counts the pages "
+            "its forked workers share once per process; PSS, from `smaps_rollup`, counts them once in all).", ""]
     rows = []
     for w in WORKLOADS:
         row = [TITLES[w]]
@@ -189,11 +190,21 @@ def render(r: dict, png: str | None, data: str) -> str:
     out += ["CPU seconds per 1,000 requests (server + database; machine busy):", "",
             table(["workload"] + servers, rows), ""]
     rows = [["idle RSS"] + [fmt(r["servers"][s]["idle_rss_kb"] / 1024, 1, " MiB") for s in servers],
+            ["idle PSS"] + [fmt(r["servers"][s].get("idle_pss_kb", 0) / 1024, 1, " MiB") for s in servers],
             ["processes"] + [str(r["servers"][s]["processes"]) for s in servers]]
     for w in WORKLOADS:
         rows.append([f"peak RSS, {TITLES[w]}"] + [fmt(wl(s, w)["peak_rss_kb"] / 1024, 1, " MiB") if wl(s, w) else "–"
                                                    for s in servers])
+    last = {s: list(r["servers"][s]["workloads"].values())[-1] for s in servers if r["servers"][s]["workloads"]}
+    rows.append(["RSS after the last workload"] + [fmt(last[s]["rss_after_kb"] / 1024, 1, " MiB") if s in last else "–"
+                                                   for s in servers])
+    rows.append(["PSS after the last workload"] + [fmt(last[s].get("pss_after_kb", 0) / 1024, 1, " MiB") if s in last
+                                                   else "–" for s in servers])
     out += [table(["memory"] + servers, rows), ""]
+    for s in servers:
+        if s in last and last[s]["rss_after_kb"] > 4 * r["servers"][s]["idle_rss_kb"]:
+            out += [f"{s} did not give memory back: {last[s]['rss_after_kb'] / 1024:.0f} MiB resident after the last "
+                    f"workload against {r['servers'][s]['idle_rss_kb'] / 1024:.0f} MiB idle at start.", ""]
 
     # Limits.
     lim = r["limits"]
@@ -325,7 +336,7 @@ def render(r: dict, png: str | None, data: str) -> str:
 
 
 if __name__ == "__main__":
-    source = Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT / "bench" / "results.json"
+    source = (Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT / "bench" / "results.json").resolve()
     data = json.loads(source.read_text())
     target_md = ROOT / "BENCHMARKS.md" if source.parent == ROOT / "bench" else source.parent / "BENCHMARKS.md"
     write(data, target_md, source.parent / "requests_per_second.png")
