@@ -137,8 +137,8 @@ pub fn build_state(settings: Settings, store: Store) -> anyhow::Result<(AppState
     let sessions = Sessions::new(store.clone(), tokens, &settings.simple_jwt);
     let state = AppState {
         settings: Arc::new(settings),
-        accounts,
-        sessions,
+        accounts: Arc::new(accounts),
+        sessions: Arc::new(sessions),
         store,
         metrics: Metrics::default(),
     };

@@ -7,12 +7,14 @@ use crate::config::Settings;
 use crate::metrics::Metrics;
 use crate::store::Store;
 
-/// Shared application state (cheap to clone: everything inside is reference-counted or a pool handle).
+/// Shared application state. Axum clones it for every extractor and middleware of every request,
+/// so everything inside is reference-counted or a pool handle (the services hold keys, validation
+/// rules and settings that must not be deep-copied per request).
 #[derive(Clone)]
 pub struct AppState {
     pub settings: Arc<Settings>,
-    pub accounts: Accounts,
-    pub sessions: Sessions,
+    pub accounts: Arc<Accounts>,
+    pub sessions: Arc<Sessions>,
     pub store: Store,
     /// Request and authentication counters for `/metrics`.
     pub metrics: Metrics,
