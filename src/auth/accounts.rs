@@ -49,6 +49,11 @@ impl Accounts {
         }
     }
 
+    /// Password hashes waiting for a free hashing slot (for `/metrics`).
+    pub fn hash_queue_depth(&self) -> usize {
+        self.hasher.queue_depth()
+    }
+
     /// Whether an account with this address exists (case-insensitively).
     pub async fn email_taken(&self, email: &Email) -> Result<bool, AuthError> {
         Ok(self.store.email_exists(&email.key()).await?)

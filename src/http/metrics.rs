@@ -5,6 +5,8 @@
 
 use std::time::Instant;
 
+use std::sync::Arc;
+
 use axum::Router;
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::{HeaderMap, HeaderValue, header};
@@ -15,6 +17,7 @@ use sha2::{Digest, Sha256};
 
 use super::error::ApiError;
 use super::state::AppState;
+use crate::auth::Accounts;
 use crate::config::Secret;
 use crate::metrics::Metrics;
 use crate::store::Store;
@@ -24,6 +27,7 @@ use crate::store::Store;
 struct Scrape {
     metrics: Metrics,
     store: Store,
+    accounts: Arc<Accounts>,
     token: Option<Secret>,
 }
 
@@ -32,6 +36,7 @@ pub fn metrics_router<S: Clone + Send + Sync + 'static>(state: &AppState) -> Rou
     let scrape = Scrape {
         metrics: state.metrics.clone(),
         store: state.store.clone(),
+        accounts: state.accounts.clone(),
         token: state.settings.metrics.required_token().cloned(),
     };
     Router::new().route("/metrics", get(scrape_metrics)).with_state(scrape)
@@ -48,7 +53,9 @@ async fn scrape_metrics(State(scrape): State<Scrape>, headers: HeaderMap) -> Res
         );
         return response;
     }
-    let body = scrape.metrics.render(scrape.store.pool_stats());
+    let body = scrape
+        .metrics
+        .render(scrape.store.pool_stats(), scrape.accounts.hash_queue_depth());
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
         body,

@@ -89,8 +89,9 @@ impl Metrics {
         counter.fetch_add(1, Ordering::Relaxed);
     }
 
-    /// The whole registry in Prometheus' text format, with the pool's `(in use, idle)` connections.
-    pub fn render(&self, pool: (u32, u32)) -> String {
+    /// The whole registry in Prometheus' text format, with the pool's `(in use, idle)` connections
+    /// and the number of password hashes waiting for a slot.
+    pub fn render(&self, pool: (u32, u32), hash_queue: usize) -> String {
         let registry = &self.registry;
         let load = |counter: &AtomicU64| counter.load(Ordering::Relaxed);
         let mut out = render::Exposition::default();
@@ -133,6 +134,13 @@ impl Metrics {
             "Database pool connections in use and idle.",
             "state",
             &[("in_use", u64::from(pool.0)), ("idle", u64::from(pool.1))],
+        );
+        out.labelled(
+            "imhotep_password_hash_queue",
+            "gauge",
+            "Password hashes waiting for a hashing slot (one slot per core by default).",
+            "state",
+            &[("waiting", hash_queue as u64)],
         );
         out.finish()
     }

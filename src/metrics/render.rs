@@ -96,7 +96,7 @@ mod tests {
         metrics.record_request(Some("/api/auth/jwt/create/"), "POST", 200, Duration::from_millis(70));
         metrics.record_request(Some("/api/auth/jwt/create"), "POST", 401, Duration::from_millis(20));
         metrics.record_request(None, "BREW", 404, Duration::from_secs(60));
-        let text = metrics.render((1, 4));
+        let text = metrics.render((1, 4), 0);
         for line in [
             "imhotep_http_requests_total{route=\"/api/auth/jwt/create/\",method=\"POST\",status=\"200\"} 1",
             "imhotep_http_requests_total{route=\"unmatched\",method=\"OTHER\",status=\"404\"} 1",

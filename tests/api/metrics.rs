@@ -61,6 +61,7 @@ async fn requests_logins_and_tokens_are_counted(db: Backend) {
         r#"imhotep_emails_total{outcome="sent"} "#,
         r#"imhotep_db_pool_connections{state="in_use"} "#,
         r#"imhotep_db_pool_connections{state="idle"} "#,
+        r#"imhotep_password_hash_queue{state="waiting"} 0"#,
     ] {
         assert!(answer.text.contains(series), "missing {series:?}");
     }

@@ -3,6 +3,8 @@
 
 use std::sync::Arc;
 
+use std::sync::atomic::{AtomicUsize, Ordering};
+
 use tokio::sync::{AcquireError, Semaphore};
 use tokio::task::JoinError;
 
@@ -16,6 +18,8 @@ use super::{argon2id, django};
 #[derive(Clone, Debug)]
 pub struct PasswordHasher {
     permits: Arc<Semaphore>,
+    /// Hashes waiting for a permit (the `/metrics` queue-depth gauge).
+    waiting: Arc<AtomicUsize>,
 }
 
 /// The outcome of checking a password against a stored hash.
@@ -49,7 +53,13 @@ impl PasswordHasher {
     pub fn new(max_concurrent: usize) -> Self {
         Self {
             permits: Arc::new(Semaphore::new(max_concurrent.max(1))),
+            waiting: Arc::new(AtomicUsize::new(0)),
         }
+    }
+
+    /// How many hashes are waiting for a free slot right now.
+    pub fn queue_depth(&self) -> usize {
+        self.waiting.load(Ordering::Relaxed)
     }
 
     /// Hashes `password` into a `$argon2id$v=19$m=19456,t=2,p=1$<salt>$<hash>` PHC string with a
@@ -83,7 +93,10 @@ impl PasswordHasher {
         T: Send + 'static,
         F: FnOnce() -> T + Send + 'static,
     {
-        let permit = Arc::clone(&self.permits).acquire_owned().await?;
+        self.waiting.fetch_add(1, Ordering::Relaxed);
+        let permit = Arc::clone(&self.permits).acquire_owned().await;
+        self.waiting.fetch_sub(1, Ordering::Relaxed);
+        let permit = permit?;
         let output = tokio::task::spawn_blocking(move || {
             let output = work();
             drop(permit);
