@@ -306,12 +306,13 @@ impl Accounts {
     /// `PUT`/`PATCH` of a user: the profile fields, then the user as stored. Djoser re-sends the
     /// activation e-mail on every update of an inactive user.
     pub async fn update_profile(&self, user: &User, change: &ProfileChange) -> Result<User, AuthError> {
-        if *change != ProfileChange::default() {
-            self.store.update_profile(user.id, change).await?;
-        }
         if !user.is_active && self.djoser.send_activation_email {
             self.send(user, EmailKind::Activation).await?;
         }
+        if *change == ProfileChange::default() {
+            return Ok(user.clone());
+        }
+        self.store.update_profile(user.id, change).await?;
         Ok(self.store.user_by_id(user.id).await?.unwrap_or_else(|| user.clone()))
     }
 
