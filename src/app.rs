@@ -17,6 +17,7 @@ use crate::auth::password::PasswordHasher;
 use crate::auth::{Accounts, Sessions};
 use crate::background::Background;
 use crate::config::{EmailBackendKind, Settings};
+use crate::http::connections::{self, ConnectionLimits};
 use crate::http::{self, AppState};
 use crate::mail::{Backend, Mailer, SmtpSettings, Templates};
 use crate::metrics::Metrics;
@@ -30,6 +31,7 @@ pub struct Application {
     outbox: Outbox,
     background: Background,
     shutdown_timeout: Duration,
+    limits: ConnectionLimits,
 }
 
 impl Application {
@@ -49,6 +51,7 @@ impl Application {
         Ok(Application {
             listener,
             shutdown_timeout: state.settings.server.shutdown_timeout,
+            limits: connection_limits(&state.settings),
             router: http::router(state).map_err(anyhow::Error::msg)?,
             store,
             outbox,
@@ -76,7 +79,7 @@ impl Application {
             let _ = stopped.changed().await;
         }));
         let (started_tx, started_rx) = tokio::sync::oneshot::channel::<()>();
-        let server = axum::serve(self.listener, self.router).with_graceful_shutdown(async move {
+        let server = connections::serve(self.listener, self.router, self.limits, async move {
             signal.await;
             let _ = started_tx.send(());
         });
@@ -86,7 +89,7 @@ impl Application {
             tokio::time::sleep(grace).await;
         };
         tokio::select! {
-            result = server => result.context("serving HTTP")?,
+            () = server => {},
             () = drained => tracing::warn!("shutdown grace period over; dropping remaining connections"),
         }
         drop(stop_workers);
@@ -96,6 +99,16 @@ impl Application {
         }
         self.store.close().await;
         Ok(())
+    }
+}
+
+/// The `[server]` limits on client connections, for the main listener and the metrics one.
+pub fn connection_limits(settings: &Settings) -> ConnectionLimits {
+    let server = &settings.server;
+    ConnectionLimits {
+        header_read_timeout: server.header_read_timeout,
+        keep_alive_timeout: server.keep_alive_timeout,
+        max_connections: server.max_connections,
     }
 }
 

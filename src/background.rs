@@ -1,5 +1,5 @@
 //! What the server runs beside its HTTP listener until shutdown: the token housekeeping task and,
-//! when `metrics.bind` is set, the separate listener serving only `/metrics`.
+//! unless the main port serves them, the separate listener serving only `/metrics` on `metrics.bind`.
 
 use std::time::Duration;
 
@@ -10,6 +10,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::housekeeping;
+use crate::http::connections::{self, ConnectionLimits};
 use crate::http::{self, AppState};
 use crate::store::Store;
 
@@ -18,26 +19,30 @@ pub struct Background {
     store: Store,
     flush_interval: Duration,
     metrics: Option<(TcpListener, Router)>,
+    limits: ConnectionLimits,
 }
 
 impl Background {
-    /// Binds `metrics.bind` when metrics are enabled and a separate address is set, so that a port
-    /// already taken fails start-up rather than the first scrape.
+    /// Binds `metrics.bind` when the metrics are served there (see `MetricsSettings`), so that a
+    /// port already taken fails start-up rather than the first scrape.
     pub async fn prepare(state: &AppState) -> anyhow::Result<Background> {
-        let settings = &state.settings.metrics;
-        let metrics = match settings.bind.as_deref() {
-            Some(address) if settings.enabled => {
-                let listener = TcpListener::bind(address)
-                    .await
-                    .with_context(|| format!("binding metrics.bind {address}"))?;
+        let metrics = match state.settings.metrics.separate_bind() {
+            Some(address) => {
+                let listener = TcpListener::bind(address).await.with_context(|| {
+                    format!(
+                        "binding metrics.bind {address} (set IMHOTEP_METRICS__BIND to another address, or empty to \
+                             serve no separate metrics port)"
+                    )
+                })?;
                 Some((listener, http::metrics_router(state)))
             }
-            _ => None,
+            None => None,
         };
         Ok(Background {
             store: state.store.clone(),
             flush_interval: state.settings.housekeeping.flush_interval,
             metrics,
+            limits: crate::app::connection_limits(&state.settings),
         })
     }
 
@@ -57,14 +62,10 @@ impl Background {
                 tracing::info!(%address, "metrics are served on a separate address");
             }
             let mut stop = stop;
-            tasks.push(tokio::spawn(async move {
-                let served = axum::serve(listener, router).with_graceful_shutdown(async move {
-                    let _ = stop.changed().await;
-                });
-                if let Err(error) = served.await {
-                    tracing::error!(%error, "the metrics listener failed");
-                }
-            }));
+            let limits = self.limits;
+            tasks.push(tokio::spawn(connections::serve(listener, router, limits, async move {
+                let _ = stop.changed().await;
+            })));
         }
         tasks
     }

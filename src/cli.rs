@@ -13,6 +13,7 @@ use crate::auth::email::Email;
 use crate::config::{Settings, mask_url};
 use crate::mail::mask_address;
 use crate::telemetry;
+use crate::terminal::escaped;
 
 /// A fast, self-hosted authentication server that speaks Djoser + SimpleJWT.
 #[derive(Debug, Parser)]
@@ -79,6 +80,10 @@ pub enum OutboxAction {
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let mut settings = Settings::load(cli.config.as_deref())?;
     telemetry::init(settings.log.json(settings.debug));
+    let ignored = crate::config::ignored_environment();
+    if !ignored.is_empty() {
+        tracing::debug!(names = ?ignored, "ignoring IMHOTEP_* environment variables that are not IMHOTEP_<SECTION>__<KEY> settings");
+    }
     let generated = settings.ensure_secret_key()?;
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => {
@@ -140,10 +145,10 @@ async fn create_superuser(settings: Settings, email: &str, password_stdin: bool)
     }
     match state.accounts.create_superuser(&email, &password).await {
         Ok(user) => {
-            println!("superuser {} created (id {})", user.email, user.id);
+            println!("superuser {} created (id {})", escaped(&user.email), user.id);
             Ok(())
         }
-        Err(AuthError::EmailTaken) => bail!("a user with the e-mail {} already exists", email.as_str()),
+        Err(AuthError::EmailTaken) => bail!("a user with the e-mail {} already exists", escaped(email.as_str())),
         Err(other) => Err(other.into()),
     }
 }
@@ -167,12 +172,12 @@ async fn outbox(settings: &Settings, action: OutboxAction) -> anyhow::Result<()>
                 println!(
                     "{:>8}  {:<30}  {:<28}  {:<8}  {:>8}  {:<20}  {}",
                     entry.id,
-                    entry.kind,
+                    escaped(&entry.kind),
                     mask_address(&entry.recipient),
                     entry.status,
                     entry.attempts,
                     entry.next_attempt_at.format("%Y-%m-%d %H:%M:%S"),
-                    entry.last_error.unwrap_or_default()
+                    escaped(entry.last_error.as_deref().unwrap_or_default())
                 );
             }
             Ok(())

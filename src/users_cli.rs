@@ -1,6 +1,7 @@
 //! `imhotep users ...`: staff tooling for operators without an admin UI. Every action names one
 //! user by id (all digits) or by e-mail (any case), prints what it did, and fails with a non-zero
-//! exit when the user does not exist or the action is refused.
+//! exit when the user does not exist or the action is refused. Whatever users wrote (addresses,
+//! names) is printed with control characters escaped.
 
 use anyhow::{Context, bail};
 use chrono::{DateTime, Utc};
@@ -11,6 +12,7 @@ use crate::auth::email::key_for;
 use crate::config::Settings;
 use crate::store::Store;
 use crate::store::models::User;
+use crate::terminal::escaped;
 
 /// What `imhotep users` does.
 #[derive(Debug, Subcommand)]
@@ -81,7 +83,7 @@ async fn find(store: &Store, reference: &str) -> anyhow::Result<User> {
     } else {
         store.user_by_email(&key_for(reference)).await?
     };
-    found.with_context(|| format!("no user with {} {reference}", kind_of(reference)))
+    found.with_context(|| format!("no user with {} {}", kind_of(reference), escaped(reference)))
 }
 
 fn kind_of(reference: &str) -> &'static str {
@@ -94,7 +96,12 @@ fn kind_of(reference: &str) -> &'static str {
 
 async fn list(store: &Store) -> anyhow::Result<()> {
     let users = store.list_users().await?;
-    let width = users.iter().map(|u| u.email.chars().count()).max().unwrap_or(0).max(5);
+    let width = users
+        .iter()
+        .map(|u| escaped(&u.email).chars().count())
+        .max()
+        .unwrap_or(0)
+        .max(5);
     println!(
         "{:>8}  {:<width$}  {:<6}  {:<5}  {:<9}  {:<19}  last login",
         "id", "email", "active", "staff", "superuser", "date joined"
@@ -103,7 +110,7 @@ async fn list(store: &Store) -> anyhow::Result<()> {
         println!(
             "{:>8}  {:<width$}  {:<6}  {:<5}  {:<9}  {:<19}  {}",
             user.id,
-            user.email,
+            escaped(&user.email),
             yes_no(user.is_active),
             yes_no(user.is_staff),
             yes_no(user.is_superuser),
@@ -120,10 +127,10 @@ fn details(user: &User) -> String {
     let usable = !user.password.is_empty() && !user.password.starts_with('!');
     let rows = [
         ("id", user.id.to_string()),
-        ("email", user.email.clone()),
-        ("username", user.username.clone()),
-        ("first name", user.first_name.clone()),
-        ("last name", user.last_name.clone()),
+        ("email", escaped(&user.email).into_owned()),
+        ("username", escaped(&user.username).into_owned()),
+        ("first name", escaped(&user.first_name).into_owned()),
+        ("last name", escaped(&user.last_name).into_owned()),
         ("active", yes_no(user.is_active).to_owned()),
         ("staff", yes_no(user.is_staff).to_owned()),
         ("superuser", yes_no(user.is_superuser).to_owned()),
@@ -154,7 +161,8 @@ async fn set_flag(store: &Store, reference: &str, flag: Flag, value: bool) -> an
     if before == value {
         println!(
             "user {} ({}): {name} is already {value}; nothing changed",
-            user.id, user.email
+            user.id,
+            escaped(&user.email)
         );
         return Ok(());
     }
@@ -163,9 +171,13 @@ async fn set_flag(store: &Store, reference: &str, flag: Flag, value: bool) -> an
         Flag::Staff => (None, Some(value)),
     };
     if !store.set_flags(user.id, is_active, is_staff).await? {
-        bail!("user {} ({}) was deleted meanwhile", user.id, user.email);
+        bail!("user {} ({}) was deleted meanwhile", user.id, escaped(&user.email));
     }
-    println!("user {} ({}): {name} {before} -> {value}", user.id, user.email);
+    println!(
+        "user {} ({}): {name} {before} -> {value}",
+        user.id,
+        escaped(&user.email)
+    );
     Ok(())
 }
 
@@ -175,13 +187,13 @@ async fn delete(store: &Store, reference: &str, confirmed: bool) -> anyhow::Resu
         bail!(
             "not deleting user {} ({}) without confirmation: pass --yes to delete the user and their tokens",
             user.id,
-            user.email
+            escaped(&user.email)
         );
     }
     if !store.delete_user(user.id, true).await? {
-        bail!("user {} ({}) was already deleted", user.id, user.email);
+        bail!("user {} ({}) was already deleted", user.id, escaped(&user.email));
     }
-    println!("user {} ({}) deleted, with their tokens", user.id, user.email);
+    println!("user {} ({}) deleted, with their tokens", user.id, escaped(&user.email));
     Ok(())
 }
 

@@ -5,7 +5,9 @@
 //! settings file maps line by line.
 
 pub mod duration;
+pub mod key_strength;
 mod lenient;
+pub mod limits;
 mod operations;
 mod secret;
 mod sections;
@@ -42,6 +44,32 @@ const PLAIN_ENV_NAMES: &[(&str, &str)] = &[
     ("EMAIL_USE_SSL", "email.use_ssl"),
     ("DEFAULT_FROM_EMAIL", "email.default_from_email"),
 ];
+
+/// The prefix of imhotep's own environment variables.
+const PREFIX: &str = "IMHOTEP_";
+
+/// Whether the rest of an `IMHOTEP_` variable's name is `<SECTION>__<KEY>`. Platforms add other
+/// `IMHOTEP_*` variables of their own (Kubernetes' `IMHOTEP_PORT=tcp://...`, `IMHOTEP_SERVICE_HOST`
+/// for a Service named `imhotep`), and `IMHOTEP_ENV` picks a file: none of them is a setting.
+fn names_a_setting(rest: &str) -> bool {
+    rest.split_once("__")
+        .is_some_and(|(section, key)| !section.is_empty() && !key.is_empty())
+}
+
+/// The `IMHOTEP_*` environment variables that are not settings and so are ignored (names only:
+/// the values can be anything), for a debug log line once logging is set up.
+pub fn ignored_environment() -> Vec<String> {
+    let mut names: Vec<String> = std::env::vars_os()
+        .filter_map(|(name, _)| name.into_string().ok())
+        .filter(|name| {
+            name.get(..PREFIX.len()).is_some_and(|p| p.eq_ignore_ascii_case(PREFIX))
+                && !name[PREFIX.len()..].eq_ignore_ascii_case("env")
+                && !names_a_setting(&name[PREFIX.len()..])
+        })
+        .collect();
+    names.sort();
+    names
+}
 
 /// Everything imhotep runs with.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -128,7 +156,9 @@ impl Settings {
                     .map(|(_, path)| (*path).into())
                     .unwrap_or_else(|| key.into())
             });
-        let prefixed = Env::prefixed("IMHOTEP_").ignore(&["env"]).split("__");
+        let prefixed = Env::prefixed(PREFIX)
+            .filter(|key| names_a_setting(key.as_str()))
+            .split("__");
         let settings: Settings = figment.merge(plain).merge(prefixed).extract()?;
         settings.check_consistency()?;
         Ok(settings)
@@ -177,6 +207,7 @@ impl Settings {
             ));
         }
         self.cors.check()?;
+        limits::check(self)?;
         for (name, template) in [
             ("djoser.activation_url", &self.djoser.activation_url),
             (
@@ -197,24 +228,47 @@ impl Settings {
         Ok(())
     }
 
-    /// Makes sure a signing secret exists: in production a missing or short `SECRET_KEY` is an error;
-    /// in debug mode a random one is generated (returned as `true` so the caller can warn).
+    /// Makes sure a signing secret exists: in production every HMAC key (`SECRET_KEY`, and
+    /// `simple_jwt.signing_key` when set) must be strong enough for its algorithm (see
+    /// [`key_strength`]); in debug mode a missing or short `SECRET_KEY` is replaced by a random one
+    /// (returned as `true` so the caller can warn).
     pub fn ensure_secret_key(&mut self) -> Result<bool, ConfigError> {
-        let key_len = self.secret_key.expose().len();
-        if key_len >= MIN_SECRET_KEY_BYTES {
+        if !self.debug {
+            self.check_hmac_keys()?;
             return Ok(false);
         }
-        if !self.debug {
-            let problem = if key_len == 0 { "is not set" } else { "is too short" };
-            return Err(ConfigError::Insecure(format!(
-                "SECRET_KEY {problem}: in production (DEBUG=false) set SECRET_KEY to at least {MIN_SECRET_KEY_BYTES} random bytes, \
-                 e.g. SECRET_KEY=$(openssl rand -base64 48)"
-            )));
+        if self.secret_key.expose().len() >= MIN_SECRET_KEY_BYTES {
+            return Ok(false);
         }
         let mut bytes = [0u8; 48];
         getrandom::fill(&mut bytes).map_err(|e| ConfigError::Invalid(format!("no randomness for SECRET_KEY: {e}")))?;
         self.secret_key = Secret::new(bytes.iter().map(|b| format!("{b:02x}")).collect::<String>());
         Ok(true)
+    }
+
+    /// `SECRET_KEY` signs links with HMAC-SHA256, and JWTs too unless `simple_jwt.signing_key` is set;
+    /// each key is held to the algorithm it is used with.
+    fn check_hmac_keys(&self) -> Result<(), ConfigError> {
+        let jwt_algorithm = self.simple_jwt.algorithm.as_str();
+        let jwt_is_hmac = key_strength::min_hmac_key_bytes(jwt_algorithm).is_some();
+        let secret = self.secret_key.expose().as_bytes();
+        match self.simple_jwt.signing_key.as_ref().filter(|key| !key.is_empty()) {
+            Some(signing_key) => {
+                key_strength::check_hmac_key("SECRET_KEY", secret, "HS256")?;
+                if jwt_is_hmac {
+                    key_strength::check_hmac_key(
+                        "simple_jwt.signing_key",
+                        signing_key.expose().as_bytes(),
+                        jwt_algorithm,
+                    )?;
+                }
+                Ok(())
+            }
+            None => {
+                let algorithm = if jwt_is_hmac { jwt_algorithm } else { "HS256" };
+                key_strength::check_hmac_key("SECRET_KEY", secret, algorithm)
+            }
+        }
     }
 
     /// The key JWTs are signed with: `simple_jwt.signing_key`, else `SECRET_KEY`.

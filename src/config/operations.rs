@@ -45,15 +45,23 @@ impl LogSettings {
 }
 
 /// `[metrics]`: the Prometheus endpoint `GET /metrics`.
+///
+/// Where it is served: on the main port only when a bearer token is set or `public = true` (the
+/// main port is usually reachable from the internet); on `bind` (default `127.0.0.1:9090`, which
+/// only the machine itself reaches) otherwise. An empty `bind` turns the separate listener off.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct MetricsSettings {
     /// Serve `/metrics` at all (counting goes on either way; it is a few atomic additions).
     #[serde(deserialize_with = "lenient::bool")]
     pub enabled: bool,
-    /// When set (non-empty), `/metrics` answers 401 unless sent `Authorization: Bearer <token>`.
+    /// When set (non-empty), `/metrics` answers 401 unless sent `Authorization: Bearer <token>`,
+    /// and is served on the main port.
     pub bearer_token: Option<Secret>,
-    /// A separate `host:port` (e.g. `127.0.0.1:9090`) serving only `/metrics`; the main port then has none.
+    /// Serve `/metrics` on the main port without a token.
+    #[serde(deserialize_with = "lenient::bool")]
+    pub public: bool,
+    /// A separate `host:port` serving only `/metrics`, used when the main port does not serve it.
     #[serde(deserialize_with = "lenient::opt_string")]
     pub bind: Option<String>,
 }
@@ -63,7 +71,8 @@ impl Default for MetricsSettings {
         Self {
             enabled: true,
             bearer_token: None,
-            bind: None,
+            public: false,
+            bind: Some("127.0.0.1:9090".into()),
         }
     }
 }
@@ -72,6 +81,16 @@ impl MetricsSettings {
     /// The token scrapers must present, if one is configured.
     pub fn required_token(&self) -> Option<&Secret> {
         self.bearer_token.as_ref().filter(|token| !token.is_empty())
+    }
+
+    /// Whether the main port serves `/metrics`.
+    pub fn on_main_port(&self) -> bool {
+        self.enabled && (self.public || self.required_token().is_some())
+    }
+
+    /// The separate address serving `/metrics`, when the main port does not.
+    pub fn separate_bind(&self) -> Option<&str> {
+        self.bind.as_deref().filter(|_| self.enabled && !self.on_main_port())
     }
 }
 
@@ -193,6 +212,29 @@ mod tests {
             assert!(cors(origins, true).check().is_ok(), "{origins:?}");
         }
         assert!(cors(&["*"], false).check().is_ok());
+    }
+
+    #[test]
+    fn metrics_go_to_the_main_port_only_with_a_token_or_when_public() {
+        let default = MetricsSettings::default();
+        assert!(!default.on_main_port());
+        assert_eq!(default.separate_bind(), Some("127.0.0.1:9090"));
+        let public = MetricsSettings {
+            public: true,
+            ..MetricsSettings::default()
+        };
+        assert!(public.on_main_port() && public.separate_bind().is_none());
+        let token = MetricsSettings {
+            bearer_token: Some(Secret::new("a-token-of-16-bytes")),
+            ..MetricsSettings::default()
+        };
+        assert!(token.on_main_port() && token.separate_bind().is_none());
+        let off = MetricsSettings {
+            enabled: false,
+            public: true,
+            ..MetricsSettings::default()
+        };
+        assert!(!off.on_main_port() && off.separate_bind().is_none());
     }
 
     #[test]

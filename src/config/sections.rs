@@ -26,6 +26,15 @@ pub struct ServerSettings {
     pub shutdown_timeout: Duration,
     /// Password hashes computed at once; 0 = the number of CPUs.
     pub hash_concurrency: usize,
+    /// A new connection must send its first request head within this time, and any request head
+    /// must arrive whole within this time of its first byte; slower connections are closed.
+    #[serde(with = "duration")]
+    pub header_read_timeout: Duration,
+    /// A connection idle between requests is closed after this long.
+    #[serde(with = "duration")]
+    pub keep_alive_timeout: Duration,
+    /// Connections open at once; further clients wait in the listen backlog until one closes.
+    pub max_connections: usize,
 }
 
 impl Default for ServerSettings {
@@ -37,6 +46,9 @@ impl Default for ServerSettings {
             request_timeout: Duration::from_secs(30),
             shutdown_timeout: Duration::from_secs(30),
             hash_concurrency: 0,
+            header_read_timeout: Duration::from_secs(10),
+            keep_alive_timeout: Duration::from_secs(60),
+            max_connections: 10_000,
         }
     }
 }
@@ -86,7 +98,11 @@ pub struct EmailSettings {
     #[serde(deserialize_with = "lenient::string")]
     pub host: String,
     pub port: u16,
-    #[serde(deserialize_with = "lenient::opt_string")]
+    /// `EMAIL_HOST_USER`: shown masked by `imhotep check` (providers use API tokens as user names).
+    #[serde(
+        deserialize_with = "lenient::opt_string",
+        serialize_with = "super::secret::serialize_masked"
+    )]
     pub host_user: Option<String>,
     pub host_password: Secret,
     /// STARTTLS.

@@ -213,9 +213,11 @@ async fn new_email_field(state: &AppState, form: &mut Form<'_>) -> ApiResult<Opt
     Ok(email)
 }
 
+/// The address of `resend_activation`, `reset_password` and `reset_email`: Djoser's serializers
+/// there declare no maximum length.
 fn email_field(body: &serde_json::Map<String, serde_json::Value>, name: &str) -> ApiResult<Email> {
     let mut form = Form::new(body);
-    let email = form.email(name);
+    let email = form.email_any_length(name);
     form.finish()?;
     checked(email)
 }

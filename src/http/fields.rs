@@ -73,6 +73,17 @@ impl<'a> Form<'a> {
     /// A required `EmailField` (max 254 characters, Django's `EmailValidator`). A value that is not
     /// a string is reported as an invalid address, as DRF's `EmailField` does.
     pub fn email(&mut self, name: &str) -> Option<Email> {
+        self.email_of_length(name, Some(MAX_EMAIL_CHARS))
+    }
+
+    /// An `EmailField()` declared without `max_length`, as Djoser's serializers that only look an
+    /// address up have it (`resend_activation`, `reset_password`, `reset_email`): only Django's
+    /// validator (which stops at 320 characters) judges the length.
+    pub fn email_any_length(&mut self, name: &str) -> Option<Email> {
+        self.email_of_length(name, None)
+    }
+
+    fn email_of_length(&mut self, name: &str, max_chars: Option<usize>) -> Option<Email> {
         let value = match self.raw_string(name) {
             Ok(value) => value,
             Err(message) => {
@@ -86,10 +97,8 @@ impl<'a> Form<'a> {
             }
         };
         let mut messages = Vec::new();
-        if value.chars().count() > MAX_EMAIL_CHARS {
-            messages.push(format!(
-                "Ensure this field has no more than {MAX_EMAIL_CHARS} characters."
-            ));
+        if let Some(max) = max_chars.filter(|max| value.chars().count() > *max) {
+            messages.push(format!("Ensure this field has no more than {max} characters."));
         }
         if value.contains('\0') {
             messages.push(NULL_CHARACTERS.to_owned());
@@ -195,6 +204,20 @@ mod tests {
         assert_eq!(errors["email"][0], "Ensure this field has no more than 254 characters.");
         let errors = errors_of(json!({"email": "nope"}), |form| {
             form.email("email");
+        });
+        assert_eq!(errors, json!({"email": [INVALID_EMAIL]}));
+    }
+
+    #[test]
+    fn a_lookup_email_has_no_length_limit_below_djangos_320() {
+        let long = format!("{}@example.com", "a".repeat(300));
+        let map = json!({"email": long}).as_object().cloned().unwrap();
+        let mut form = Form::new(&map);
+        assert!(form.email_any_length("email").is_some());
+        assert!(form.finish().is_ok());
+        let longer = format!("{}@example.com", "a".repeat(320));
+        let errors = errors_of(json!({"email": longer}), |form| {
+            form.email_any_length("email");
         });
         assert_eq!(errors, json!({"email": [INVALID_EMAIL]}));
     }

@@ -52,11 +52,12 @@ pub async fn blacklist(State(state): State<AppState>, Body(body): Body) -> ApiRe
     Ok(Json(json!({})))
 }
 
-/// `POST jwt/logout/`: an authenticated caller blacklists a refresh token; 205 with no body.
+/// `POST jwt/logout/`: an authenticated caller blacklists a refresh token; 205 with no body. The
+/// recipe asks for the token with Python's `if not refresh`: any falsy value is "required".
 pub async fn logout(State(state): State<AppState>, _caller: CurrentUser, Body(body): Body) -> ApiResult<StatusCode> {
     let token = match body.get("refresh") {
-        None | Some(Value::Null | Value::Bool(false)) => None,
-        Some(Value::String(text)) if text.is_empty() => None,
+        None => None,
+        Some(value) if python_falsy(value) => None,
         Some(Value::String(text)) => Some(text.clone()),
         Some(other) => Some(other.to_string()),
     };
@@ -67,6 +68,18 @@ pub async fn logout(State(state): State<AppState>, _caller: CurrentUser, Body(bo
         Ok(()) => Ok(StatusCode::RESET_CONTENT),
         Err(AuthError::Token(_)) => Err(ApiError::detail(StatusCode::BAD_REQUEST, "Invalid token.")),
         Err(other) => Err(other.into()),
+    }
+}
+
+/// Python's truth test on a decoded JSON value: `None`, `False`, `0`, `0.0`, `""`, `[]` and `{}` are false.
+fn python_falsy(value: &Value) -> bool {
+    match value {
+        Value::Null => true,
+        Value::Bool(flag) => !flag,
+        Value::Number(number) => number.as_f64() == Some(0.0),
+        Value::String(text) => text.is_empty(),
+        Value::Array(items) => items.is_empty(),
+        Value::Object(fields) => fields.is_empty(),
     }
 }
 

@@ -77,15 +77,15 @@ fn presents(headers: &HeaderMap, token: &Secret) -> bool {
         && Sha256::digest(presented.trim().as_bytes()) == Sha256::digest(token.expose().as_bytes())
 }
 
-/// Counts the request by route template, method and status, and times it. Sits outside the panic
-/// catcher and the timeout so that their 500s and 503s are counted too.
+/// Counts the request by route template (which routing leaves on the response, see
+/// `middleware::record_route`), method and status, and times it. Sits outside the panic catcher and
+/// the timeout so that their 500s and 503s are counted too.
 pub async fn track(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    let route = request.extensions().get::<MatchedPath>().cloned();
     let method = request.method().clone();
     let started = Instant::now();
     let response = next.run(request).await;
     state.metrics.record_request(
-        route.as_ref().map(MatchedPath::as_str),
+        response.extensions().get::<MatchedPath>().map(MatchedPath::as_str),
         method.as_str(),
         response.status().as_u16(),
         started.elapsed(),

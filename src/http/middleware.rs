@@ -1,6 +1,10 @@
 //! The middleware stack: request id, tracing span, request metrics, CORS, panic catcher, timeout, body
 //! limit, security headers, and `WWW-Authenticate` on every 401.
 //!
+//! The stack wraps the router once, outside routing, rather than each route: one copy of it serves
+//! every route, and a connection costs only its buffers. Routing then names the route template, which
+//! [`record_route`] (the one layer inside the router) writes into the request span and the response.
+//!
 //! The request span carries the request id, route template, method and (once the bearer extractor has
 //! authenticated) `user_id`; its closing event adds status and latency. Never the path, query, headers
 //! or body: they can hold tokens and e-mailed links.
@@ -24,8 +28,8 @@ use super::state::AppState;
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
-/// Wraps every route in the stack, outermost first.
-pub fn apply(router: Router<AppState>, state: AppState) -> Router<AppState> {
+/// Wraps the routed `router` in the stack, outermost first.
+pub fn apply(router: Router, state: &AppState) -> Router {
     let settings = &state.settings.server;
     let security_headers = ServiceBuilder::new()
         .layer(SetResponseHeaderLayer::if_not_present(
@@ -48,45 +52,76 @@ pub fn apply(router: Router<AppState>, state: AppState) -> Router<AppState> {
             header::VARY,
             HeaderValue::from_static("Accept"),
         ));
-    router.layer(
-        ServiceBuilder::new()
-            .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
-            .layer(
-                TraceLayer::new_for_http()
-                    .make_span_with(|request: &Request<Body>| {
-                        let id = request
-                            .headers()
-                            .get(REQUEST_ID)
-                            .and_then(|v| v.to_str().ok())
-                            .unwrap_or("-");
-                        let route = request
-                            .extensions()
-                            .get::<MatchedPath>()
-                            .map_or("unmatched", MatchedPath::as_str);
-                        tracing::info_span!(
-                            "request",
-                            request_id = %id,
-                            method = %request.method(),
-                            route,
-                            user_id = tracing::field::Empty,
-                        )
-                    })
-                    .on_response(DefaultOnResponse::new().level(Level::INFO)),
-            )
-            .layer(from_fn_with_state(state.clone(), super::metrics::track))
-            .layer(PropagateRequestIdLayer::new(REQUEST_ID))
-            .option_layer(super::cors::layer(&state.settings.cors))
-            .layer(CatchPanicLayer::custom(|_| {
-                ApiError::Internal(anyhow::anyhow!("a handler panicked")).into_response()
-            }))
-            .layer(security_headers)
-            .layer(from_fn_with_state(state.clone(), www_authenticate))
-            .layer(TimeoutLayer::with_status_code(
-                StatusCode::SERVICE_UNAVAILABLE,
-                settings.request_timeout,
-            ))
-            .layer(DefaultBodyLimit::max(settings.body_limit)),
-    )
+    let stack = ServiceBuilder::new()
+        .layer(axum::middleware::from_fn(drop_unsafe_request_id))
+        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(|request: &Request<Body>| {
+                    let id = request
+                        .headers()
+                        .get(REQUEST_ID)
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or("-");
+                    tracing::info_span!(
+                        "request",
+                        request_id = %id,
+                        method = %request.method(),
+                        route = tracing::field::Empty,
+                        user_id = tracing::field::Empty,
+                    )
+                })
+                .on_response(DefaultOnResponse::new().level(Level::INFO)),
+        )
+        .layer(from_fn_with_state(state.clone(), super::metrics::track))
+        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+        .option_layer(super::cors::layer(&state.settings.cors))
+        .layer(CatchPanicLayer::custom(|_| {
+            ApiError::Internal(anyhow::anyhow!("a handler panicked")).into_response()
+        }))
+        .layer(security_headers)
+        .layer(from_fn_with_state(state.clone(), www_authenticate))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::SERVICE_UNAVAILABLE,
+            settings.request_timeout,
+        ))
+        .layer(DefaultBodyLimit::max(settings.body_limit));
+    Router::new().fallback_service(stack.service(router))
+}
+
+/// Inside the router: names the matched route template (`unmatched` when none) in the request span
+/// and on the response, where the request metrics read it.
+pub async fn record_route(request: Request, next: Next) -> Response {
+    let route = request.extensions().get::<MatchedPath>().cloned();
+    tracing::Span::current().record("route", route.as_ref().map_or("unmatched", MatchedPath::as_str));
+    let mut response = next.run(request).await;
+    if let Some(route) = route {
+        response.extensions_mut().insert(route);
+    }
+    response
+}
+
+/// Keeps a client's `X-Request-Id` only when it is 1–64 characters of `[A-Za-z0-9._-]`; otherwise
+/// it is removed and a fresh id generated, so that no client can forge log fields or lines with it.
+async fn drop_unsafe_request_id(mut request: Request, next: Next) -> Response {
+    let headers = request.headers_mut();
+    let mut values = headers.get_all(REQUEST_ID).iter();
+    let safe = match (values.next(), values.next()) {
+        (None, _) => true,
+        (Some(value), None) => is_safe_request_id(value.as_bytes()),
+        (Some(_), Some(_)) => false,
+    };
+    if !safe {
+        headers.remove(REQUEST_ID);
+    }
+    next.run(request).await
+}
+
+fn is_safe_request_id(id: &[u8]) -> bool {
+    (1..=64).contains(&id.len())
+        && id
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
 }
 
 /// SimpleJWT's challenge on every 401: `<first auth header type> realm="api"`.
@@ -104,4 +139,24 @@ async fn www_authenticate(State(state): State<AppState>, request: Request, next:
         }
     }
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_safe_request_id;
+
+    #[test]
+    fn only_short_plain_request_ids_are_kept() {
+        for id in [
+            "a",
+            "req-1.2_3",
+            "0f8fad5b-d9cb-469f-a165-70867728950e",
+            &"x".repeat(64),
+        ] {
+            assert!(is_safe_request_id(id.as_bytes()), "{id}");
+        }
+        for id in ["", "a b", "x\" user_id=1", "a\nb", "é", &"x".repeat(65)] {
+            assert!(!is_safe_request_id(id.as_bytes()), "{id:?}");
+        }
+    }
 }

@@ -4,6 +4,7 @@
 mod account;
 mod bearer;
 mod body;
+pub mod connections;
 mod cors;
 pub mod error;
 mod fields;
@@ -41,12 +42,14 @@ pub fn router(state: AppState) -> Result<Router, String> {
         }
     }
     router = router.merge(openapi::router(&state.settings, &aliases));
-    let metrics = &state.settings.metrics;
-    if metrics.enabled && metrics.bind.is_none() {
+    if state.settings.metrics.on_main_port() {
         router = router.merge(metrics_router(&state));
     }
-    let router = router.fallback(health::not_found);
-    Ok(middleware::apply(router, state.clone()).with_state(state))
+    let router = router
+        .fallback(health::not_found)
+        .layer(axum::middleware::from_fn(middleware::record_route))
+        .with_state(state.clone());
+    Ok(middleware::apply(router, &state))
 }
 
 fn with_and_without_slash(router: Router<AppState>, path: &str, methods: MethodRouter<AppState>) -> Router<AppState> {

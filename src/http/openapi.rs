@@ -89,9 +89,8 @@ pub fn router<S: Clone + Send + Sync + 'static>(settings: &Settings, aliases: &[
 /// The complete document for these settings and aliases.
 pub fn document(settings: &Settings, aliases: &[(String, String)]) -> Value {
     let mut doc = serde_json::to_value(ApiDoc::openapi()).expect("the OpenAPI document serializes");
-    let metrics = &settings.metrics;
     let paths = doc["paths"].as_object_mut().expect("paths");
-    if !(metrics.enabled && metrics.bind.is_none()) {
+    if !settings.metrics.on_main_port() {
         paths.remove("/metrics");
     }
     for (path, item) in paths.iter_mut() {

@@ -9,6 +9,10 @@ use crate::store::models::{ProfileChange, User};
 /// Django's `max_length` of `username`, `first_name` and `last_name`.
 const MAX_PROFILE_CHARS: usize = 150;
 
+/// Refusal of a name holding control characters (ESC, BEL, CR, DEL...): they would act on the
+/// terminal or the mail header of whoever shows the name (null characters get DRF's own message first).
+const CONTROL_CHARACTERS: &str = "Control characters are not allowed.";
+
 fn profile_value<'a>(user: &'a User, field: &str) -> &'a str {
     match field {
         "username" => &user.username,
@@ -41,14 +45,19 @@ pub fn created(user: &User, required: &[String]) -> Value {
 }
 
 /// Reads the configured profile fields from a body: optional, blank allowed (the model fields are
-/// `blank=True`), trimmed, at most 150 characters. Errors go into `form` in field order.
+/// `blank=True`), trimmed, at most 150 characters, no control characters. Errors go into `form` in
+/// field order.
 pub fn read_fields(form: &mut Form<'_>, body: &Map<String, Value>, required: &[String]) -> ProfileChange {
     let mut change = ProfileChange::default();
     for field in required {
         if !body.contains_key(field) {
             continue;
         }
-        let value = form.optional_char(field, MAX_PROFILE_CHARS);
+        let mut value = form.optional_char(field, MAX_PROFILE_CHARS);
+        if value.as_deref().is_some_and(|text| text.chars().any(char::is_control)) {
+            form.add(field, CONTROL_CHARACTERS);
+            value = None;
+        }
         match field.as_str() {
             "username" => change.username = value,
             "first_name" => change.first_name = value,

@@ -47,6 +47,7 @@ pub async fn edit(
     Body(body): Body,
 ) -> ApiResult<Json<Value>> {
     let target = target(&state, &caller, &id).await?;
+    may_manage(&caller, &target)?;
     update(&state, &target, &body).await
 }
 
@@ -58,7 +59,21 @@ pub async fn remove(
     Body(body): Body,
 ) -> ApiResult<StatusCode> {
     let target = target(&state, &caller, &id).await?;
+    may_manage(&caller, &target)?;
     delete(&state, &caller, &target, &body).await
+}
+
+/// Only a superuser may edit or delete another superuser: staff without the flag could otherwise
+/// take over or remove the accounts that grant it. A deliberate difference: Djoser's
+/// `CurrentUserOrAdmin` lets any staff user act on anyone.
+fn may_manage(caller: &User, target: &User) -> ApiResult<()> {
+    if target.is_superuser && !caller.is_superuser && target.id != caller.id {
+        return Err(ApiError::detail(
+            StatusCode::FORBIDDEN,
+            "You do not have permission to perform this action.",
+        ));
+    }
+    Ok(())
 }
 
 /// The user `{id}` names, if the caller may act on them. With `hide_users` (the default) a user the

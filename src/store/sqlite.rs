@@ -24,6 +24,23 @@ mod outbox;
 
 static MIGRATOR: Migrator = sqlx::migrate!("./migrations/sqlite");
 
+/// Creates a missing database file with mode 0600 before SQLite would create it with the process's
+/// umask (usually world-readable: the file holds password hashes and e-mail addresses). SQLite gives
+/// its `-wal` and `-shm` files the database file's permissions. A file that exists is left as it
+/// is, and any problem creating it is left for SQLite to report when it opens the path.
+#[cfg(unix)]
+fn create_private_file(path: &std::path::Path) {
+    use std::os::unix::fs::OpenOptionsExt;
+    let _ = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path);
+}
+
+#[cfg(not(unix))]
+fn create_private_file(_path: &std::path::Path) {}
+
 /// A pool of SQLite connections to one database file.
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
@@ -31,9 +48,14 @@ pub struct SqliteStore {
 }
 
 impl SqliteStore {
-    /// Opens (creating it if missing) the database file named by a `sqlite:` URL.
+    /// Opens (creating it if missing, readable by its owner only) the database file named by a
+    /// `sqlite:` URL.
     pub async fn connect(url: &str, options: &StoreOptions) -> Result<Self, StoreError> {
-        let connect = SqliteConnectOptions::from_str(url)?
+        let connect = SqliteConnectOptions::from_str(url)?;
+        if !url.contains(":memory:") && !url.contains("mode=memory") {
+            create_private_file(connect.get_filename());
+        }
+        let connect = connect
             .create_if_missing(true)
             .foreign_keys(true)
             .journal_mode(SqliteJournalMode::Wal)

@@ -502,7 +502,33 @@ async fn concurrent_confirms_of_one_link_succeed_once(db: Backend) {
     assert_eq!(answers.iter().filter(|a| a.status == 204).count(), 1);
 }
 
+/// Djoser's serializers for these three declare a plain `EmailField()`: no length message, only
+/// Django's validator, which refuses addresses over 320 characters (checked against the reference).
+async fn lookups_by_address_have_no_length_limit_of_their_own(db: Backend) {
+    let Some(app) = spawn_app(db).await else { return };
+    app.active_user("alice@example.com").await;
+    let long = format!("{}@example.com", "a".repeat(300));
+    let too_long = format!("{}@example.com", "a".repeat(330));
+    for path in [
+        "users/resend_activation/",
+        "users/reset_password/",
+        "users/reset_email/",
+    ] {
+        app.post(path, &json!({ "email": long }), None).await.assert(204, "");
+        app.post(path, &json!({ "email": too_long }), None)
+            .await
+            .assert(400, r#"{"email":["Enter a valid email address."]}"#);
+    }
+    // The address still has its limit where it is stored.
+    let registration = json!({"email": long, "password": PASSWORD, "re_password": PASSWORD});
+    app.post("users/", &registration, None).await.assert(
+        400,
+        r#"{"email":["Ensure this field has no more than 254 characters."]}"#,
+    );
+}
+
 crate::on_both_databases!(
+    lookups_by_address_have_no_length_limit_of_their_own,
     update_me_changes_nothing_and_answers_the_user,
     delete_me_needs_the_password_and_removes_user_and_tokens,
     resend_activation_mails_only_inactive_accounts,

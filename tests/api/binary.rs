@@ -6,7 +6,7 @@ use std::io::{BufRead, BufReader, Read};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
@@ -19,12 +19,14 @@ pub struct Server {
     pub address: String,
 }
 
-/// The binary with exactly `env` as its environment, run from the crate root (where `config/` is).
-fn command(args: &[&str], env: &[(&str, &str)]) -> Command {
+/// The binary with exactly `env` as its environment, run from the crate root (where `config/` is);
+/// unless `env` says otherwise, without the separate metrics port (tests run many servers at once).
+pub fn command(args: &[&str], env: &[(&str, &str)]) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_imhotep"));
     command
         .args(args)
         .env_clear()
+        .env("IMHOTEP_METRICS__BIND", "")
         .envs(env.iter().copied())
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .stdin(Stdio::null());
@@ -88,6 +90,28 @@ impl Drop for Server {
 /// Runs the binary to completion: whether it succeeded, and its stdout and stderr.
 pub fn run(args: &[&str], env: &[(&str, &str)]) -> (bool, String) {
     let output = command(args, env).output().expect("the imhotep binary runs");
+    let mut text = String::from_utf8_lossy(&output.stdout).into_owned();
+    text.push_str(&String::from_utf8_lossy(&output.stderr));
+    (output.status.success(), text)
+}
+
+/// Runs `imhotep serve`, which must exit within 30 s: whether it succeeded, and its output.
+pub fn serve_to_exit(env: &[(&str, &str)]) -> (bool, String) {
+    let mut child = command(&["serve"], env)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the imhotep binary starts");
+    let started = Instant::now();
+    while child.try_wait().expect("the child's status").is_none() {
+        if started.elapsed() > Duration::from_secs(30) {
+            let _ = child.kill();
+            let output = child.wait_with_output().expect("its output");
+            panic!("serve kept running:\n{}", String::from_utf8_lossy(&output.stderr));
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let output = child.wait_with_output().expect("its output");
     let mut text = String::from_utf8_lossy(&output.stdout).into_owned();
     text.push_str(&String::from_utf8_lossy(&output.stderr));
     (output.status.success(), text)

@@ -135,7 +135,8 @@ pub async fn spawn_app_with(backend: Backend, configure: impl FnOnce(&mut Settin
     })
 }
 
-/// The settings of a test server: the test secret, a random port, fast outbox retries, e-mail to `smtp_port`.
+/// The settings of a test server: the test secret, a random port, no separate metrics port, fast
+/// outbox retries, e-mail to `smtp_port`.
 pub fn test_settings(database_url: &str, smtp_port: u16) -> Settings {
     let mut settings = Settings {
         debug: false,
@@ -145,6 +146,8 @@ pub fn test_settings(database_url: &str, smtp_port: u16) -> Settings {
     settings.server.port = 0;
     settings.database.url = Secret::new(database_url);
     settings.database.max_connections = 5;
+    // Many test servers run at once: none takes the default metrics port.
+    settings.metrics.bind = None;
     settings.email.backend = EmailBackendKind::Smtp;
     settings.email.host = "127.0.0.1".into();
     settings.email.port = smtp_port;

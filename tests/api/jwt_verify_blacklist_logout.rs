@@ -124,7 +124,37 @@ async fn logout(app: &TestApp, body: serde_json::Value, bearer: Option<&str>) ->
     app.post("jwt/logout/", &body, bearer).await
 }
 
+/// The recipe's `if not refresh`: every value Python finds false is "required", as the reference
+/// server answers (checked against it); every other non-token is invalid.
+async fn logout_treats_every_falsy_refresh_as_missing(db: Backend) {
+    let Some(app) = spawn_app(db).await else { return };
+    let (access, refresh) = app.tokens_for("alice@example.com").await;
+    let bearer = Some(access.as_str());
+    for falsy in [
+        json!([]),
+        json!({}),
+        json!(0),
+        json!(0.0),
+        json!(-0.0),
+        json!(false),
+        json!(null),
+    ] {
+        logout(&app, json!({ "refresh": falsy }), bearer)
+            .await
+            .assert(400, r#"{"detail":"Refresh token required."}"#);
+    }
+    for truthy in [json!([1]), json!({"a": 1}), json!(1), json!(true), json!("x")] {
+        logout(&app, json!({ "refresh": truthy }), bearer)
+            .await
+            .assert(400, r#"{"detail":"Invalid token."}"#);
+    }
+    logout(&app, json!({ "refresh": refresh }), bearer)
+        .await
+        .assert(205, "");
+}
+
 crate::on_both_databases!(
+    logout_treats_every_falsy_refresh_as_missing,
     verify_checks_signature_expiry_and_jti_only,
     blacklist_needs_only_the_refresh_token,
     logout_blacklists_the_refresh_token,

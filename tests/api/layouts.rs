@@ -4,8 +4,6 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
 
 use figment::Figment;
 use figment::providers::{Format, Toml};
@@ -407,33 +405,6 @@ fn aliases_can_come_from_the_environment() {
     }
 }
 
-/// Runs `imhotep serve`, which must exit within 30 s: whether it succeeded, and its output.
-fn serve_to_exit(env: &[(&str, &str)]) -> (bool, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_imhotep"))
-        .arg("serve")
-        .env_clear()
-        .envs(env.iter().copied())
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("the imhotep binary starts");
-    let started = Instant::now();
-    while child.try_wait().expect("the child's status").is_none() {
-        if started.elapsed() > Duration::from_secs(30) {
-            let _ = child.kill();
-            let output = child.wait_with_output().expect("its output");
-            panic!("serve kept running:\n{}", String::from_utf8_lossy(&output.stderr));
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    let output = child.wait_with_output().expect("its output");
-    let mut text = String::from_utf8_lossy(&output.stdout).into_owned();
-    text.push_str(&String::from_utf8_lossy(&output.stderr));
-    (output.status.success(), text)
-}
-
 #[test]
 fn a_bad_alias_in_the_environment_stops_check_and_serve() {
     let dir = tempfile::tempdir().expect("temp dir");
@@ -445,7 +416,7 @@ fn a_bad_alias_in_the_environment_stops_check_and_serve() {
     let line = r#"routes.aliases "/api/v1/token/" = "jwt_creat": unknown endpoint "jwt_creat""#;
     let (ok, output) = binary::run(&["check"], &borrowed(&env));
     assert!(!ok && output.contains(line), "check:\n{output}");
-    let (ok, output) = serve_to_exit(&borrowed(&env));
+    let (ok, output) = binary::serve_to_exit(&borrowed(&env));
     assert!(!ok && output.contains(line), "serve:\n{output}");
 
     // JSON's `:` is not the accepted form: refused, never silently ignored.

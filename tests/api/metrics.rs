@@ -24,7 +24,7 @@ fn assert_lines(text: &str, expected: &[&str]) {
 }
 
 async fn requests_logins_and_tokens_are_counted(db: Backend) {
-    let Some(app) = spawn_app_with(db, |_| {}).await else {
+    let Some(app) = spawn_app_with(db, |s| s.metrics.public = true).await else {
         return;
     };
     let (_, refresh) = app.tokens_for("ada@example.com").await;
@@ -108,8 +108,22 @@ async fn a_separate_bind_moves_metrics_off_the_main_port(db: Backend) {
     );
 }
 
+/// The main port is usually public: without a token or `public = true`, it serves no `/metrics`.
+async fn the_main_port_serves_metrics_only_with_a_token_or_when_public(db: Backend) {
+    let Some(app) = spawn_app_with(db, |_| {}).await else {
+        return;
+    };
+    let answer = scrape(&app, &app.address, None).await;
+    answer.assert(404, r#"{"detail":"Not found."}"#);
+}
+
 async fn metrics_can_be_turned_off(db: Backend) {
-    let Some(app) = spawn_app_with(db, |s| s.metrics.enabled = false).await else {
+    let Some(app) = spawn_app_with(db, |s| {
+        s.metrics.enabled = false;
+        s.metrics.public = true;
+    })
+    .await
+    else {
         return;
     };
     assert_eq!(scrape(&app, &app.address, None).await.status, 404);
@@ -119,5 +133,6 @@ crate::on_both_databases!(
     requests_logins_and_tokens_are_counted,
     a_configured_token_is_required,
     a_separate_bind_moves_metrics_off_the_main_port,
+    the_main_port_serves_metrics_only_with_a_token_or_when_public,
     metrics_can_be_turned_off,
 );

@@ -131,7 +131,38 @@ async fn the_docs_page_is_self_contained(db: Backend) {
     assert_eq!(bare.header("location"), Some("/api/docs/"));
 }
 
+/// The page where people paste tokens: scripts from this server only, no framing, and no token
+/// kept in `localStorage`.
+async fn the_docs_page_is_locked_down(db: Backend) {
+    let Some(app) = spawn_app(db).await else {
+        return;
+    };
+    for path in ["/api/docs/", "/api/docs/swagger-initializer.js"] {
+        let answer = app.send(|c| c.get(format!("{}{path}", app.address))).await;
+        assert_eq!(answer.status, 200, "{path}");
+        let policy = answer.header("content-security-policy").unwrap_or_default();
+        for directive in [
+            "default-src 'none'",
+            "script-src 'self';",
+            "connect-src 'self'",
+            "frame-ancestors 'none'",
+        ] {
+            assert!(
+                policy.contains(directive),
+                "{path}: {directive} missing from {policy:?}"
+            );
+        }
+        assert!(!policy.contains("unsafe-eval"), "{policy}");
+        assert_eq!(answer.header("x-frame-options"), Some("DENY"), "{path}");
+    }
+    let init = app
+        .send(|c| c.get(format!("{}/api/docs/swagger-initializer.js", app.address)))
+        .await;
+    assert!(init.text.contains(r#""persistAuthorization": false"#), "{}", init.text);
+}
+
 on_both_databases!(
+    the_docs_page_is_locked_down,
     every_route_is_documented_with_its_methods,
     aliases_are_documented_like_their_endpoint,
     the_docs_page_is_self_contained

@@ -104,7 +104,28 @@ async fn health_probes_answer(db: Backend) {
     assert_eq!(readyz.header("x-content-type-options"), Some("nosniff"));
 }
 
+/// A client's `X-Request-Id` is kept only when it is 1–64 characters of `[A-Za-z0-9._-]`: anything
+/// else could forge log fields, so a fresh id replaces it.
+async fn only_plain_request_ids_are_kept(db: Backend) {
+    let Some(app) = spawn_app(db).await else { return };
+    let healthz = async |id: &str| {
+        let url = format!("{}/healthz", app.address);
+        app.send(|c| c.get(url).header("x-request-id", id)).await
+    };
+    for kept in ["abc", "req-1.2_3", "0f8fad5b-d9cb-469f-a165-70867728950e"] {
+        assert_eq!(healthz(kept).await.header("x-request-id"), Some(kept));
+    }
+    let too_long = "x".repeat(65);
+    for forged in ["a\" user_id=1 status=200", "a b", "{\"json\":1}", &too_long] {
+        let answer = healthz(forged).await;
+        let id = answer.header("x-request-id").expect("a request id");
+        assert_ne!(id, forged);
+        assert_eq!(id.len(), 36, "a generated UUID: {id}");
+    }
+}
+
 crate::on_both_databases!(
+    only_plain_request_ids_are_kept,
     bodies_are_parsed_like_drf,
     oversized_bodies_get_413,
     unknown_paths_and_methods_get_json_errors,

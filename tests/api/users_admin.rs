@@ -378,7 +378,92 @@ async fn registration_can_log_the_user_in(db: Backend) {
     assert_eq!(app.refresh(answer.body["refresh"].as_str().unwrap()).await.status, 200);
 }
 
+async fn staff_without_the_superuser_flag_cannot_edit_or_delete_superusers(db: Backend) {
+    let Some(app) = spawn_app(db).await else { return };
+    let (_, dave) = three_users(&app).await;
+    // bob (2) is a superuser; dave (3) is staff only.
+    app.execute("UPDATE users SET is_staff = true, is_superuser = true WHERE id = 2")
+        .await;
+    let bob = app.login("bob@example.com", PASSWORD).await.body["access"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    method(&app, reqwest::Method::GET, "users/2/", &dave, json!({}))
+        .await
+        .assert(200, r#"{"id":2,"email":"bob@example.com"}"#);
+    for verb in [reqwest::Method::PATCH, reqwest::Method::PUT] {
+        method(
+            &app,
+            verb,
+            "users/2/",
+            &dave,
+            json!({"email": "dave-owns-this@example.com"}),
+        )
+        .await
+        .assert(403, FORBIDDEN);
+    }
+    method(
+        &app,
+        reqwest::Method::DELETE,
+        "users/2/",
+        &dave,
+        json!({"current_password": PASSWORD}),
+    )
+    .await
+    .assert(403, FORBIDDEN);
+    assert_eq!(
+        app.scalar("SELECT count(*) FROM users WHERE id = 2 AND email = 'bob@example.com'")
+            .await,
+        1
+    );
+    // A superuser manages staff, and staff still manage ordinary users.
+    method(&app, reqwest::Method::PATCH, "users/3/", &bob, json!({}))
+        .await
+        .assert(200, r#"{"id":3,"email":"dave@example.com"}"#);
+    method(&app, reqwest::Method::PATCH, "users/1/", &dave, json!({}))
+        .await
+        .assert(200, r#"{"id":1,"email":"alice@example.com"}"#);
+}
+
+async fn profile_fields_with_control_characters_are_refused(db: Backend) {
+    let Some(app) = spawn_app_with(db, |s| {
+        s.djoser.required_fields = vec!["first_name".into(), "last_name".into()];
+        s.djoser.send_activation_email = false;
+    })
+    .await
+    else {
+        return;
+    };
+    for name in ["Ada\u{1b}[2J", "Ada\u{7}", "Ada\rLovelace", "Ada\u{7f}", "Ada\u{9b}31m"] {
+        let body =
+            json!({"first_name": name, "email": "ada@example.com", "password": PASSWORD, "re_password": PASSWORD});
+        app.post("users/", &body, None)
+            .await
+            .assert(400, r#"{"first_name":["Control characters are not allowed."]}"#);
+    }
+    assert_eq!(app.scalar("SELECT count(*) FROM users").await, 0);
+    let body = json!({"first_name": "Ada", "email": "ada@example.com", "password": PASSWORD, "re_password": PASSWORD});
+    assert_eq!(app.post("users/", &body, None).await.status, 201);
+    app.mail.next().await;
+    let access = app.login("ada@example.com", PASSWORD).await.body["access"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    method(
+        &app,
+        reqwest::Method::PATCH,
+        "users/me/",
+        &access,
+        json!({"last_name": "Love\u{1b}]0;pwned\u{7}lace"}),
+    )
+    .await
+    .assert(400, r#"{"last_name":["Control characters are not allowed."]}"#);
+    assert_eq!(app.scalar("SELECT count(*) FROM users WHERE last_name = ''").await, 1);
+}
+
 crate::on_both_databases!(
+    staff_without_the_superuser_flag_cannot_edit_or_delete_superusers,
+    profile_fields_with_control_characters_are_refused,
     the_list_shows_non_staff_only_themselves,
     others_are_invisible_to_non_staff,
     staff_manage_everyone_with_their_own_password,

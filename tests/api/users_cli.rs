@@ -162,7 +162,35 @@ async fn an_unknown_user_is_an_error(db: Backend) {
     assert_eq!(app.scalar("SELECT count(*) FROM users").await, 1);
 }
 
+/// A user-written address or name full of terminal escapes reaches the operator's screen escaped.
+async fn control_characters_are_escaped_in_every_listing(db: Backend) {
+    let Some(app) = spawn_app(db).await else { return };
+    app.register("mallory@example.com", PASSWORD).await;
+    let chr = if app.database_url.starts_with("sqlite") {
+        "char"
+    } else {
+        "chr"
+    };
+    app.execute(&format!(
+        "UPDATE users SET email = '\"m' || {chr}(27) || ']0;pwned' || {chr}(7) || '\"@example.com', \
+         first_name = 'Mal' || {chr}(13) || {chr}(127) || {chr}(27) || '[2J' WHERE id = 1"
+    ))
+    .await;
+    let listed = users_ok(&app, &["list"]);
+    let shown = users_ok(&app, &["show", "1"]);
+    let activated = users_ok(&app, &["activate", "1"]);
+    for output in [&listed, &shown, &activated] {
+        assert!(
+            !output.bytes().any(|b| (b < 0x20 && b != b'\n') || b == 0x7f),
+            "raw control characters in:\n{output:?}"
+        );
+    }
+    assert!(listed.contains(r#""m\u{1b}]0;pwned\u{7}"@example.com"#), "{listed}");
+    assert!(shown.contains(r#"Mal\u{d}\u{7f}\u{1b}[2J"#), "{shown}");
+}
+
 crate::on_both_databases!(
+    control_characters_are_escaped_in_every_listing,
     list_shows_registered_users,
     show_finds_a_user_by_id_and_by_email_in_any_case,
     activate_lets_an_inactive_user_log_in,

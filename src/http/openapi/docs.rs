@@ -1,6 +1,11 @@
 //! Swagger UI at `/api/docs/`: its files are compiled into the binary (utoipa-swagger-ui's vendored
 //! copy, gzipped), so the page works with no internet access. Clients that do not accept gzip get
 //! the files inflated.
+//!
+//! The page is a place where people paste tokens, so it is locked down: a Content-Security-Policy
+//! that lets it load scripts only from this server (the embedded files) and talk only to this
+//! server, `X-Frame-Options: DENY` against framing, and no persisted authorization (Swagger UI would
+//! keep pasted tokens in `localStorage`, readable by any script on the origin, for ever).
 
 use std::io::Read;
 use std::sync::Arc;
@@ -15,13 +20,18 @@ use utoipa_swagger_ui::Config;
 
 use crate::http::error::ApiError;
 
+/// The page's policy. Styles may be inline because the bundle injects `<style>` elements; scripts may not.
+const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; \
+     img-src 'self' data:; connect-src 'self'; font-src 'self'; base-uri 'none'; form-action 'none'; \
+     frame-ancestors 'none'";
+
 /// `/api/docs/` and the files beside it, reading the document from `schema_url`.
 pub fn router<S: Clone + Send + Sync + 'static>(schema_url: &'static str) -> Router<S> {
     // `validator_url("none")`: Swagger UI would otherwise send the document to an online validator.
     let config = Arc::new(
         Config::from(schema_url)
             .validator_url("none")
-            .persist_authorization(true),
+            .persist_authorization(false),
     );
     Router::new()
         .route("/api/docs/", get(index))
@@ -64,6 +74,11 @@ fn serve(config: &Arc<Config<'static>>, name: &str, headers: &HeaderMap) -> Resp
     };
     let response_headers = response.headers_mut();
     response_headers.insert(header::CONTENT_TYPE, content_type);
+    response_headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(CONTENT_SECURITY_POLICY),
+    );
+    response_headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     if found.gzpipped {
         response_headers.insert(header::VARY, HeaderValue::from_static("Accept-Encoding"));
     }

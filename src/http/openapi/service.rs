@@ -18,8 +18,8 @@ fn readyz() {}
 
 /// Prometheus metrics
 ///
-/// Served here unless `metrics.bind` moves it to its own port; asks for `Authorization: Bearer
-/// <metrics.bearer_token>` when a token is configured.
+/// Served here only when `metrics.bearer_token` is set (then asking for `Authorization: Bearer
+/// <metrics.bearer_token>`) or `metrics.public` is true; otherwise on `metrics.bind` alone.
 #[utoipa::path(get, path = "/metrics", operation_id = "metrics", tag = "service",
     responses(
         (status = 200, description = "Prometheus' text format", body = String,

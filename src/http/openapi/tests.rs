@@ -55,11 +55,16 @@ fn every_endpoint_name_has_operations() {
 #[test]
 fn the_configuration_shapes_the_document() {
     let default = document(&Settings::default(), &[]);
-    assert!(default["paths"].get("/metrics").is_some());
+    assert!(
+        default["paths"].get("/metrics").is_none(),
+        "metrics are off the main port by default"
+    );
+    let mut public = Settings::default();
+    public.metrics.public = true;
+    assert!(document(&public, &[]).get("paths").unwrap().get("/metrics").is_some());
     assert_eq!(default["components"]["securitySchemes"]["jwt"]["scheme"], "bearer");
     let mut settings = Settings::default();
     settings.djoser.send_activation_email = false;
-    settings.metrics.bind = Some("127.0.0.1:9090".into());
     settings.simple_jwt.auth_header_types = vec!["JWT".into()];
     let doc = document(&settings, &[]);
     assert!(doc["paths"].get("/metrics").is_none());

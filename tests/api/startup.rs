@@ -1,0 +1,197 @@
+//! What the shipped binary refuses or ignores at start-up, and what it shows: weak HMAC keys in
+//! production, settings out of bounds, platform variables that are not settings (Kubernetes'
+//! `IMHOTEP_PORT=tcp://...`), credentials in `imhotep check`'s output, and the SQLite file's mode.
+
+use crate::binary::{self, Server};
+use crate::helpers::{Backend, SECRET_KEY, spawn_app};
+
+/// A production environment (`DEBUG=false`, the test key) on `database_url`, plus `extra`.
+fn production<'a>(database_url: &'a str, extra: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
+    let mut env = vec![
+        ("DEBUG", "false"),
+        ("SECRET_KEY", SECRET_KEY),
+        ("DATABASE_URL", database_url),
+        ("HOST", "127.0.0.1"),
+        ("PORT", "0"),
+    ];
+    env.extend_from_slice(extra);
+    env
+}
+
+fn sqlite_url(dir: &tempfile::TempDir) -> String {
+    format!("sqlite://{}?mode=rwc", dir.path().join("startup.db").display())
+}
+
+/// `check` and `serve` both refuse, with a message containing `expected`.
+#[track_caller]
+fn both_refuse(env: &[(&str, &str)], expected: &str) {
+    let (ok, output) = binary::run(&["check"], env);
+    assert!(
+        !ok && output.contains(expected),
+        "check, expecting {expected:?}:\n{output}"
+    );
+    let (ok, output) = binary::serve_to_exit(env);
+    assert!(
+        !ok && output.contains(expected),
+        "serve, expecting {expected:?}:\n{output}"
+    );
+}
+
+#[test]
+fn weak_hmac_keys_are_refused_in_production() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = sqlite_url(&dir);
+    let repeated = "a".repeat(48);
+    let mut env = production(&url, &[]);
+    env.retain(|(name, _)| *name != "SECRET_KEY");
+    env.push(("SECRET_KEY", &repeated));
+    both_refuse(&env, "SECRET_KEY is not random");
+    both_refuse(
+        &production(&url, &[("IMHOTEP_SIMPLE_JWT__SIGNING_KEY", "secret")]),
+        "simple_jwt.signing_key is too short for HS256",
+    );
+    // The 48-byte test key is enough for HS384, not for HS512 (RFC 7518 §3.2).
+    let (ok, output) = binary::run(
+        &["check"],
+        &production(&url, &[("IMHOTEP_SIMPLE_JWT__ALGORITHM", "HS384")]),
+    );
+    assert!(ok, "{output}");
+    both_refuse(
+        &production(&url, &[("IMHOTEP_SIMPLE_JWT__ALGORITHM", "HS512")]),
+        "SECRET_KEY is too short for HS512",
+    );
+    // Messages say how to make a key, and never show the key.
+    let (_, output) = binary::run(
+        &["check"],
+        &production(&url, &[("IMHOTEP_SIMPLE_JWT__SIGNING_KEY", "secret")]),
+    );
+    assert!(output.contains("openssl rand"), "{output}");
+    assert!(
+        !output.contains("\"secret\"") && !output.contains("= secret"),
+        "{output}"
+    );
+    // In debug mode a weak key is not refused (a short one is replaced by a random one).
+    let (ok, output) = binary::run(
+        &["check"],
+        &production(
+            &url,
+            &[("DEBUG", "true"), ("IMHOTEP_SIMPLE_JWT__SIGNING_KEY", "secret")],
+        ),
+    );
+    assert!(ok, "{output}");
+}
+
+#[test]
+fn settings_out_of_bounds_are_refused() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = sqlite_url(&dir);
+    for (name, value, expected) in [
+        (
+            "IMHOTEP_SIMPLE_JWT__LEEWAY",
+            "10m",
+            "simple_jwt.leeway must be at most 300s",
+        ),
+        (
+            "IMHOTEP_SIMPLE_JWT__ACCESS_TOKEN_LIFETIME",
+            "0s",
+            "simple_jwt.access_token_lifetime must be longer than 0s",
+        ),
+        (
+            "IMHOTEP_OUTBOX__BATCH_SIZE",
+            "0",
+            "outbox.batch_size must be at least 1",
+        ),
+        (
+            "IMHOTEP_SERVER__REQUEST_TIMEOUT",
+            "0s",
+            "server.request_timeout must be longer than 0s",
+        ),
+        (
+            "IMHOTEP_METRICS__BEARER_TOKEN",
+            "short-token",
+            "metrics.bearer_token is too short",
+        ),
+    ] {
+        let (ok, output) = binary::run(&["check"], &production(&url, &[(name, value)]));
+        assert!(!ok && output.contains(expected), "{name}={value}:\n{output}");
+    }
+}
+
+/// A Kubernetes Service named `imhotep` injects these into every pod of the namespace.
+const KUBERNETES: [(&str, &str); 7] = [
+    ("IMHOTEP_PORT", "tcp://10.0.0.1:8080"),
+    ("IMHOTEP_PORT_8080_TCP", "tcp://10.0.0.1:8080"),
+    ("IMHOTEP_PORT_8080_TCP_ADDR", "10.0.0.1"),
+    ("IMHOTEP_PORT_8080_TCP_PORT", "8080"),
+    ("IMHOTEP_PORT_8080_TCP_PROTO", "tcp"),
+    ("IMHOTEP_SERVICE_HOST", "10.0.0.1"),
+    ("IMHOTEP_SERVICE_PORT", "8080"),
+];
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn platform_variables_that_are_not_settings_are_ignored() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = sqlite_url(&dir);
+    let mut env = production(&url, &[("RUST_LOG", "debug")]);
+    env.extend_from_slice(&KUBERNETES);
+    let server = Server::start(&env).await;
+    let healthz = reqwest::get(format!("{}/healthz", server.address))
+        .await
+        .expect("healthz");
+    assert_eq!(healthz.status(), 200);
+    let lines = server.stop();
+    let ignored = lines
+        .iter()
+        .find(|line| line.contains("ignoring IMHOTEP_"))
+        .unwrap_or_else(|| panic!("no debug line lists the ignored variables:\n{}", lines.join("\n")));
+    for (name, _) in KUBERNETES {
+        assert!(ignored.contains(name), "{name} not listed in {ignored}");
+    }
+    assert!(!ignored.contains("10.0.0.1"), "values are not logged: {ignored}");
+
+    // A typo inside a known section is still an error.
+    let (ok, output) = binary::run(&["check"], &production(&url, &[("IMHOTEP_SERVER__PORTT", "1")]));
+    assert!(!ok && output.contains("portt"), "{output}");
+}
+
+#[test]
+fn check_masks_credentials() {
+    let admin =
+        std::env::var("TEST_DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+    let with_password = format!("{admin}?password=query-Pa55word-in-url");
+    let env = production(&with_password, &[("EMAIL_HOST_USER", "postmark-api-token-1234")]);
+    let (ok, output) = binary::run(&["check"], &env);
+    if !ok && output.contains("connecting to the database") && std::env::var("REQUIRE_POSTGRES").as_deref() != Ok("1") {
+        eprintln!("\n*** SKIPPED: PostgreSQL is unreachable; set REQUIRE_POSTGRES=1 to fail instead ***\n");
+        return;
+    }
+    assert!(ok, "{output}");
+    assert!(output.contains("password=********"), "{output}");
+    for secret in ["query-Pa55word-in-url", "postmark-api-token-1234"] {
+        assert!(!output.contains(secret), "{secret} shown:\n{output}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sqlite_database_is_readable_by_its_owner_only() {
+    use std::os::unix::fs::PermissionsExt;
+
+    let Some(app) = spawn_app(Backend::Sqlite).await else {
+        return;
+    };
+    app.register("ada@example.com", crate::helpers::PASSWORD).await;
+    let path = app
+        .database_url
+        .trim_start_matches("sqlite://")
+        .split('?')
+        .next()
+        .expect("a path")
+        .to_owned();
+    for file in [path.clone(), format!("{path}-wal"), format!("{path}-shm")] {
+        let mode = std::fs::metadata(&file)
+            .unwrap_or_else(|e| panic!("{file}: {e}"))
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600, "{file} has mode {:o}", mode & 0o777);
+    }
+}
