@@ -67,8 +67,9 @@ async fn healthz(stream: &mut TcpStream) -> String {
 async fn a_slowloris_head_is_cut_off_at_the_header_timeout() {
     let header = Duration::from_secs(1);
     let app = app(header, Duration::from_secs(60), 100).await;
-    let mut stream = connect(&app).await;
+    // The header clock starts when the server accepts, which can be before `connect` returns here.
     let started = Instant::now();
+    let mut stream = connect(&app).await;
     stream
         .write_all(b"GET /healthz HTTP/1.1\r\nHost: test\r\n")
         .await
@@ -107,8 +108,8 @@ async fn a_slowloris_head_is_cut_off_at_the_header_timeout() {
 async fn a_silent_connection_is_closed_at_the_header_timeout() {
     let header = Duration::from_secs(1);
     let app = app(header, Duration::from_secs(60), 100).await;
-    let mut stream = connect(&app).await;
     let started = Instant::now();
+    let mut stream = connect(&app).await;
     let received = read_until_closed(&mut stream).await;
     assert!(received.is_empty(), "{}", String::from_utf8_lossy(&received));
     let elapsed = started.elapsed();
@@ -123,8 +124,9 @@ async fn an_idle_connection_lives_for_the_keep_alive_timeout_then_closes() {
     assert!(healthz(&mut stream).await.starts_with("HTTP/1.1 200"));
     // Idle for four header timeouts: still open, because idle is not a slow head.
     tokio::time::sleep(Duration::from_secs(2)).await;
-    assert!(healthz(&mut stream).await.starts_with("HTTP/1.1 200"));
+    // Taken before the request: the server's idle clock starts later, when its answer is ready.
     let idle_since = Instant::now();
+    assert!(healthz(&mut stream).await.starts_with("HTTP/1.1 200"));
     assert!(read_until_closed(&mut stream).await.is_empty());
     assert!(idle_since.elapsed() >= keep_alive, "{:?}", idle_since.elapsed());
 }
