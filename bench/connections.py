@@ -2,7 +2,8 @@
 """Connection load on one imhotep process: memory and service under many idle and slow sockets.
 
 Starts `imhotep serve` on SQLite (loopback only), creates a user, then opens IDLE keep-alive
-connections (each sends one request, reads the answer, and stays open) and SLOWLORIS connections
+connections (each sends one request, reads the answer, and stays open; with --silent they send
+nothing) and SLOWLORIS connections
 (each sends a request head one header line every 2 s and never finishes it). While they are open it
 probes `GET /healthz` and a login on fresh connections, samples the server's RSS, and counts how many
 slowloris sockets the server closed. Prints one JSON object; exits non-zero when a probe failed, when
@@ -56,9 +57,12 @@ async def request(port: int, raw: bytes, timeout: float = 10) -> bytes:
         writer.close()
 
 
-async def idle_connection(port: int, held: list, failures: list) -> None:
+async def idle_connection(port: int, held: list, failures: list, silent: bool) -> None:
     try:
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        if silent:
+            held.append(writer)
+            return
         writer.write(b"GET /healthz HTTP/1.1\r\nHost: bench\r\n\r\n")
         await writer.drain()
         answer = b""
@@ -139,7 +143,7 @@ async def load(args, port: int, pid: int) -> dict:
     failures: list = []
     opened = time.monotonic()
     for start in range(0, args.idle, 200):
-        await asyncio.gather(*(idle_connection(port, held, failures) for _ in range(start, min(start + 200, args.idle))))
+        await asyncio.gather(*(idle_connection(port, held, failures, args.silent) for _ in range(start, min(start + 200, args.idle))))
     open_seconds = time.monotonic() - opened
     closed_after: list = []
     slow = [asyncio.create_task(slowloris(port, closed_after, stop)) for _ in range(args.slowloris)]
@@ -176,6 +180,8 @@ def main() -> int:
     parser.add_argument("--hold", type=float, default=20, help="seconds of load after the idle connections are open")
     parser.add_argument("--header-read-timeout", type=int, default=10)
     parser.add_argument("--max-rss-mb", type=float, default=200)
+    parser.add_argument("--silent", action="store_true",
+                        help="idle connections send nothing (closed at the header timeout) instead of one request")
     args = parser.parse_args()
     signal.alarm(180)
     work = tempfile.mkdtemp(prefix="imhotep-connections-")
