@@ -378,7 +378,9 @@ class Imhotep(Server):
                    HOST="127.0.0.1",
                    # Warnings only, plus start-up and shutdown lines (a server that stops says why).
                    RUST_LOG="warn,imhotep::app=info", EMAIL_BACKEND="smtp", EMAIL_HOST="127.0.0.1",
-                   EMAIL_PORT=str(smtp_port))
+                   EMAIL_PORT=str(smtp_port),
+                   # No separate metrics listener: nothing here scrapes it, and its port may be taken.
+                   IMHOTEP_METRICS__BIND="")
         return env
 
     def prepare(self, users: int, outstanding: int = 0, blacklisted: int = 0) -> None:

@@ -83,6 +83,14 @@ async fn the_whole_flow_logs_requests_but_no_secret() {
     let (access2, refresh2) = (text(&rotated, "access"), text(&rotated, "refresh"));
     let logout = post(&server, "jwt/logout/", json!({ "refresh": refresh2 }), Some(&access2)).await;
     assert_eq!(logout.0, StatusCode::RESET_CONTENT);
+    // A client-chosen request id that would forge log fields is replaced, never logged.
+    let forged = reqwest::Client::new()
+        .get(format!("{}/healthz", server.address))
+        .header("x-request-id", "x\" status=500 user_id=\"forged-by-client")
+        .send()
+        .await
+        .expect("request sent");
+    assert_eq!(forged.status(), StatusCode::OK);
 
     let lines = server.stop();
     let log = lines.join("\n");
@@ -99,6 +107,7 @@ async fn the_whole_flow_logs_requests_but_no_secret() {
         ("rotated refresh token", refresh2),
         ("Authorization value", format!("Bearer {access}")),
         ("Authorization value", format!("Bearer {access2}")),
+        ("forged request id", "forged-by-client".to_owned()),
     ];
     for (what, secret) in &secrets {
         let hits: Vec<&String> = lines.iter().filter(|line| line.contains(secret.as_str())).collect();
