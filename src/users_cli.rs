@@ -22,12 +22,15 @@ pub enum UsersAction {
         /// The user's id, or their e-mail (any case).
         user: String,
     },
-    /// Let the user log in (sets is_active).
+    /// Let the user log in (sets is_active) and lift a suspension.
+    #[command(visible_alias = "unsuspend")]
     Activate {
         /// The user's id, or their e-mail (any case).
         user: String,
     },
-    /// Stop the user logging in; their access tokens stop working too (clears is_active).
+    /// Suspend the user: no login, refresh, bearer use, activation link or password reset until
+    /// `users activate` (clears is_active, sets suspended, revokes every refresh token).
+    #[command(visible_alias = "suspend")]
     Deactivate {
         /// The user's id, or their e-mail (any case).
         user: String,
@@ -61,7 +64,7 @@ pub async fn run(settings: &Settings, action: UsersAction) -> anyhow::Result<()>
             Ok(())
         }
         UsersAction::Activate { user } => set_flag(&store, &user, Flag::Active, true).await,
-        UsersAction::Deactivate { user } => set_flag(&store, &user, Flag::Active, false).await,
+        UsersAction::Deactivate { user } => suspend(&store, &user).await,
         UsersAction::SetStaff { user, off } => set_flag(&store, &user, Flag::Staff, !off).await,
         UsersAction::Delete { user, yes } => delete(&store, &user, yes).await,
     }
@@ -78,8 +81,10 @@ async fn find(store: &Store, reference: &str) -> anyhow::Result<User> {
             Ok(id) => store.user_by_id(id).await?,
             Err(_) => None,
         }
+    } else if let Some(key) = key_for(reference) {
+        store.user_by_email(&key).await?
     } else {
-        store.user_by_email(&key_for(reference)).await?
+        None
     };
     found.with_context(|| format!("no user with {} {reference}", kind_of(reference)))
 }
@@ -125,6 +130,12 @@ fn details(user: &User) -> String {
         ("first name", user.first_name.clone()),
         ("last name", user.last_name.clone()),
         ("active", yes_no(user.is_active).to_owned()),
+        (
+            "suspended",
+            user.suspended_at
+                .as_ref()
+                .map_or_else(|| "no".to_owned(), |at| format!("since {}", timestamp(at))),
+        ),
         ("staff", yes_no(user.is_staff).to_owned()),
         ("superuser", yes_no(user.is_superuser).to_owned()),
         ("password", if usable { "usable" } else { "unusable" }.to_owned()),
@@ -151,7 +162,8 @@ async fn set_flag(store: &Store, reference: &str, flag: Flag, value: bool) -> an
         Flag::Active => ("is_active", user.is_active),
         Flag::Staff => ("is_staff", user.is_staff),
     };
-    if before == value {
+    let lifts_suspension = matches!(flag, Flag::Active) && user.is_suspended();
+    if before == value && !lifts_suspension {
         println!(
             "user {} ({}): {name} is already {value}; nothing changed",
             user.id, user.email
@@ -165,7 +177,26 @@ async fn set_flag(store: &Store, reference: &str, flag: Flag, value: bool) -> an
     if !store.set_flags(user.id, is_active, is_staff).await? {
         bail!("user {} ({}) was deleted meanwhile", user.id, user.email);
     }
-    println!("user {} ({}): {name} {before} -> {value}", user.id, user.email);
+    let lifted = if lifts_suspension { "; suspension lifted" } else { "" };
+    println!("user {} ({}): {name} {before} -> {value}{lifted}", user.id, user.email);
+    Ok(())
+}
+
+/// `users deactivate` / `users suspend`: one transaction that clears `is_active`, marks the
+/// suspension and revokes every refresh token (access tokens are refused from the next request).
+async fn suspend(store: &Store, reference: &str) -> anyhow::Result<()> {
+    let user = find(store, reference).await?;
+    if user.is_suspended() {
+        println!("user {} ({}): already suspended; nothing changed", user.id, user.email);
+        return Ok(());
+    }
+    if !store.suspend_user(user.id).await? {
+        bail!("user {} ({}) was deleted meanwhile", user.id, user.email);
+    }
+    println!(
+        "user {} ({}): is_active {} -> false; suspended, refresh tokens revoked",
+        user.id, user.email, user.is_active
+    );
     Ok(())
 }
 

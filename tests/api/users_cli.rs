@@ -20,7 +20,7 @@ fn users(app: &TestApp, args: &[&str]) -> Output {
 
 /// Runs `imhotep users ...`, asserts it succeeded and returns its stdout.
 #[track_caller]
-fn users_ok(app: &TestApp, args: &[&str]) -> String {
+pub fn users_ok(app: &TestApp, args: &[&str]) -> String {
     let output = users(app, args);
     assert!(
         output.status.success(),
