@@ -9,8 +9,8 @@ use clap::Subcommand;
 use crate::app::connect_store;
 use crate::auth::email::key_for;
 use crate::config::Settings;
-use crate::store::Store;
 use crate::store::models::User;
+use crate::store::{Store, StoreError};
 
 /// What `imhotep users` does.
 #[derive(Debug, Subcommand)]
@@ -43,6 +43,10 @@ pub enum UsersAction {
         #[arg(long)]
         off: bool,
     },
+    /// Recompute every user's e-mail key with the current rules (once, after upgrading from a
+    /// version with other rules). Exits 1 if an address needs the operator: it has no key under
+    /// the new rules (look-alike characters), or its new key belongs to another account.
+    Rekey,
     /// Delete the user and their token rows. Refuses without --yes.
     Delete {
         /// The user's id, or their e-mail (any case).
@@ -67,6 +71,7 @@ pub async fn run(settings: &Settings, action: UsersAction) -> anyhow::Result<()>
         UsersAction::Deactivate { user } => suspend(&store, &user).await,
         UsersAction::SetStaff { user, off } => set_flag(&store, &user, Flag::Staff, !off).await,
         UsersAction::Delete { user, yes } => delete(&store, &user, yes).await,
+        UsersAction::Rekey => rekey(&store).await,
     }
 }
 
@@ -213,6 +218,44 @@ async fn delete(store: &Store, reference: &str, confirmed: bool) -> anyhow::Resu
         bail!("user {} ({}) was already deleted", user.id, user.email);
     }
     println!("user {} ({}) deleted, with their tokens", user.id, user.email);
+    Ok(())
+}
+
+/// `users rekey`: each user's key as `key_for` gives it now. An address without a key keeps its
+/// old one (the account goes on working) and is reported, like a key another account holds.
+async fn rekey(store: &Store) -> anyhow::Result<()> {
+    let (mut changed, mut problems) = (0, 0);
+    for user in store.list_users().await? {
+        let Some(key) = key_for(&user.email) else {
+            problems += 1;
+            println!(
+                "user {} ({}): the address has characters that fold onto ASCII and no key under the current rules; \
+                 its old key is kept: have the user change it, or suspend or delete the account",
+                user.id, user.email
+            );
+            continue;
+        };
+        match store.set_email_key(user.id, &key).await {
+            Ok(true) => {
+                changed += 1;
+                println!("user {} ({}): key is now {key}", user.id, user.email);
+            }
+            Ok(false) => {}
+            Err(StoreError::EmailTaken) => {
+                problems += 1;
+                println!(
+                    "user {} ({}): its key {key} belongs to another account (one mailbox, two accounts); \
+                     its old key is kept: keep one of the two",
+                    user.id, user.email
+                );
+            }
+            Err(other) => return Err(other.into()),
+        }
+    }
+    println!("{changed} key(s) changed, {problems} address(es) need attention");
+    if problems > 0 {
+        bail!("{problems} address(es) need attention (see above)");
+    }
     Ok(())
 }
 

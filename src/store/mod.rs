@@ -154,6 +154,12 @@ impl Store {
         delegate!(self, suspend_user(id))
     }
 
+    /// Stores `email_key` as the user's key (recomputed after the key rules changed); true if it
+    /// differed, `EmailTaken` if another account has that key.
+    pub async fn set_email_key(&self, id: i64, email_key: &str) -> Result<bool, StoreError> {
+        delegate!(self, set_email_key(id, email_key))
+    }
+
     /// SimpleJWT's `UPDATE_LAST_LOGIN`: one column written at login.
     pub async fn touch_last_login(&self, id: i64, at: DateTime<Utc>) -> Result<(), StoreError> {
         delegate!(self, touch_last_login(id, at))

@@ -86,8 +86,61 @@ async fn non_ascii_local_parts_are_addresses_of_their_own(db: Backend) {
     assert_eq!(app.scalar("SELECT count(*) FROM users").await, 2);
 }
 
+async fn rekey_moves_rows_stored_under_the_old_rules_to_their_new_keys(db: Backend) {
+    let Some(app) = spawn_app(db).await else { return };
+    for email in [
+        "bob@example.com",
+        "kate@example.com",
+        "squatter@example.com",
+        "kevin@example.org",
+    ] {
+        app.active_user(email).await;
+    }
+    // Rows as the old rules stored them: the whole address lower-cased, quotes and all.
+    app.execute(r#"UPDATE users SET email = '"bob"@example.com', email_key = '"bob"@example.com' WHERE id = 1"#)
+        .await;
+    app.execute(r#"UPDATE users SET email = '"kate"@example.com', email_key = '"kate"@example.com' WHERE id = 3"#)
+        .await;
+    app.execute("UPDATE users SET email = '\u{212a}evin@example.org' WHERE id = 4")
+        .await;
+    app.login("bob@example.com", PASSWORD).await.assert(
+        401,
+        r#"{"detail":"No active account found with the given credentials"}"#,
+    );
+
+    let output = crate::users_cli::users(&app, &["rekey"]);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(!output.status.success(), "two addresses need the operator: {stdout}");
+    assert!(
+        stdout.contains("user 1 (\"bob\"@example.com): key is now bob@example.com"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("user 3 (\"kate\"@example.com): its key kate@example.com belongs to another account"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("user 4 (\u{212a}evin@example.org): the address has characters that fold onto ASCII"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("1 key(s) changed, 2 address(es) need attention"),
+        "{stdout}"
+    );
+    assert_eq!(app.login("bob@example.com", PASSWORD).await.status, 200);
+    // Nothing else moved, and a second run changes nothing more.
+    assert_eq!(
+        app.scalar("SELECT count(*) FROM users WHERE email_key = 'kevin@example.org'")
+            .await,
+        1
+    );
+    let again = crate::users_cli::users(&app, &["rekey"]);
+    assert!(String::from_utf8_lossy(&again.stdout).contains("0 key(s) changed, 2 address(es)"));
+}
+
 crate::on_both_databases!(
     compatibility_characters_are_refused_everywhere,
     unnecessary_quotes_do_not_make_a_second_account,
     non_ascii_local_parts_are_addresses_of_their_own,
+    rekey_moves_rows_stored_under_the_old_rules_to_their_new_keys,
 );

@@ -6,7 +6,7 @@ use std::process::Output;
 use crate::helpers::{Backend, PASSWORD, TestApp, spawn_app};
 
 /// Runs `imhotep users ...` against the app's database; the whole output, whatever the exit.
-fn users(app: &TestApp, args: &[&str]) -> Output {
+pub fn users(app: &TestApp, args: &[&str]) -> Output {
     std::process::Command::new(env!("CARGO_BIN_EXE_imhotep"))
         .arg("users")
         .args(args)

@@ -155,6 +155,20 @@ impl PgStore {
         Ok(true)
     }
 
+    pub async fn set_email_key(&self, id: i64, email_key: &str) -> Result<bool, StoreError> {
+        let result = sqlx::query("UPDATE users SET email_key = $1 WHERE id = $2 AND email_key <> $1")
+            .bind(email_key)
+            .bind(id)
+            .execute(&self.pool)
+            .await;
+        match result {
+            Err(sqlx::Error::Database(db)) if db.constraint() == Some("users_email_key_unique") => {
+                Err(StoreError::EmailTaken)
+            }
+            other => Ok(other?.rows_affected() == 1),
+        }
+    }
+
     pub async fn delete_user(&self, id: i64, delete_tokens: bool) -> Result<bool, StoreError> {
         let mut tx = self.pool.begin().await?;
         if delete_tokens {

@@ -158,6 +158,18 @@ impl SqliteStore {
         Ok(true)
     }
 
+    pub async fn set_email_key(&self, id: i64, email_key: &str) -> Result<bool, StoreError> {
+        let result = sqlx::query("UPDATE users SET email_key = ?1 WHERE id = ?2 AND email_key <> ?1")
+            .bind(email_key)
+            .bind(id)
+            .execute(&self.pool)
+            .await;
+        match result {
+            Err(sqlx::Error::Database(db)) if db.message() == EMAIL_TAKEN => Err(StoreError::EmailTaken),
+            other => Ok(other?.rows_affected() == 1),
+        }
+    }
+
     pub async fn delete_user(&self, id: i64, delete_tokens: bool) -> Result<bool, StoreError> {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         if delete_tokens {
