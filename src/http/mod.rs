@@ -6,6 +6,7 @@ mod bearer;
 mod body;
 pub mod connections;
 mod cors;
+mod csrf;
 pub mod error;
 mod fields;
 mod health;
