@@ -76,9 +76,12 @@ mod tests {
         assert!(check(&Settings::default()).is_ok());
     }
 
+    /// A setting's name and how to set it to zero.
+    type ZeroCase = (&'static str, fn(&mut Settings));
+
     #[test]
     fn zero_values_that_would_disable_something_are_refused() {
-        let cases: [(&str, fn(&mut Settings)); 8] = [
+        let cases: [ZeroCase; 8] = [
             ("outbox.batch_size", |s| s.outbox.batch_size = 0),
             ("server.request_timeout", |s| s.server.request_timeout = Duration::ZERO),
             ("server.max_connections", |s| s.server.max_connections = 0),
