@@ -1,6 +1,7 @@
 //! Interop with the Python stack, proven with its own code (tests/interop/simplejwt_keys.py): a
 //! SimpleJWT RS256 deployment and imhotep accept each other's tokens with the same key files, and
-//! PyJWT's `PyJWKClient` verifies imhotep's tokens from the JWKS for every public-key algorithm.
+//! PyJWT's `PyJWKClient` verifies imhotep's tokens from the JWKS for every public-key algorithm, and
+//! `cryptography` reads the keys `imhotep keys generate` prints.
 //!
 //! Python comes from `INTEROP_PYTHON`, else the reference server's venv
 //! (`~/.cache/reference-djoser-venv`, see ../shared/reference-djoser/run.sh), else a venv made under
@@ -122,4 +123,19 @@ async fn simplejwt_and_imhotep_accept_each_others_rs256_tokens_and_pyjwt_reads_t
             "{output}"
         );
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn python_reads_the_keys_imhotep_generates() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut args = vec!["load".to_owned()];
+    for algorithm in ["EdDSA", "ES256", "ES384", "RS256"] {
+        let (ok, pem) = crate::binary::run(&["keys", "generate", "--algorithm", algorithm], &[]);
+        assert!(ok, "{pem}");
+        let path = dir.path().join(format!("{algorithm}.pem"));
+        std::fs::write(&path, pem).unwrap();
+        args.push(path.display().to_string());
+    }
+    let output = run_script(args).await;
+    assert_eq!(output.matches("ok cryptography reads").count(), 4, "{output}");
 }

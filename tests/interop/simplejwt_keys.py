@@ -6,6 +6,10 @@
         refresh tokens (AccessToken(...) / RefreshToken(...), what JWTAuthentication runs), and imhotep
         accepts an access token SimpleJWT minted (GET users/me/) and a refresh token (jwt/verify/).
 
+    simplejwt_keys.py load PEM_FILE [PEM_FILE ...]
+        `cryptography` (what PyJWT and SimpleJWT load keys with) reads each private key file, as
+        written by `imhotep keys generate`.
+
     simplejwt_keys.py jwks BASE_URL ACCESS_TOKEN [BASE_URL ACCESS_TOKEN ...]
         PyJWT's PyJWKClient, pointed at BASE_URL/.well-known/jwks.json, finds the token's key by kid and
         verifies the token with it.
@@ -79,9 +83,20 @@ def jwks(pairs):
         print(f"ok PyJWKClient verifies an imhotep {algorithm} token (kid {key.key_id})")
 
 
+def load(files):
+    from cryptography.hazmat.primitives import serialization
+
+    for name in files:
+        with open(name, "rb") as f:
+            key = serialization.load_pem_private_key(f.read(), password=None)
+        print(f"ok cryptography reads {name} ({type(key).__name__})")
+
+
 def main(argv):
     if argv[:1] == ["simplejwt"] and len(argv) == 7:
         simplejwt(*argv[1:])
+    elif argv[:1] == ["load"] and len(argv) >= 2:
+        load(argv[1:])
     elif argv[:1] == ["jwks"] and len(argv) >= 3 and len(argv) % 2 == 1:
         jwks(list(zip(argv[1::2], argv[2::2])))
     else:

@@ -110,7 +110,12 @@ impl PrivateKey {
             PrivateKey::Rsa(key) => key.to_pkcs8_pem(LineEnding::LF),
             PrivateKey::P256(key) => key.to_pkcs8_pem(LineEnding::LF),
             PrivateKey::P384(key) => key.to_pkcs8_pem(LineEnding::LF),
-            PrivateKey::Ed25519(key) => key.to_pkcs8_pem(LineEnding::LF),
+            // PKCS#8 v1 (no public key inside): `cryptography` (PyJWT, SimpleJWT) refuses the v2 form.
+            PrivateKey::Ed25519(key) => ed25519_dalek::pkcs8::KeypairBytes {
+                secret_key: key.to_bytes(),
+                public_key: None,
+            }
+            .to_pkcs8_pem(LineEnding::LF),
         };
         pem.map(|text| text.to_string())
             .map_err(|e| format!("encoding the private key: {e}"))
