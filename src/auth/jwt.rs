@@ -266,8 +266,8 @@ impl TokenService {
         let body = Value::Object(payload).to_string();
         let message = format!("{header}.{}", URL_SAFE_NO_PAD.encode(body));
         // The ring proved at load that its signing key signs; a failure here would be a backend fault.
-        let signature = jsonwebtoken::crypto::sign(message.as_bytes(), key, algorithm).unwrap_or_else(|error| {
-            tracing::error!(%error, "signing a token failed");
+        let signature = key.sign(message.as_bytes()).unwrap_or_else(|error| {
+            tracing::error!(%error, algorithm = ?algorithm, "signing a token failed");
             String::new()
         });
         format!("{message}.{signature}")

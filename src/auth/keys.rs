@@ -5,16 +5,18 @@
 //! ring leaves the current one in place.
 
 mod pem;
+mod signer;
 mod source;
 
 use std::sync::{Arc, PoisonError, RwLock};
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey};
+use jsonwebtoken::{Algorithm, DecodingKey};
 use serde_json::{Value, json};
 
 pub use pem::{PrivateKey, PublicKey};
+pub use signer::Signer;
 pub use source::{ALGORITHM_NAMES, algorithm_name, parse_algorithm};
 
 use crate::config::{KeyUse, Settings};
@@ -26,7 +28,7 @@ pub struct Key {
     algorithm: Algorithm,
     key_use: KeyUse,
     /// Present when the private key (or the HMAC secret) is known.
-    encoding: Option<EncodingKey>,
+    signer: Option<Signer>,
     decoding: DecodingKey,
     /// The public key for the JWKS; `None` for HMAC.
     public: Option<PublicKey>,
@@ -74,9 +76,10 @@ impl Ring {
             }
         };
         let key = &keys[signing];
-        let encoding = key.encoding.as_ref().ok_or("the signing key has no private key")?;
+        let signer = key.signer.as_ref().ok_or("the signing key has no private key")?;
         let probe = b"imhotep key self-test";
-        let signature = jsonwebtoken::crypto::sign(probe, encoding, key.algorithm)
+        let signature = signer
+            .sign(probe)
             .map_err(|e| format!("the signing key cannot sign: {e}"))?;
         if !jsonwebtoken::crypto::verify(&signature, probe, &key.decoding, key.algorithm).unwrap_or(false) {
             return Err("the signing key's signature does not verify with its public key".into());
@@ -92,12 +95,12 @@ impl Ring {
         Ok(Ring { keys, signing, header })
     }
 
-    /// The key new tokens are signed with, and the base64url header they carry.
-    pub fn signer(&self) -> (&EncodingKey, Algorithm, &str) {
+    /// The key new tokens are signed with, its algorithm, and the base64url header they carry.
+    pub fn signer(&self) -> (&Signer, Algorithm, &str) {
         let key = &self.keys[self.signing];
         // `Ring::new` refuses a signing key without its private part.
-        let encoding = key.encoding.as_ref().expect("the signing key has a private key");
-        (encoding, key.algorithm, &self.header)
+        let signer = key.signer.as_ref().expect("the signing key has a private key");
+        (signer, key.algorithm, &self.header)
     }
 
     /// The key a token with this header is checked against: the key with its `kid`; for a token

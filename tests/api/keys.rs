@@ -6,9 +6,9 @@ use std::time::Duration;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use imhotep::auth::keys::PrivateKey;
+use imhotep::auth::keys::{PrivateKey, Signer};
 use imhotep::config::{KeyEntry, KeyUse, Secret, Settings};
-use jsonwebtoken::{Algorithm, Header};
+use jsonwebtoken::Algorithm;
 use serde_json::Value;
 
 use crate::helpers::{Backend, SECRET_KEY, TestApp, spawn_app_with};
@@ -23,10 +23,22 @@ pub fn fixture(name: &str) -> String {
 
 /// Signs `claims` with a PEM private key, with the header PyJWT writes (`kid` only when given).
 pub fn sign_pem(claims: &Value, pem: &str, algorithm: Algorithm, kid: Option<&str>) -> String {
-    let key = PrivateKey::parse(pem).expect("key").encoding_key().expect("der");
-    let mut header = Header::new(algorithm);
-    header.kid = kid.map(str::to_owned);
-    jsonwebtoken::encode(&header, claims, &key).expect("signed")
+    let key = PrivateKey::parse(pem).expect("key");
+    let mut header = serde_json::Map::new();
+    header.insert("alg".into(), format!("{algorithm:?}").into());
+    if let Some(kid) = kid {
+        header.insert("kid".into(), kid.into());
+    }
+    header.insert("typ".into(), "JWT".into());
+    let message = format!(
+        "{}.{}",
+        URL_SAFE_NO_PAD.encode(Value::Object(header).to_string()),
+        URL_SAFE_NO_PAD.encode(claims.to_string())
+    );
+    let signature = Signer::new(&key, algorithm)
+        .expect("a fitting key")
+        .sign(message.as_bytes());
+    format!("{message}.{}", signature.expect("signed"))
 }
 
 fn single_key(algorithm: &'static str, pem: String) -> impl FnOnce(&mut Settings) {

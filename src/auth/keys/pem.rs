@@ -1,15 +1,15 @@
 //! PEM key files as a SimpleJWT deployment has them (PKCS#8 `PRIVATE KEY`, traditional `RSA PRIVATE KEY`
-//! and `EC PRIVATE KEY`, SPKI `PUBLIC KEY`, PKCS#1 `RSA PUBLIC KEY`), turned into the keys jsonwebtoken
-//! signs and verifies with, the public members of their JWK, and new keys for `imhotep keys generate`.
+//! and `EC PRIVATE KEY`, SPKI `PUBLIC KEY`, PKCS#1 `RSA PUBLIC KEY`), turned into the keys imhotep
+//! signs and jsonwebtoken verifies with, the public members of their JWK, and new keys for `imhotep keys generate`.
 //!
 //! Error messages say what was found, never any of the key's text.
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey};
+use jsonwebtoken::{Algorithm, DecodingKey};
 use p256::elliptic_curve::sec1::ToEncodedPoint;
 use rand_core::OsRng;
-use rsa::pkcs1::{DecodeRsaPrivateKey, DecodeRsaPublicKey, EncodeRsaPrivateKey};
+use rsa::pkcs1::{DecodeRsaPrivateKey, DecodeRsaPublicKey};
 use rsa::pkcs8::{DecodePrivateKey, DecodePublicKey, EncodePrivateKey, EncodePublicKey, LineEnding};
 use rsa::traits::PublicKeyParts;
 use rsa::{RsaPrivateKey, RsaPublicKey};
@@ -89,19 +89,6 @@ impl PrivateKey {
             PrivateKey::P384(key) => PublicKey::P384(key.public_key()),
             PrivateKey::Ed25519(key) => PublicKey::Ed25519(key.verifying_key()),
         }
-    }
-
-    /// The key in the DER form jsonwebtoken's RustCrypto backend signs with.
-    pub fn encoding_key(&self) -> Result<EncodingKey, String> {
-        let failed = |e: &dyn std::fmt::Display| format!("encoding the private key: {e}");
-        Ok(match self {
-            PrivateKey::Rsa(key) => EncodingKey::from_rsa_der(key.to_pkcs1_der().map_err(|e| failed(&e))?.as_bytes()),
-            PrivateKey::P256(key) => EncodingKey::from_ec_der(key.to_pkcs8_der().map_err(|e| failed(&e))?.as_bytes()),
-            PrivateKey::P384(key) => EncodingKey::from_ec_der(key.to_pkcs8_der().map_err(|e| failed(&e))?.as_bytes()),
-            PrivateKey::Ed25519(key) => {
-                EncodingKey::from_ed_der(key.to_pkcs8_der().map_err(|e| failed(&e))?.as_bytes())
-            }
-        })
     }
 
     /// PKCS#8 PEM (`-----BEGIN PRIVATE KEY-----`), what `openssl genpkey` writes.

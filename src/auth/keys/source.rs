@@ -5,9 +5,10 @@
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
-use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey};
+use jsonwebtoken::{Algorithm, DecodingKey};
 
 use super::pem::{PrivateKey, PublicKey};
+use super::signer::Signer;
 use super::{Key, Ring};
 use crate::config::{KeyUse, Secret, Settings};
 
@@ -210,7 +211,7 @@ fn configured_key(spec: &Spec) -> Result<Key, String> {
             kid: spec.kid.clone(),
             algorithm: spec.algorithm,
             key_use: spec.key_use,
-            encoding: Some(EncodingKey::from_secret(secret.as_bytes())),
+            signer: Some(Signer::hmac(secret.as_bytes(), spec.algorithm)),
             decoding: DecodingKey::from_secret(secret.as_bytes()),
             public: None,
         });
@@ -279,15 +280,18 @@ fn key_from(
     public: PublicKey,
     setting: &str,
 ) -> Result<Key, String> {
-    let encoding = match &private {
-        Some(private) => Some(private.encoding_key().map_err(|why| format!("{setting}: {why}"))?),
+    let signer = match &private {
+        Some(private) => Some(
+            Signer::new(private, algorithm)
+                .ok_or_else(|| format!("{setting}: this key cannot sign {}", algorithm_name(algorithm)))?,
+        ),
         None => None,
     };
     Ok(Key {
         kid: Some(kid.unwrap_or_else(|| public.thumbprint())),
         algorithm,
         key_use,
-        encoding,
+        signer,
         decoding: public.decoding_key(),
         public: Some(public),
     })

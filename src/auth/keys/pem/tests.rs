@@ -18,7 +18,10 @@ fn every_pem_form_of_a_simplejwt_deployment_is_read() {
     ] {
         let key = PrivateKey::parse(text).unwrap_or_else(|e| panic!("{name}: {e}"));
         assert!(key.public().fits(algorithm), "{name}");
-        key.encoding_key().unwrap_or_else(|e| panic!("{name}: {e}"));
+        let signer = crate::auth::keys::Signer::new(&key, algorithm).unwrap_or_else(|| panic!("{name}"));
+        let signature = signer.sign(b"message").unwrap();
+        let valid = jsonwebtoken::crypto::verify(&signature, b"message", &key.public().decoding_key(), algorithm);
+        assert!(valid.unwrap(), "{name}");
     }
     let pairs = [
         (fixture!("rsa.pem"), fixture!("rsa.pub.pem")),
