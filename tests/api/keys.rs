@@ -1,5 +1,6 @@
 //! Signing keys: every public-key algorithm end to end, `kid` lookup, the JWKS endpoint (public
-//! members only), and rotation through `keys.dir` on a running server without logging anyone out.
+//! members only), and rotation through `keys.dir` on a running server (and on two instances sharing a
+//! database) without logging anyone out.
 
 use std::path::Path;
 use std::time::Duration;
@@ -209,7 +210,14 @@ async fn eventually<F: std::future::Future<Output = bool>>(what: &str, mut check
 }
 
 async fn kids(app: &TestApp) -> Vec<String> {
-    jwks(app).await["keys"]
+    kids_at(app, &app.address).await
+}
+
+/// The `kid`s of the JWKS of the server at `address`, asked with `app`'s client.
+async fn kids_at(app: &TestApp, address: &str) -> Vec<String> {
+    let answer = app.send(|c| c.get(format!("{address}/.well-known/jwks.json"))).await;
+    assert_eq!(answer.status, 200, "{}", answer.text);
+    answer.body["keys"]
         .as_array()
         .unwrap()
         .iter()
@@ -303,9 +311,52 @@ async fn a_broken_directory_keeps_the_current_keys(db: Backend) {
     .await;
 }
 
+async fn two_instances_on_one_database_rotate_without_refusing_each_others_tokens(db: Backend) {
+    let dir = tempfile::tempdir().unwrap();
+    put(dir.path(), "old.sign.pem", "ed25519.pem");
+    let with_dir = |settings: &mut Settings, path: &Path| {
+        settings.keys.dir = Some(path.to_owned());
+        settings.keys.reload_interval = Duration::from_secs(1);
+    };
+    let path = dir.path().to_owned();
+    let Some(a) = spawn_app_with(db, |settings| with_dir(settings, &path)).await else {
+        return;
+    };
+    let mut settings = crate::helpers::test_settings(&a.database_url, a.mail.port);
+    with_dir(&mut settings, dir.path());
+    let (b_address, _b_stop) = crate::helpers::serve(settings).await;
+    let b_me = |token: String| {
+        let client = a.client.clone();
+        let url = format!("{b_address}/api/auth/users/me/");
+        async move { client.get(url).bearer_auth(token).send().await.expect("sent").status() }
+    };
+    let (access_old, _) = a.tokens_for("ada@example.com").await;
+    assert_eq!(b_me(access_old.clone()).await, 200);
+
+    // The new key is added as verify-only, then made the signer; instance A picks each step up first or
+    // last, and either way B accepts what A signs.
+    put(dir.path(), "new.verify.pem", "p256.pem");
+    eventually("both instances publish the new key", || async {
+        kids(&a).await == ["new", "old"] && kids_at(&a, &b_address).await == ["new", "old"]
+    })
+    .await;
+    std::fs::rename(dir.path().join("new.verify.pem"), dir.path().join("new.sign.pem")).unwrap();
+    std::fs::rename(dir.path().join("old.sign.pem"), dir.path().join("old.verify.pem")).unwrap();
+    eventually("A signs with the new key", || async {
+        let login = a.login("ada@example.com", crate::helpers::PASSWORD).await;
+        header(login.body["access"].as_str().unwrap())["kid"] == "new"
+    })
+    .await;
+    let login = a.login("ada@example.com", crate::helpers::PASSWORD).await;
+    let access_new = login.body["access"].as_str().unwrap().to_owned();
+    assert_eq!(b_me(access_new).await, 200, "B verifies A's new tokens");
+    assert_eq!(b_me(access_old).await, 200, "B still verifies the old key's tokens");
+}
+
 on_both_databases!(
     every_public_key_algorithm_signs_and_verifies,
     the_jwks_holds_public_members_only,
     rotating_the_signing_key_logs_nobody_out,
     a_broken_directory_keeps_the_current_keys,
+    two_instances_on_one_database_rotate_without_refusing_each_others_tokens,
 );
