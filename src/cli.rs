@@ -212,6 +212,7 @@ async fn check(settings: Settings, generated_key: bool) -> anyhow::Result<()> {
     let (state, _) = build_state(settings, store)?;
     let aliases = crate::http::routes::aliases(&state.settings.routes).map_err(anyhow::Error::msg)?;
     println!("{}", printable(&state.settings)?);
+    println!("JWT keys (kid:use:algorithm): {}", state.keys.current().summary());
     println!("endpoints (names for [routes.aliases]):");
     for (name, path) in crate::http::routes::ENDPOINTS
         .iter()

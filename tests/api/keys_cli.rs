@@ -103,6 +103,11 @@ fn wrong_key_settings_stop_check_and_serve_naming_the_setting() {
         output.contains("jwks") && output.contains("/.well-known/jwks.json"),
         "{output}"
     );
+    let kid = imhotep::auth::keys::PublicKey::parse(&public).unwrap().thumbprint();
+    assert!(
+        output.contains(&format!("JWT keys (kid:use:algorithm): {kid}:sign:RS256")),
+        "{output}"
+    );
 }
 
 async fn kids(server: &Server) -> Vec<String> {
