@@ -1,5 +1,6 @@
-//! What the server runs beside its HTTP listener until shutdown: the token housekeeping task and,
-//! unless the main port serves them, the separate listener serving only `/metrics` on `metrics.bind`.
+//! What the server runs beside its HTTP listener until shutdown: the token housekeeping task, the key
+//! reload task when `keys.dir` is set and, unless the main port serves them, the separate listener
+//! serving only `/metrics` on `metrics.bind`.
 
 use std::time::Duration;
 
@@ -9,10 +10,11 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use crate::housekeeping;
+use crate::auth::keys::KeyRing;
 use crate::http::connections::{self, ConnectionLimits};
 use crate::http::{self, AppState};
 use crate::store::Store;
+use crate::{housekeeping, key_reload};
 
 /// The side tasks, prepared (the metrics port bound) but not started.
 pub struct Background {
@@ -20,6 +22,8 @@ pub struct Background {
     flush_interval: Duration,
     metrics: Option<(TcpListener, Router)>,
     limits: ConnectionLimits,
+    /// The ring to reload and how often, when it has a directory.
+    keys: Option<(KeyRing, Duration)>,
 }
 
 impl Background {
@@ -43,6 +47,10 @@ impl Background {
             flush_interval: state.settings.housekeeping.flush_interval,
             metrics,
             limits: crate::app::connection_limits(&state.settings),
+            keys: state
+                .keys
+                .reloadable()
+                .then(|| (state.keys.clone(), state.settings.keys.reload_interval)),
         })
     }
 
@@ -54,6 +62,13 @@ impl Background {
             tasks.push(tokio::spawn(housekeeping::flush_periodically(
                 self.store,
                 self.flush_interval,
+                stop.clone(),
+            )));
+        }
+        if let Some((keys, interval)) = self.keys {
+            tasks.push(tokio::spawn(key_reload::reload_periodically(
+                keys,
+                interval,
                 stop.clone(),
             )));
         }

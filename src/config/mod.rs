@@ -6,6 +6,7 @@
 
 pub mod duration;
 pub mod key_strength;
+mod keys;
 mod lenient;
 pub mod limits;
 mod operations;
@@ -18,6 +19,7 @@ use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
 
+pub use keys::{KeyEntry, KeySettings, KeyUse};
 pub use operations::{CorsSettings, HousekeepingSettings, LogFormat, LogSettings, MetricsSettings};
 pub use secret::{Secret, mask_url};
 pub use sections::{
@@ -92,6 +94,8 @@ pub struct Settings {
     pub sessions: SessionSettings,
     pub outbox: OutboxSettings,
     pub routes: RouteSettings,
+    /// Several JWT keys with a `kid` each, and a directory of keys re-read while running.
+    pub keys: KeySettings,
 }
 
 impl Default for Settings {
@@ -111,6 +115,7 @@ impl Default for Settings {
             sessions: SessionSettings::default(),
             outbox: OutboxSettings::default(),
             routes: RouteSettings::default(),
+            keys: KeySettings::default(),
         }
     }
 }
@@ -247,28 +252,36 @@ impl Settings {
         Ok(true)
     }
 
-    /// `SECRET_KEY` signs links with HMAC-SHA256, and JWTs too unless `simple_jwt.signing_key` is set;
-    /// each key is held to the algorithm it is used with.
+    /// `SECRET_KEY` signs links with HMAC-SHA256, and JWTs too unless another key is given; every
+    /// HMAC key (`simple_jwt.signing_key`, or each HMAC entry of `keys.list`, which defaults to
+    /// `SECRET_KEY`) is held to the algorithm it is used with. PEM keys are not HMAC keys.
     fn check_hmac_keys(&self) -> Result<(), ConfigError> {
-        let jwt_algorithm = self.simple_jwt.algorithm.as_str();
-        let jwt_is_hmac = key_strength::min_hmac_key_bytes(jwt_algorithm).is_some();
         let secret = self.secret_key.expose().as_bytes();
-        match self.simple_jwt.signing_key.as_ref().filter(|key| !key.is_empty()) {
-            Some(signing_key) => {
-                key_strength::check_hmac_key("SECRET_KEY", secret, "HS256")?;
-                if jwt_is_hmac {
-                    key_strength::check_hmac_key(
-                        "simple_jwt.signing_key",
-                        signing_key.expose().as_bytes(),
-                        jwt_algorithm,
-                    )?;
+        key_strength::check_hmac_key("SECRET_KEY", secret, "HS256")?;
+        let is_hmac = |algorithm: &str| key_strength::min_hmac_key_bytes(algorithm).is_some();
+        if self.keys.configured() {
+            for (index, entry) in self.keys.list.iter().enumerate() {
+                if !is_hmac(&entry.algorithm) {
+                    continue;
                 }
-                Ok(())
+                match entry.signing_key.as_ref().filter(|key| !key.is_empty()) {
+                    Some(key) => key_strength::check_hmac_key(
+                        &format!("keys.list[{index}].signing_key"),
+                        key.expose().as_bytes(),
+                        &entry.algorithm,
+                    )?,
+                    None => key_strength::check_hmac_key("SECRET_KEY", secret, &entry.algorithm)?,
+                }
             }
-            None => {
-                let algorithm = if jwt_is_hmac { jwt_algorithm } else { "HS256" };
-                key_strength::check_hmac_key("SECRET_KEY", secret, algorithm)
-            }
+            return Ok(());
+        }
+        let algorithm = self.simple_jwt.algorithm.as_str();
+        if !is_hmac(algorithm) {
+            return Ok(());
+        }
+        match self.simple_jwt.signing_key.as_ref().filter(|key| !key.is_empty()) {
+            Some(key) => key_strength::check_hmac_key("simple_jwt.signing_key", key.expose().as_bytes(), algorithm),
+            None => key_strength::check_hmac_key("SECRET_KEY", secret, algorithm),
         }
     }
 

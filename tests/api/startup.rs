@@ -60,6 +60,12 @@ fn weak_hmac_keys_are_refused_in_production() {
         &production(&url, &[("IMHOTEP_SIMPLE_JWT__ALGORITHM", "HS512")]),
         "SECRET_KEY is too short for HS512",
     );
+    // Each HMAC entry of keys.list is held to its own algorithm (a PEM entry is not an HMAC key).
+    let list = r#"[{"kid": "k1", "algorithm": "HS512", "use": "sign", "signing_key": "0123456789abcdefghijklmnopqrstuvwxyz"}]"#;
+    both_refuse(
+        &production(&url, &[("IMHOTEP_KEYS__LIST", list)]),
+        "keys.list[0].signing_key is too short for HS512",
+    );
     // Messages say how to make a key, and never show the key.
     let (_, output) = binary::run(
         &["check"],
