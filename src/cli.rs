@@ -1,4 +1,5 @@
-//! The command line: `serve` (the default), `migrate`, `createsuperuser`, `check`, `flushexpiredtokens`.
+//! The command line: `serve` (the default), `migrate`, `createsuperuser`, `check`, `flushexpiredtokens`,
+//! and the operator tools (`outbox`, `users`, `sessions`).
 
 use std::io::BufRead;
 use std::path::PathBuf;
@@ -55,6 +56,11 @@ pub enum Command {
         #[command(subcommand)]
         action: crate::users_cli::UsersAction,
     },
+    /// List sessions, or end one (by id) or all of a user's (--user).
+    Sessions {
+        #[command(subcommand)]
+        action: crate::sessions_cli::SessionsAction,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -101,6 +107,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Check => check(settings, generated).await,
         Command::Outbox { action } => outbox(&settings, action).await,
         Command::Users { action } => crate::users_cli::run(&settings, action).await,
+        Command::Sessions { action } => crate::sessions_cli::run(&settings, action).await,
         Command::Flushexpiredtokens => {
             let store = connect_store(&settings).await?;
             let deleted = store.flush_expired_tokens(Utc::now()).await?;

@@ -9,6 +9,7 @@ mod housekeeping;
 pub mod http;
 pub mod mail;
 pub mod metrics;
+pub mod sessions_cli;
 pub mod store;
 pub mod telemetry;
 pub mod users_cli;

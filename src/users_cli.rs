@@ -10,7 +10,7 @@ use crate::app::connect_store;
 use crate::auth::email::key_for;
 use crate::config::Settings;
 use crate::store::Store;
-use crate::store::models::User;
+use crate::store::models::{Revocation, User};
 
 /// What `imhotep users` does.
 #[derive(Debug, Subcommand)]
@@ -27,7 +27,8 @@ pub enum UsersAction {
         /// The user's id, or their e-mail (any case).
         user: String,
     },
-    /// Stop the user logging in; their access tokens stop working too (clears is_active).
+    /// Stop the user logging in; their sessions are revoked and their access tokens stop working too
+    /// (clears is_active).
     Deactivate {
         /// The user's id, or their e-mail (any case).
         user: String,
@@ -68,7 +69,7 @@ pub async fn run(settings: &Settings, action: UsersAction) -> anyhow::Result<()>
 }
 
 /// Looks a user up by id (an argument of digits only) or by case-folded e-mail.
-async fn find(store: &Store, reference: &str) -> anyhow::Result<User> {
+pub(crate) async fn find(store: &Store, reference: &str) -> anyhow::Result<User> {
     let reference = reference.trim();
     if reference.is_empty() {
         bail!("name a user by id or e-mail");
@@ -166,6 +167,15 @@ async fn set_flag(store: &Store, reference: &str, flag: Flag, value: bool) -> an
         bail!("user {} ({}) was deleted meanwhile", user.id, user.email);
     }
     println!("user {} ({}): {name} {before} -> {value}", user.id, user.email);
+    if is_active == Some(false) {
+        let revoked = store
+            .revoke_sessions(Revocation::User {
+                user_id: user.id,
+                keep: None,
+            })
+            .await?;
+        println!("user {} ({}): {revoked} session(s) revoked", user.id, user.email);
+    }
     Ok(())
 }
 

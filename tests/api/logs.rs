@@ -50,6 +50,7 @@ async fn the_whole_flow_logs_requests_but_no_secret() {
         ("EMAIL_HOST_USER", "mailer"),
         ("EMAIL_HOST_PASSWORD", SMTP_PASSWORD),
         ("DEFAULT_FROM_EMAIL", "noreply@example.com"),
+        ("IMHOTEP_SESSIONS__REUSE_INTERVAL", "0s"),
     ])
     .await;
 
@@ -83,6 +84,17 @@ async fn the_whole_flow_logs_requests_but_no_secret() {
     let (access2, refresh2) = (text(&rotated, "access"), text(&rotated, "refresh"));
     let logout = post(&server, "jwt/logout/", json!({ "refresh": refresh2 }), Some(&access2)).await;
     assert_eq!(logout.0, StatusCode::RESET_CONTENT);
+    // A second login whose grandparent refresh token is replayed after the (zero) reuse interval:
+    // reuse, logged as a warning that names the session but no token.
+    let credentials = json!({ "email": "ada@example.com", "password": PASSWORD });
+    let (_, login2) = post(&server, "jwt/create/", credentials, None).await;
+    let first = text(&login2, "refresh");
+    let (_, second) = post(&server, "jwt/refresh/", json!({ "refresh": first }), None).await;
+    let second = text(&second, "refresh");
+    let (_, third) = post(&server, "jwt/refresh/", json!({ "refresh": second }), None).await;
+    let third = text(&third, "refresh");
+    let (status, _) = post(&server, "jwt/refresh/", json!({ "refresh": first }), None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
 
     let lines = server.stop();
     let log = lines.join("\n");
@@ -97,6 +109,9 @@ async fn the_whole_flow_logs_requests_but_no_secret() {
         ("refresh token", refresh),
         ("rotated access token", access2.clone()),
         ("rotated refresh token", refresh2),
+        ("second login's refresh token", first),
+        ("its rotation", second),
+        ("its second rotation", third),
         ("Authorization value", format!("Bearer {access}")),
         ("Authorization value", format!("Bearer {access2}")),
     ];
@@ -105,6 +120,12 @@ async fn the_whole_flow_logs_requests_but_no_secret() {
         assert!(hits.is_empty(), "the {what} appears in the logs:\n{hits:#?}");
     }
 
+    assert!(
+        lines
+            .iter()
+            .any(|line| line.contains("session revoked") && line.contains("WARN")),
+        "the reuse warning is logged:\n{log}"
+    );
     let answers: Vec<Value> = lines
         .iter()
         .filter_map(|line| serde_json::from_str::<Value>(line).ok())

@@ -3,6 +3,7 @@
 
 mod binary;
 mod helpers;
+mod reference;
 mod smtp;
 mod tokens;
 
@@ -23,6 +24,8 @@ mod metrics;
 mod openapi;
 mod outbox;
 mod register;
+mod sessions;
+mod sessions_cli;
 mod transport;
 mod users_admin;
 mod users_cli;

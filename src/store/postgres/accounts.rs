@@ -3,7 +3,8 @@
 use sqlx::postgres::PgConnection;
 
 use super::PgStore;
-use crate::store::models::{EmailChange, NewUser, PasswordChange, QueuedMail, User};
+use super::sessions::revoke_in;
+use crate::store::models::{EmailChange, NewUser, PasswordChange, QueuedMail, Revocation, User};
 use crate::store::{StoreError, now};
 
 const USER_COLUMNS: &str =
@@ -83,14 +84,14 @@ impl PgStore {
             return Ok(false);
         }
         if change.revoke_tokens {
-            sqlx::query(
-                "INSERT INTO blacklisted_tokens (token_id, blacklisted_at) \
-                 SELECT id, $2 FROM outstanding_tokens WHERE user_id = $1 AND expires_at > $2 \
-                 ON CONFLICT (token_id) DO NOTHING",
+            revoke_in(
+                &mut tx,
+                Revocation::User {
+                    user_id: id,
+                    keep: None,
+                },
+                at,
             )
-            .bind(id)
-            .bind(at)
-            .execute(&mut *tx)
             .await?;
         }
         queue_in(&mut tx, id, mails).await?;
@@ -133,6 +134,11 @@ impl PgStore {
     pub async fn delete_user(&self, id: i64, delete_tokens: bool) -> Result<bool, StoreError> {
         let mut tx = self.pool.begin().await?;
         if delete_tokens {
+            // The sessions take their tokens with them (CASCADE); then tokens that had none.
+            sqlx::query("DELETE FROM sessions WHERE user_id = $1")
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
             sqlx::query("DELETE FROM outstanding_tokens WHERE user_id = $1")
                 .bind(id)
                 .execute(&mut *tx)

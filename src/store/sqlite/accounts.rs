@@ -4,7 +4,8 @@
 use sqlx::sqlite::SqliteConnection;
 
 use super::SqliteStore;
-use crate::store::models::{EmailChange, NewUser, PasswordChange, QueuedMail, User};
+use super::sessions::revoke_in;
+use crate::store::models::{EmailChange, NewUser, PasswordChange, QueuedMail, Revocation, User};
 use crate::store::{StoreError, now};
 
 const USER_COLUMNS: &str =
@@ -87,15 +88,14 @@ impl SqliteStore {
             return Ok(false);
         }
         if change.revoke_tokens {
-            sqlx::query(
-                "INSERT INTO blacklisted_tokens (token_id, blacklisted_at) \
-                 SELECT id, ? FROM outstanding_tokens WHERE user_id = ? AND expires_at > ? \
-                 ON CONFLICT (token_id) DO NOTHING",
+            revoke_in(
+                &mut tx,
+                Revocation::User {
+                    user_id: id,
+                    keep: None,
+                },
+                at,
             )
-            .bind(at)
-            .bind(id)
-            .bind(at)
-            .execute(&mut *tx)
             .await?;
         }
         queue_in(&mut tx, id, mails).await?;
@@ -137,6 +137,11 @@ impl SqliteStore {
     pub async fn delete_user(&self, id: i64, delete_tokens: bool) -> Result<bool, StoreError> {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         if delete_tokens {
+            // The sessions take their tokens with them (CASCADE); then tokens that had none.
+            sqlx::query("DELETE FROM sessions WHERE user_id = ?")
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
             sqlx::query("DELETE FROM outstanding_tokens WHERE user_id = ?")
                 .bind(id)
                 .execute(&mut *tx)

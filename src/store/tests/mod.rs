@@ -3,17 +3,18 @@
 //! `TEST_DATABASE_URL` (default `postgres://postgres@127.0.0.1:5432/postgres`) and dropped
 //! afterwards, even when the test fails.
 
+mod sessions;
 mod tokens;
 mod users;
 
 use std::future::Future;
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SubsecRound, Utc};
 use sqlx::{AssertSqlSafe, Connection, PgConnection};
 use tokio::task::JoinError;
 
-use super::models::{NewUser, TokenRecord};
+use super::models::{NewSession, NewUser, TokenRecord};
 use super::{Store, StoreOptions};
 
 /// Declares, for each async `fn name(store: Store)` in scope, a module `name` with a `sqlite`
@@ -132,6 +133,30 @@ fn token(jti: &str, user_id: Option<i64>, expires_at: DateTime<Utc>) -> TokenRec
         user_id,
         created_at: expires_at - chrono::Duration::days(1),
         expires_at,
+        session_id: None,
+        parent_jti: None,
+    }
+}
+
+/// A token of session `sid`, rotated from `parent` if given.
+fn token_in(jti: &str, user_id: i64, sid: &str, parent: Option<&str>) -> TokenRecord {
+    TokenRecord {
+        session_id: Some(sid.to_owned()),
+        parent_jti: parent.map(str::to_owned),
+        ..token(jti, Some(user_id), Utc::now() + chrono::Duration::days(1))
+    }
+}
+
+/// A session of `user_id` starting now, with a User-Agent and address.
+fn session(id: &str, user_id: i64) -> NewSession {
+    let now = Utc::now().trunc_subsecs(6);
+    NewSession {
+        id: id.to_owned(),
+        user_id: Some(user_id),
+        created_at: now,
+        expires_at: now + chrono::Duration::days(1),
+        user_agent: Some("curl/8".to_owned()),
+        ip: Some("127.0.0.1".to_owned()),
     }
 }
 
