@@ -210,7 +210,8 @@ async fn check(settings: Settings, generated_key: bool) -> anyhow::Result<()> {
     println!("{}", printable(&state.settings)?);
     println!("endpoints (names for [routes.aliases]):");
     for (name, path) in crate::http::routes::ENDPOINTS {
-        println!("  {name:<30} {path}");
+        // `<id>`, not `{id}`: the settings above are the only braces in this output.
+        println!("  {name:<30} {}", path.replace("{id}", "<id>"));
     }
     for (path, name) in &aliases {
         println!("  alias {path} -> {name}");

@@ -373,17 +373,18 @@ impl Sessions {
                 code: "user_inactive",
             });
         }
-        if !session_live {
-            return Err(AuthError::Bearer {
-                detail: "Token is blacklisted",
-                code: "token_not_valid",
-            });
-        }
         let fingerprint = TokenService::claim(&claims, REVOKE_CLAIM).and_then(|v| v.as_str());
         if self.claims.check_revoke_token && fingerprint != Some(password_fingerprint(&user.password).as_str()) {
             return Err(AuthError::Bearer {
                 detail: "The user's password has been changed.",
                 code: "password_changed",
+            });
+        }
+        // After SimpleJWT's own checks, so every answer they give stays theirs.
+        if !session_live {
+            return Err(AuthError::Bearer {
+                detail: "Token is blacklisted",
+                code: "token_not_valid",
             });
         }
         Ok(Authenticated { user, session })
