@@ -657,15 +657,16 @@ class TokenFiles:
         self.work, self.minter, self.users = work, minter, users
         self.serial = 0
 
-    def access(self, server: Server) -> Path:
+    def access(self, label: str, server: "Server | None" = None) -> Path:
         """Access tokens of up to 10,000 distinct users, for W1/W2/W6; on a server with sessions each
         token belongs to a recorded session, so W1 pays for the session check."""
         now = int(time.time()) - 5
         ids = random.sample(range(1, self.users + 1), min(self.users, 10_000))
-        sids = {uid: uuid.uuid4().hex if server.has_sessions else None for uid in ids}
-        if server.has_sessions:
+        with_sessions = server is not None and server.has_sessions
+        sids = {uid: uuid.uuid4().hex if with_sessions else None for uid in ids}
+        if with_sessions:
             server.record_sessions([(sids[uid], uid, now, now + 7 * 86400) for uid in ids])
-        path = self.work / f"access-{server.label}.txt"
+        path = self.work / f"access-{label}.txt"
         path.write_text("".join(self.minter.token("access", uid, now, now + 3 * 3600, sids[uid])[1] + "\n"
                                 for uid in ids))
         return path
@@ -778,7 +779,7 @@ def bench_server(cfg, server: Server, minter: Minter, users: int, workloads: lis
     log(f"{server.label}: up on port {server.port}, idle RSS {idle['rss_kb'] / 1024:.1f} MiB "
         f"({len(server.pids())} process(es)), seeded in {seed_seconds:.1f} s")
     tokens = TokenFiles(server.work, minter, users)
-    access = tokens.access(server)
+    access = tokens.access(server.label, server)
     result = {"server": server.name, "backend": server.backend, "users": users,
               "outstanding_seeded": outstanding, "blacklisted_seeded": blacklisted,
               "seed_seconds": round(seed_seconds, 2), "idle_rss_kb": idle["rss_kb"], "idle_pss_kb": idle["pss_kb"],
