@@ -3,6 +3,7 @@
 //! `TEST_DATABASE_URL` (default `postgres://postgres@127.0.0.1:5432/postgres`) and dropped
 //! afterwards, even when the test fails.
 
+mod migration;
 mod sessions;
 mod tokens;
 mod users;
@@ -24,12 +25,12 @@ macro_rules! contract_tests {
         mod $name {
             #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
             async fn sqlite() {
-                crate::store::tests::on_sqlite(super::$name).await;
+                crate::store::tests::on_sqlite(super::$name, true).await;
             }
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
             async fn postgres() {
-                crate::store::tests::on_postgres(super::$name).await;
+                crate::store::tests::on_postgres(super::$name, true).await;
             }
         }
     )*};
@@ -45,7 +46,8 @@ fn options() -> StoreOptions {
     }
 }
 
-async fn on_sqlite<F, Fut>(test: F)
+/// Runs `test` on a fresh SQLite database, migrated unless `migrate` is false.
+async fn on_sqlite<F, Fut>(test: F, migrate: bool)
 where
     F: FnOnce(Store) -> Fut,
     Fut: Future<Output = ()> + Send + 'static,
@@ -53,11 +55,14 @@ where
     let dir = tempfile::tempdir().expect("temporary directory");
     let url = format!("sqlite://{}?mode=rwc", dir.path().join("imhotep.db").display());
     let store = Store::connect(&url, &options()).await.expect("open SQLite");
-    store.migrate().await.expect("migrate SQLite");
+    if migrate {
+        store.migrate().await.expect("migrate SQLite");
+    }
     rethrow(run_then_close(test, store).await);
 }
 
-async fn on_postgres<F, Fut>(test: F)
+/// Runs `test` on a fresh PostgreSQL database, migrated unless `migrate` is false.
+async fn on_postgres<F, Fut>(test: F, migrate: bool)
 where
     F: FnOnce(Store) -> Fut,
     Fut: Future<Output = ()> + Send + 'static,
@@ -74,7 +79,9 @@ where
     let store = Store::connect(&with_database(&admin_url, &name), &options())
         .await
         .expect("connect");
-    store.migrate().await.expect("migrate PostgreSQL");
+    if migrate {
+        store.migrate().await.expect("migrate PostgreSQL");
+    }
     let outcome = run_then_close(test, store).await;
     sqlx::query(AssertSqlSafe(format!("DROP DATABASE {name} WITH (FORCE)")))
         .execute(&mut admin)
