@@ -6,6 +6,7 @@ mod bearer;
 mod body;
 mod client;
 mod cors;
+mod csrf;
 pub mod error;
 mod fields;
 mod health;

@@ -255,13 +255,16 @@ impl Sessions {
         }
     }
 
-    /// The custom claims of the user a refresh token names, if that user may still refresh.
+    /// The custom claims of the user a refresh token names, if that user may still refresh: there,
+    /// active and not suspended (whatever `check_user_is_active` says).
     async fn active_user_claims(&self, claims: &Claims) -> Result<Map<String, Value>, AuthError> {
         match claims.user_id() {
             UserIdClaim::Missing => Ok(Map::new()),
             UserIdClaim::Unusable => Err(AuthError::NoActiveAccount),
             UserIdClaim::Id(id) => match self.store.user_by_id(id).await? {
-                Some(user) if user.is_active || !self.check_user_is_active => Ok(self.fresh_claims(&user)),
+                Some(user) if !user.is_suspended() && (user.is_active || !self.check_user_is_active) => {
+                    Ok(self.fresh_claims(&user))
+                }
                 _ => Err(AuthError::NoActiveAccount),
             },
         }
@@ -339,7 +342,8 @@ impl Sessions {
     }
 
     /// Bearer authentication (SimpleJWT's `JWTAuthentication`): an access token, its user, active,
-    /// and (a setting) its session not ended. The session is checked in the query that reads the user.
+    /// and (a setting) its session not ended. A suspended user is refused as inactive even with
+    /// `check_user_is_active` off. The session is checked in the query that reads the user.
     pub async fn authenticate(&self, token: &str) -> Result<Authenticated, AuthError> {
         let claims = self.tokens.decode(token).map_err(bearer)?;
         claims.verify_type(TokenType::Access).map_err(bearer)?;
@@ -367,7 +371,7 @@ impl Sessions {
                 code: "user_not_found",
             });
         };
-        if self.check_user_is_active && !user.is_active {
+        if user.is_suspended() || (self.check_user_is_active && !user.is_active) {
             return Err(AuthError::Bearer {
                 detail: "User is inactive",
                 code: "user_inactive",

@@ -5,19 +5,17 @@ use sqlx::postgres::PgConnection;
 use super::PgStore;
 use super::sessions::revoke_in;
 use crate::store::models::{EmailChange, NewUser, PasswordChange, QueuedMail, Revocation, User};
-use crate::store::{StoreError, now};
-
-const USER_COLUMNS: &str =
-    "id, email, username, first_name, last_name, password, is_active, is_staff, is_superuser, last_login, date_joined";
+use crate::store::{StoreError, now, user_columns};
 
 impl PgStore {
     pub async fn create_user(&self, user: &NewUser, email_key: &str, mails: &[QueuedMail]) -> Result<User, StoreError> {
         let mut tx = self.pool.begin().await?;
-        let result = sqlx::query_as::<_, User>(sqlx::AssertSqlSafe(format!(
+        let result = sqlx::query_as::<_, User>(concat!(
             "INSERT INTO users (email, email_key, username, first_name, last_name, password, \
                                 is_active, is_staff, is_superuser, date_joined) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING {USER_COLUMNS}"
-        )))
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING ",
+            user_columns!()
+        ))
         .bind(&user.email)
         .bind(email_key)
         .bind(&user.username)
@@ -43,10 +41,11 @@ impl PgStore {
 
     pub async fn activate_user(&self, id: i64, mails: &[QueuedMail]) -> Result<bool, StoreError> {
         let mut tx = self.pool.begin().await?;
-        let result = sqlx::query("UPDATE users SET is_active = TRUE WHERE id = $1 AND NOT is_active")
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
+        let result =
+            sqlx::query("UPDATE users SET is_active = TRUE WHERE id = $1 AND NOT is_active AND suspended_at IS NULL")
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
         let changed = result.rows_affected() == 1;
         if changed {
             queue_in(&mut tx, id, mails).await?;
@@ -107,7 +106,8 @@ impl PgStore {
     ) -> Result<bool, StoreError> {
         let mut tx = self.pool.begin().await?;
         let result = sqlx::query(
-            "UPDATE users SET email = $1, email_key = $2, last_login = CASE WHEN $3 THEN $4 ELSE last_login END \
+            "UPDATE users SET email = $1, email_key = $2, pending_email = NULL, \
+                              last_login = CASE WHEN $3 THEN $4 ELSE last_login END \
              WHERE id = $5 AND ($6::text IS NULL OR email = $6)",
         )
         .bind(change.new_email)
@@ -129,6 +129,60 @@ impl PgStore {
             tx.commit().await?;
         }
         Ok(updated)
+    }
+
+    pub async fn request_email_change(&self, id: i64, pending: &str, mails: &[QueuedMail]) -> Result<bool, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let result = sqlx::query("UPDATE users SET pending_email = $1 WHERE id = $2")
+            .bind(pending)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        if result.rows_affected() != 1 {
+            return Ok(false);
+        }
+        queue_in(&mut tx, id, mails).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    pub async fn suspend_user(&self, id: i64) -> Result<bool, StoreError> {
+        let at = now();
+        let mut tx = self.pool.begin().await?;
+        let result =
+            sqlx::query("UPDATE users SET is_active = FALSE, suspended_at = COALESCE(suspended_at, $1) WHERE id = $2")
+                .bind(at)
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+        if result.rows_affected() != 1 {
+            return Ok(false);
+        }
+        revoke_in(
+            &mut tx,
+            Revocation::User {
+                user_id: id,
+                keep: None,
+            },
+            at,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    pub async fn set_email_key(&self, id: i64, email_key: &str) -> Result<bool, StoreError> {
+        let result = sqlx::query("UPDATE users SET email_key = $1 WHERE id = $2 AND email_key <> $1")
+            .bind(email_key)
+            .bind(id)
+            .execute(&self.pool)
+            .await;
+        match result {
+            Err(sqlx::Error::Database(db)) if db.constraint() == Some("users_email_key_unique") => {
+                Err(StoreError::EmailTaken)
+            }
+            other => Ok(other?.rows_affected() == 1),
+        }
     }
 
     pub async fn delete_user(&self, id: i64, delete_tokens: bool) -> Result<bool, StoreError> {

@@ -9,7 +9,7 @@ use super::{SqliteStore, blacklist_in, record_in};
 use crate::store::models::{
     AccessCheck, IssuedToken, NewSession, Revocation, RotationState, SessionRow, TokenRecord, TokenStatus,
 };
-use crate::store::{StoreError, now};
+use crate::store::{StoreError, now, user_columns};
 
 /// Columns of [`SessionRow`].
 const SESSION_COLUMNS: &str = "id, user_id, created_at, last_used_at, expires_at, user_agent, ip, revoked_at";
@@ -168,15 +168,13 @@ impl SqliteStore {
     }
 
     pub async fn user_for_access(&self, id: i64, sid: &str) -> Result<Option<AccessCheck>, StoreError> {
-        let row = sqlx::query_as(
-            "SELECT u.id, u.email, u.username, u.first_name, u.last_name, u.password, \
-                    u.is_active, u.is_staff, u.is_superuser, u.last_login, u.date_joined, \
-                    (s.id IS NOT NULL AND s.revoked_at IS NULL) AS session_live \
-             FROM users u LEFT JOIN sessions s ON s.id = ? AND s.user_id = u.id \
-             WHERE u.id = ?",
-        )
-        .bind(sid)
+        let row = sqlx::query_as(concat!(
+            "SELECT u.*, (s.id IS NOT NULL AND s.revoked_at IS NULL) AS session_live FROM (SELECT ",
+            user_columns!(),
+            " FROM users WHERE id = ?) u LEFT JOIN sessions s ON s.id = ? AND s.user_id = u.id"
+        ))
         .bind(id)
+        .bind(sid)
         .fetch_optional(&self.pool)
         .await?;
         Ok(row)
