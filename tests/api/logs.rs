@@ -99,16 +99,17 @@ async fn the_whole_flow_logs_requests_but_no_secret() {
     );
     let logout = post(&server, "jwt/logout/", json!({ "refresh": refresh2 }), Some(&access2)).await;
     assert_eq!(logout.0, StatusCode::RESET_CONTENT);
-    // A second login whose grandparent refresh token is replayed after the (zero) reuse interval:
-    // reuse, logged as a warning that names the session but no token.
-    let credentials = json!({ "email": "ada@example.com", "password": PASSWORD });
-    let (_, login2) = post(&server, "jwt/create/", credentials, None).await;
-    let first = text(&login2, "refresh");
-    let (_, second) = post(&server, "jwt/refresh/", json!({ "refresh": first }), None).await;
-    let second = text(&second, "refresh");
-    let (_, third) = post(&server, "jwt/refresh/", json!({ "refresh": second }), None).await;
-    let third = text(&third, "refresh");
-    let (status, _) = post(&server, "jwt/refresh/", json!({ "refresh": first }), None).await;
+    // A second login (at the confirmed new address) whose grandparent refresh token is replayed after
+    // the (zero) reuse interval: reuse, logged as a warning that names the session but no token.
+    let credentials = json!({ "email": "ada@example.org", "password": PASSWORD });
+    let (status, login2) = post(&server, "jwt/create/", credentials, None).await;
+    assert_eq!(status, StatusCode::OK, "{login2}");
+    let grandparent = text(&login2, "refresh");
+    let (_, parent) = post(&server, "jwt/refresh/", json!({ "refresh": grandparent }), None).await;
+    let parent = text(&parent, "refresh");
+    let (_, live) = post(&server, "jwt/refresh/", json!({ "refresh": parent }), None).await;
+    let live = text(&live, "refresh");
+    let (status, _) = post(&server, "jwt/refresh/", json!({ "refresh": grandparent }), None).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
 
     let lines = server.stop();
@@ -125,9 +126,9 @@ async fn the_whole_flow_logs_requests_but_no_secret() {
         ("refresh token", refresh),
         ("rotated access token", access2.clone()),
         ("rotated refresh token", refresh2),
-        ("second login's refresh token", first),
-        ("its rotation", second),
-        ("its second rotation", third),
+        ("second login's refresh token", grandparent),
+        ("its rotation", parent),
+        ("its second rotation", live),
         ("Authorization value", format!("Bearer {access}")),
         ("Authorization value", format!("Bearer {access2}")),
     ];
