@@ -4,7 +4,7 @@
 use axum::routing::{MethodRouter, delete, get, post};
 
 use super::state::AppState;
-use super::{account, jwt, methods, sessions, user_detail, users};
+use super::{account, jwks, jwt, methods, sessions, user_detail, users};
 use crate::config::RouteSettings;
 
 /// Every endpoint name an alias may use, with its Djoser path.
@@ -33,6 +33,9 @@ pub const ENDPOINTS: &[(&str, &str)] = &[
     ("sessions_revoke_others", "/api/auth/sessions/"),
     ("sessions_detail", "/api/auth/sessions/{id}/"),
 ];
+
+/// Endpoints outside Djoser's surface that aliases may also name.
+pub const SERVICE_ENDPOINTS: &[(&str, &str)] = &[("jwks", "/.well-known/jwks.json")];
 
 /// `users/{id}/`, which takes a path parameter and so cannot be aliased.
 pub const USER_DETAIL_PATH: &str = "/api/auth/users/{id}/";
@@ -83,6 +86,7 @@ pub fn endpoint(name: &str) -> Option<MethodRouter<AppState>> {
         "sessions_list" => get(sessions::list).fallback(users),
         "sessions_revoke_others" => delete(sessions::revoke_others).fallback(users),
         "sessions_detail" => delete(sessions::revoke).fallback(users),
+        "jwks" => get(jwks::jwks).fallback(jwt),
         _ => return None,
     })
 }
@@ -101,7 +105,7 @@ pub fn builtin() -> Vec<(&'static str, MethodRouter<AppState>)> {
             .delete(sessions::revoke_others)
             .fallback(methods::users_fallback),
     ));
-    for (name, path) in ENDPOINTS.iter().filter(|(name, _)| {
+    for (name, path) in ENDPOINTS.iter().chain(SERVICE_ENDPOINTS).filter(|(name, _)| {
         !matches!(
             *name,
             "users_list" | "users_create" | "sessions_list" | "sessions_revoke_others"
@@ -176,7 +180,20 @@ pub fn mounted(alias: &str, name: &str) -> String {
 
 /// The endpoint names, for messages and `imhotep check`.
 pub fn names() -> Vec<&'static str> {
-    ENDPOINTS.iter().map(|(name, _)| *name).collect()
+    ENDPOINTS
+        .iter()
+        .chain(SERVICE_ENDPOINTS)
+        .map(|(name, _)| *name)
+        .collect()
+}
+
+/// The built-in path of an endpoint name.
+pub fn path_of(name: &str) -> Option<&'static str> {
+    ENDPOINTS
+        .iter()
+        .chain(SERVICE_ENDPOINTS)
+        .find(|(endpoint, _)| *endpoint == name)
+        .map(|(_, path)| *path)
 }
 
 /// `/a/b` or `/a/b/` → `/a/b/`; refuses anything that is not a plain absolute path.
@@ -202,7 +219,10 @@ fn is_builtin(normalized: &str) -> bool {
     let under_sessions = normalized.starts_with("/api/auth/sessions/") && normalized != "/api/auth/sessions/";
     under_users
         || under_sessions
-        || ENDPOINTS.iter().any(|(_, path)| *path == normalized)
+        || ENDPOINTS
+            .iter()
+            .chain(SERVICE_ENDPOINTS)
+            .any(|(_, path)| path.trim_end_matches('/') == normalized.trim_end_matches('/'))
         || RESERVED.iter().any(|reserved| format!("{reserved}/") == normalized)
         || normalized.starts_with("/api/docs/")
 }
