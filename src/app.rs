@@ -149,13 +149,19 @@ pub fn build_state(settings: Settings, store: Store) -> anyhow::Result<(AppState
         (&settings.djoser, &settings.sessions),
         outbox.bell(),
     );
-    let sessions = Sessions::new(store.clone(), tokens, &settings.simple_jwt);
+    let metrics = Metrics::default();
+    let sessions = Sessions::new(
+        store.clone(),
+        tokens,
+        (&settings.simple_jwt, &settings.sessions),
+        metrics.clone(),
+    );
     let state = AppState {
         settings: Arc::new(settings),
         accounts: Arc::new(accounts),
         sessions: Arc::new(sessions),
         store,
-        metrics: Metrics::default(),
+        metrics,
         keys,
     };
     Ok((state, outbox))
