@@ -1,7 +1,8 @@
 //! `GET /metrics` (Prometheus' text format) and the middleware that counts every request for it.
 //!
-//! The endpoint is served on the main port, or only on `metrics.bind` when that is set, and asks
-//! for `Authorization: Bearer <metrics.bearer_token>` when a token is configured.
+//! The endpoint is served on the main port only with a token or `metrics.public` (see
+//! `MetricsSettings`), otherwise on `metrics.bind` alone, and asks for
+//! `Authorization: Bearer <metrics.bearer_token>` when a token is configured.
 
 use std::time::Instant;
 
