@@ -7,6 +7,7 @@ pub mod cli;
 pub mod config;
 mod housekeeping;
 pub mod http;
+pub mod import;
 pub mod mail;
 pub mod metrics;
 pub mod store;

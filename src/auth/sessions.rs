@@ -94,6 +94,12 @@ impl Sessions {
         };
         let now = Utc::now();
         let access = self.tokens.access_for(&claims, fresh, now);
+        if !(self.rotate && self.blacklist_after_rotation) {
+            // A token minted elsewhere (by Django before the switch) is recorded on first use, so
+            // logout everywhere and flushexpiredtokens know it; a known jti is left alone.
+            // Rotation with blacklisting records it in `rotate` below.
+            self.store.record_outstanding(&claims.record()?).await?;
+        }
         if !self.rotate {
             return Ok(Refreshed { access, refresh: None });
         }

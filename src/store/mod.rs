@@ -6,6 +6,7 @@
 //! constraints, conditional updates), never by a check-then-write in Rust.
 
 mod error;
+mod import_sql;
 pub mod models;
 pub mod postgres;
 pub mod sqlite;
@@ -19,7 +20,8 @@ use chrono::{DateTime, SubsecRound, Utc};
 
 pub use error::StoreError;
 use models::{
-    ClaimedMail, EmailChange, NewUser, OutboxEntry, PasswordChange, ProfileChange, QueuedMail, TokenRecord, User,
+    ClaimedMail, EmailChange, ImportBatch, ImportCounts, NewUser, OutboxEntry, PasswordChange, ProfileChange,
+    QueuedMail, TokenRecord, User,
 };
 
 /// Pool settings, shared by both backends.
@@ -230,6 +232,19 @@ impl Store {
     /// one token exactly one returns true, and the others get false rather than an error.
     pub async fn rotate(&self, old: &TokenRecord, new: &TokenRecord) -> Result<bool, StoreError> {
         delegate!(self, rotate(old, new))
+    }
+
+    /// Writes an import (`imhotep import-django`) in one transaction: all of it or, on any error,
+    /// nothing. New users keep their ids (the id counter moves past them); a duplicate e-mail key
+    /// gives `EmailTaken`. Tokens and blacklist rows already present are skipped, so running the
+    /// same batch twice writes nothing the second time. `progress` is called with the number of
+    /// rows after each statement.
+    pub async fn import_batch(
+        &self,
+        batch: &ImportBatch,
+        progress: &(dyn Fn(u64) + Sync),
+    ) -> Result<ImportCounts, StoreError> {
+        delegate!(self, import_batch(batch, progress))
     }
 
     /// Deletes outstanding tokens with `expires_at <= now` (their blacklist rows go by cascade);

@@ -17,6 +17,7 @@ use super::{StoreError, StoreOptions, now};
 
 mod accounts;
 mod admin;
+mod import;
 mod outbox;
 
 static MIGRATOR: Migrator = sqlx::migrate!("./migrations/postgres");

@@ -20,6 +20,7 @@ use super::{StoreError, StoreOptions, now};
 
 mod accounts;
 mod admin;
+mod import;
 mod outbox;
 
 static MIGRATOR: Migrator = sqlx::migrate!("./migrations/sqlite");

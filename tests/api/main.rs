@@ -3,6 +3,7 @@
 
 mod binary;
 mod helpers;
+mod reference;
 mod smtp;
 mod tokens;
 
@@ -11,6 +12,7 @@ mod activation;
 mod bearer;
 mod config_files;
 mod cors;
+mod django_import;
 mod flow;
 mod housekeeping;
 mod jwt_create;

@@ -11,7 +11,7 @@ const USER_COLUMNS: &str =
     "id, email, username, first_name, last_name, password, is_active, is_staff, is_superuser, last_login, date_joined";
 
 /// SQLite's message for a duplicate e-mail key (it has no constraint names in errors).
-const EMAIL_TAKEN: &str = "UNIQUE constraint failed: users.email_key";
+pub(super) const EMAIL_TAKEN: &str = "UNIQUE constraint failed: users.email_key";
 
 impl SqliteStore {
     pub async fn create_user(&self, user: &NewUser, email_key: &str, mails: &[QueuedMail]) -> Result<User, StoreError> {
