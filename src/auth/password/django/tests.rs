@@ -64,11 +64,11 @@ fn malformed_or_foreign_strings_compute_nothing() {
         "pbkdf2_sha256$-1$xQ9sT2bV7kLm4nPz0aRcDe$zLkF/OgpZIQ0+R0QLZyXGU+13jHwjnwa5NH0r6qqcCs=",
         "pbkdf2_sha256$99999999999$xQ9sT2bV7kLm4nPz0aRcDe$zLkF/OgpZIQ0+R0QLZyXGU+13jHwjnwa5NH0r6qqcCs=",
         "pbkdf2_sha256$1000$$zLkF/OgpZIQ0+R0QLZyXGU+13jHwjnwa5NH0r6qqcCs=",
-        "pbkdf2_sha1$1000$xQ9sT2bV7kLm4nPz0aRcDe$zLkF/OgpZIQ0+R0QLZyXGU+13jHw",
         "bcrypt_sha256$$2b$12$abcdefghijklmnopqrstuv",
         "argon2$",
         "argon2$argon2id$v=19$m=102400,t=2,p=8$REw2NXJPWmJQUHExRWRWZlRSUGxvOA",
-        "md5$salt$hash",
+        "unknown$salt$hash",
+        "crypt$$ab1234567890",
     ];
     for encoded in cases {
         assert_eq!(verify(PASSWORD, encoded), None, "{encoded:?}");
@@ -113,7 +113,11 @@ fn every_django_hasher_verifies_its_own_hashes_and_asks_for_a_rehash() {
         "unsalted_sha1",
     ];
     assert_eq!(hashers.into_iter().collect::<Vec<_>>(), expected);
-    for vector in &vectors {
+    // Django's default of 1 000 000 PBKDF2 iterations takes seconds in unoptimised test builds:
+    // one such vector per hasher is enough.
+    let affordable =
+        |v: &&Vector| !(v.hasher.starts_with("pbkdf2") && v.parameters == "default" && v.password != PASSWORD);
+    for vector in vectors.iter().filter(affordable) {
         let what = format!("{} ({}) {:?}", vector.hasher, vector.parameters, vector.password);
         assert_eq!(verify(&vector.password, &vector.encoded), MATCH, "{what}");
     }
