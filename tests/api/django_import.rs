@@ -375,3 +375,24 @@ async fn from_a_django_sqlite_database() {
 async fn from_a_django_postgres_database() {
     django_database_imports_into_both_stores(Backend::Postgres).await;
 }
+
+/// The source URL's password never reaches the output, even when the connection fails at debug level.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_source_password_is_never_printed() {
+    let Some(app) = spawn_app(Backend::Sqlite).await else {
+        return;
+    };
+    let port = SmtpSink::free_port();
+    let source = format!("postgres://django:Sup3r-s3cret-pw@127.0.0.1:{port}/app");
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_imhotep"))
+        .args(["import-django", "--from", &source, "--dry-run"])
+        .env("DATABASE_URL", &app.database_url)
+        .env("DEBUG", "true")
+        .env("RUST_LOG", "debug")
+        .output()
+        .expect("run imhotep import-django");
+    assert!(!output.status.success());
+    let all = format!("{}{}", stdout(&output), String::from_utf8_lossy(&output.stderr));
+    assert!(all.contains("django:********@127.0.0.1"), "{all}");
+    assert!(!all.contains("Sup3r-s3cret-pw"), "{all}");
+}
