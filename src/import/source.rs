@@ -9,7 +9,7 @@ use anyhow::{Context, bail};
 use chrono::{DateTime, NaiveDateTime, Utc};
 use sqlx::postgres::{PgConnectOptions, PgConnection};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection};
-use sqlx::{AssertSqlSafe, Connection, Row};
+use sqlx::{AssertSqlSafe, ConnectOptions, Connection, Row};
 
 use crate::store::models::{ImportedBlacklisting, ImportedToken, User};
 
@@ -20,7 +20,8 @@ const BLACKLISTED_TABLE: &str = "token_blacklist_blacklistedtoken";
 /// Columns a user table must have: `AbstractBaseUser`'s, plus the e-mail field.
 const REQUIRED_COLUMNS: [&str; 3] = ["id", "password", "last_login"];
 
-/// An open, read-only snapshot of the Django database.
+/// An open, read-only snapshot of the Django database. Reading a whole table is one long statement
+/// by design, so sqlx's statement logging (and its slow-statement warnings) is off.
 pub enum Source {
     Postgres(PgConnection),
     Sqlite(SqliteConnection),
@@ -70,12 +71,16 @@ impl Source {
     /// file is opened read-only and never created.
     pub async fn open(url: &str) -> anyhow::Result<Source> {
         if url.starts_with("sqlite:") {
-            let options = SqliteConnectOptions::from_str(url)?.read_only(true);
+            let options = SqliteConnectOptions::from_str(url)?
+                .read_only(true)
+                .disable_statement_logging();
             let mut conn = SqliteConnection::connect_with(&options).await?;
             sqlx::query("BEGIN").execute(&mut conn).await?;
             Ok(Source::Sqlite(conn))
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
-            let options = PgConnectOptions::from_str(url)?.options([("TimeZone", "UTC")]);
+            let options = PgConnectOptions::from_str(url)?
+                .options([("TimeZone", "UTC")])
+                .disable_statement_logging();
             let mut conn = PgConnection::connect_with(&options).await?;
             sqlx::query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
                 .execute(&mut conn)
