@@ -10,7 +10,8 @@ pub struct User {
     pub username: String,
     pub first_name: String,
     pub last_name: String,
-    /// The encoded password hash (`$argon2id$...`, Django's `pbkdf2_sha256$...`, or `!...` for unusable).
+    /// The encoded password hash (`$argon2id$...`, any Django hasher's format until the next login, or
+    /// `!...` for unusable).
     pub password: String,
     pub is_active: bool,
     pub is_staff: bool,
