@@ -187,6 +187,7 @@ impl Settings {
                 "djoser.username_reset_confirm_url",
                 &self.djoser.username_reset_confirm_url,
             ),
+            ("djoser.set_email_confirm_url", &self.djoser.set_email_confirm_url),
         ] {
             if !template.contains("{uid}") || !template.contains("{token}") {
                 return Err(ConfigError::Invalid(format!(

@@ -168,6 +168,12 @@ pub struct DjoserSettings {
     /// With activation off, `POST users/` answers `{"user": {...}, "refresh", "access"}` (auto-login).
     #[serde(deserialize_with = "lenient::bool")]
     pub register_returns_tokens: bool,
+    /// `set_email` only records the new address and mails it a confirmation link (and the old one a
+    /// notice); `set_email_confirm` makes the change. Off: Djoser's immediate change.
+    #[serde(deserialize_with = "lenient::bool")]
+    pub set_email_requires_confirmation: bool,
+    /// Link path in the e-mail that confirms a `set_email` change.
+    pub set_email_confirm_url: String,
 }
 
 impl DjoserSettings {
@@ -187,6 +193,7 @@ impl Default for DjoserSettings {
             activation_url: "activate/{uid}/{token}".into(),
             password_reset_confirm_url: "reset-password/{uid}/{token}".into(),
             username_reset_confirm_url: "reset-email/{uid}/{token}".into(),
+            set_email_confirm_url: "set-email/{uid}/{token}".into(),
             email_frontend_protocol: "http".into(),
             email_frontend_domain: "localhost:3000".into(),
             email_frontend_site_name: "imhotep".into(),
@@ -202,6 +209,7 @@ impl Default for DjoserSettings {
             accept_django_links: true,
             required_fields: Vec::new(),
             register_returns_tokens: false,
+            set_email_requires_confirmation: true,
         }
     }
 }

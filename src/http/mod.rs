@@ -5,6 +5,7 @@ mod account;
 mod bearer;
 mod body;
 mod cors;
+mod csrf;
 pub mod error;
 mod fields;
 mod health;

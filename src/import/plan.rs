@@ -81,7 +81,9 @@ pub fn plan(
         match problem(&user) {
             Some(why) => plan.invalid.push((user.id, why)),
             None => {
-                let email_key = Email::parse(&user.email).map(|email| email.key()).unwrap_or_default();
+                let email_key = Email::parse(&user.email)
+                    .map(|email| email.key().to_owned())
+                    .unwrap_or_default();
                 by_key
                     .entry(email_key.clone())
                     .or_default()
@@ -92,7 +94,7 @@ pub fn plan(
     let existing_by_id: HashMap<i64, &User> = existing.iter().map(|u| (u.id, u)).collect();
     let existing_by_key: HashMap<String, i64> = existing
         .iter()
-        .filter_map(|u| Some((Email::parse(&u.email)?.key(), u.id)))
+        .filter_map(|u| Some((Email::parse(&u.email)?.key().to_owned(), u.id)))
         .collect();
     let mut dropped = std::collections::HashSet::new();
     for (key, mut group) in by_key {
@@ -129,7 +131,7 @@ pub fn plan(
             }
             match existing_by_id.get(&id) {
                 None => plan.batch.new_users.push(imported),
-                Some(present) if **present == imported.user => plan.unchanged += 1,
+                Some(present) if same_django_columns(present, &imported.user) => plan.unchanged += 1,
                 Some(_) if update => plan.batch.changed_users.push(imported),
                 Some(_) => plan.differing.push(id),
             }
@@ -150,6 +152,17 @@ pub fn plan(
         .collect();
     plan.batch.blacklist = blacklist;
     plan
+}
+
+/// Whether an imhotep row holds exactly the Django row's columns (imhotep's own columns, such as a
+/// suspension or an address waiting for confirmation, are not Django's and are never overwritten).
+fn same_django_columns(present: &User, django: &User) -> bool {
+    let comparable = User {
+        suspended_at: present.suspended_at,
+        pending_email: present.pending_email.clone(),
+        ..django.clone()
+    };
+    *present == comparable
 }
 
 /// Why a Django row cannot become an imhotep user, if it cannot.
@@ -198,6 +211,8 @@ mod tests {
             is_superuser: false,
             last_login: last_login_day.map(|day| Utc.with_ymd_and_hms(2025, 1, day, 0, 0, 0).unwrap()),
             date_joined: Utc.with_ymd_and_hms(2024, 1, 1, 0, 0, 0).unwrap(),
+            suspended_at: None,
+            pending_email: None,
         }
     }
 

@@ -183,6 +183,8 @@ impl Source {
                             is_staff: row.try_get(8)?,
                             is_superuser: row.try_get(9)?,
                             date_joined: row.try_get::<Option<DateTime<Utc>>, _>(10)?.unwrap_or(now),
+                            suspended_at: None,
+                            pending_email: None,
                         })
                     })
                     .collect()
@@ -211,6 +213,8 @@ impl Source {
                             is_staff: row.try_get(8)?,
                             is_superuser: row.try_get(9)?,
                             date_joined: time(10)?.unwrap_or(now),
+                            suspended_at: None,
+                            pending_email: None,
                         })
                     })
                     .collect()

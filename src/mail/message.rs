@@ -1,7 +1,7 @@
-//! What an e-mail is about and what it ends up as: the six kinds, the values a template may print, and
+//! What an e-mail is about and what it ends up as: the eight kinds, the values a template may print, and
 //! the rendered message.
 
-/// The six Djoser e-mails.
+/// The six Djoser e-mails and the two of imhotep's confirmed e-mail change.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EmailKind {
     Activation,
@@ -10,17 +10,23 @@ pub enum EmailKind {
     PasswordChangedConfirmation,
     UsernameChangedConfirmation,
     UsernameReset,
+    /// To the new address of a `set_email` request: the link that makes the change.
+    EmailChangeConfirmation,
+    /// To the old address of a `set_email` request: a change was asked for.
+    EmailChangeNotice,
 }
 
 impl EmailKind {
     /// Every kind, in declaration order (so `ALL[kind as usize] == kind`).
-    pub const ALL: [EmailKind; 6] = [
+    pub const ALL: [EmailKind; 8] = [
         EmailKind::Activation,
         EmailKind::Confirmation,
         EmailKind::PasswordReset,
         EmailKind::PasswordChangedConfirmation,
         EmailKind::UsernameChangedConfirmation,
         EmailKind::UsernameReset,
+        EmailKind::EmailChangeConfirmation,
+        EmailKind::EmailChangeNotice,
     ];
 
     /// Djoser's template name, also the stem of this kind's template files (`activation.txt`, ...).
@@ -32,6 +38,8 @@ impl EmailKind {
             EmailKind::PasswordChangedConfirmation => "password_changed_confirmation",
             EmailKind::UsernameChangedConfirmation => "username_changed_confirmation",
             EmailKind::UsernameReset => "username_reset",
+            EmailKind::EmailChangeConfirmation => "email_change_confirmation",
+            EmailKind::EmailChangeNotice => "email_change_notice",
         }
     }
 
@@ -39,7 +47,10 @@ impl EmailKind {
     pub fn has_link(self) -> bool {
         matches!(
             self,
-            EmailKind::Activation | EmailKind::PasswordReset | EmailKind::UsernameReset
+            EmailKind::Activation
+                | EmailKind::PasswordReset
+                | EmailKind::UsernameReset
+                | EmailKind::EmailChangeConfirmation
         )
     }
 }

@@ -81,6 +81,21 @@ async fn the_whole_flow_logs_requests_but_no_secret() {
     let (status, rotated) = post(&server, "jwt/refresh/", json!({ "refresh": refresh }), None).await;
     assert_eq!(status, StatusCode::OK, "{rotated}");
     let (access2, refresh2) = (text(&rotated, "access"), text(&rotated, "refresh"));
+    let change = json!({ "current_password": PASSWORD, "new_email": "ada@example.org" });
+    let changing = post(&server, "users/set_email/", change, Some(&access2)).await;
+    assert_eq!(changing.0, StatusCode::NO_CONTENT);
+    let (first, second) = (mail.next().await, mail.next().await);
+    let to_new = if first.data.contains("/set-email/") {
+        first
+    } else {
+        second
+    };
+    let (change_uid, change_token) = to_new.link("set-email");
+    let confirm = json!({ "uid": change_uid, "token": change_token });
+    assert_eq!(
+        post(&server, "users/set_email_confirm/", confirm, None).await.0,
+        StatusCode::NO_CONTENT
+    );
     let logout = post(&server, "jwt/logout/", json!({ "refresh": refresh2 }), Some(&access2)).await;
     assert_eq!(logout.0, StatusCode::RESET_CONTENT);
 
@@ -93,6 +108,7 @@ async fn the_whole_flow_logs_requests_but_no_secret() {
         ("SMTP password", SMTP_PASSWORD.to_owned()),
         ("activation token", token.clone()),
         ("activation uid/token", format!("{uid}/{token}")),
+        ("e-mail change token", change_token),
         ("access token", access.clone()),
         ("refresh token", refresh),
         ("rotated access token", access2.clone()),

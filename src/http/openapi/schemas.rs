@@ -49,6 +49,13 @@ pub struct ActivationRequest {
     token: String,
 }
 
+/// The `uid` and `token` of the link that confirms an e-mail address change.
+#[derive(ToSchema)]
+pub struct EmailChangeConfirmRequest {
+    uid: String,
+    token: String,
+}
+
 /// An e-mail address to send a link to.
 #[derive(ToSchema)]
 pub struct EmailRequest {

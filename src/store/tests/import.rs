@@ -35,6 +35,8 @@ fn imported(id: i64, email: &str) -> ImportedUser {
             is_superuser: false,
             last_login: Some(at(id, 123_456)),
             date_joined: at(-id, 7),
+            suspended_at: None,
+            pending_email: None,
         },
         email_key: email.to_lowercase(),
     }
