@@ -1,5 +1,6 @@
-//! What the server runs beside its HTTP listener until shutdown: the token housekeeping task and,
-//! when `metrics.bind` is set, the separate listener serving only `/metrics`.
+//! What the server runs beside its HTTP listener until shutdown: the token housekeeping task, the key
+//! reload task when `keys.dir` is set and, when `metrics.bind` is set, the separate listener serving
+//! only `/metrics`.
 
 use std::time::Duration;
 
@@ -9,15 +10,18 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use crate::housekeeping;
+use crate::auth::keys::KeyRing;
 use crate::http::{self, AppState};
 use crate::store::Store;
+use crate::{housekeeping, key_reload};
 
 /// The side tasks, prepared (the metrics port bound) but not started.
 pub struct Background {
     store: Store,
     flush_interval: Duration,
     metrics: Option<(TcpListener, Router)>,
+    /// The ring to reload and how often, when it has a directory.
+    keys: Option<(KeyRing, Duration)>,
 }
 
 impl Background {
@@ -38,6 +42,10 @@ impl Background {
             store: state.store.clone(),
             flush_interval: state.settings.housekeeping.flush_interval,
             metrics,
+            keys: state
+                .keys
+                .reloadable()
+                .then(|| (state.keys.clone(), state.settings.keys.reload_interval)),
         })
     }
 
@@ -49,6 +57,13 @@ impl Background {
             tasks.push(tokio::spawn(housekeeping::flush_periodically(
                 self.store,
                 self.flush_interval,
+                stop.clone(),
+            )));
+        }
+        if let Some((keys, interval)) = self.keys {
+            tasks.push(tokio::spawn(key_reload::reload_periodically(
+                keys,
+                interval,
                 stop.clone(),
             )));
         }

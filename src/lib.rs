@@ -8,6 +8,8 @@ pub mod config;
 mod housekeeping;
 pub mod http;
 pub mod import;
+mod key_reload;
+pub mod keys_cli;
 pub mod mail;
 pub mod metrics;
 pub mod store;

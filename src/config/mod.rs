@@ -5,6 +5,7 @@
 //! settings file maps line by line.
 
 pub mod duration;
+mod keys;
 mod lenient;
 mod operations;
 mod secret;
@@ -16,6 +17,7 @@ use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
 
+pub use keys::{KeyEntry, KeySettings, KeyUse};
 pub use operations::{CorsSettings, HousekeepingSettings, LogFormat, LogSettings, MetricsSettings};
 pub use secret::{Secret, mask_url};
 pub use sections::{
@@ -64,6 +66,8 @@ pub struct Settings {
     pub sessions: SessionSettings,
     pub outbox: OutboxSettings,
     pub routes: RouteSettings,
+    /// Several JWT keys with a `kid` each, and a directory of keys re-read while running.
+    pub keys: KeySettings,
 }
 
 impl Default for Settings {
@@ -83,6 +87,7 @@ impl Default for Settings {
             sessions: SessionSettings::default(),
             outbox: OutboxSettings::default(),
             routes: RouteSettings::default(),
+            keys: KeySettings::default(),
         }
     }
 }

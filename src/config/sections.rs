@@ -226,10 +226,14 @@ pub struct SimpleJwtSettings {
     pub rotate_refresh_tokens: bool,
     #[serde(deserialize_with = "lenient::bool")]
     pub blacklist_after_rotation: bool,
-    /// `HS256`, `HS384` or `HS512`.
+    /// `HS256`/`HS384`/`HS512` (with a secret), `RS256`/`RS384`/`RS512`, `PS256`/`PS384`/`PS512`,
+    /// `ES256`/`ES384` or `EdDSA` (with a PEM key pair).
     pub algorithm: String,
-    /// Defaults to `SECRET_KEY`.
+    /// HMAC: the secret (defaults to `SECRET_KEY`). Otherwise the private key: PEM text or `file:PATH`.
     pub signing_key: Option<Secret>,
+    /// The public key (PEM text or `file:PATH`) for the non-HMAC algorithms; derived from
+    /// `signing_key` when absent.
+    pub verifying_key: Option<Secret>,
     pub audience: Option<String>,
     pub issuer: Option<String>,
     #[serde(with = "duration")]
@@ -259,6 +263,7 @@ impl Default for SimpleJwtSettings {
             blacklist_after_rotation: true,
             algorithm: "HS256".into(),
             signing_key: None,
+            verifying_key: None,
             audience: None,
             issuer: None,
             leeway: Duration::ZERO,

@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use crate::auth::keys::KeyRing;
 use crate::auth::{Accounts, Sessions};
 use crate::config::Settings;
 use crate::metrics::Metrics;
@@ -18,4 +19,6 @@ pub struct AppState {
     pub store: Store,
     /// Request and authentication counters for `/metrics`.
     pub metrics: Metrics,
+    /// The JWT keys (shared with the token service), for the JWKS.
+    pub keys: KeyRing,
 }

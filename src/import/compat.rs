@@ -64,7 +64,12 @@ pub fn findings(settings: &Settings, generated_key: bool) -> Vec<Finding> {
             ),
         ));
     }
-    if jwt.signing_key.as_ref().is_some_and(|key| !key.is_empty()) {
+    if !jwt.algorithm.starts_with("HS") {
+        out.push(Finding::new(
+            Level::Match,
+            "SIMPLE_JWT[\"SIGNING_KEY\"] / [\"VERIFYING_KEY\"]: the same key pair as Django's (a public-key algorithm)",
+        ));
+    } else if jwt.signing_key.as_ref().is_some_and(|key| !key.is_empty()) {
         out.push(Finding::new(
             Level::Match,
             format!(

@@ -189,6 +189,34 @@ pub struct Ready {
     database: String,
 }
 
+/// One public key of `GET /.well-known/jwks.json` (RFC 7517): RSA keys have `n` and `e`, EC keys
+/// `crv`, `x` and `y`, Ed25519 keys (`kty` `OKP`) `crv` and `x`.
+#[derive(ToSchema)]
+pub struct Jwk {
+    #[schema(example = "2026-11")]
+    kid: String,
+    #[schema(example = "sig")]
+    r#use: String,
+    #[schema(example = "EdDSA")]
+    alg: String,
+    /// `RSA`, `EC` or `OKP`.
+    #[schema(example = "OKP")]
+    kty: String,
+    /// `P-256`, `P-384` or `Ed25519`.
+    #[schema(example = "Ed25519")]
+    crv: Option<String>,
+    x: Option<String>,
+    y: Option<String>,
+    n: Option<String>,
+    e: Option<String>,
+}
+
+/// `GET /.well-known/jwks.json`.
+#[derive(ToSchema)]
+pub struct Jwks {
+    keys: Vec<Jwk>,
+}
+
 /// The `format` of `GET /api/schema/`.
 #[derive(ToSchema)]
 #[serde(rename_all = "lowercase")]
