@@ -77,7 +77,9 @@ impl Application {
             let _ = stopped.changed().await;
         }));
         let (started_tx, started_rx) = tokio::sync::oneshot::channel::<()>();
-        let server = axum::serve(self.listener, self.router).with_graceful_shutdown(async move {
+        // The peer address reaches handlers as `ConnectInfo` (sessions record where a login came from).
+        let service = self.router.into_make_service_with_connect_info::<SocketAddr>();
+        let server = axum::serve(self.listener, service).with_graceful_shutdown(async move {
             signal.await;
             let _ = started_tx.send(());
         });
@@ -136,13 +138,19 @@ pub fn build_state(settings: Settings, store: Store) -> anyhow::Result<(AppState
         (&settings.djoser, &settings.sessions),
         outbox.bell(),
     );
-    let sessions = Sessions::new(store.clone(), tokens, &settings.simple_jwt);
+    let metrics = Metrics::default();
+    let sessions = Sessions::new(
+        store.clone(),
+        tokens,
+        (&settings.simple_jwt, &settings.sessions),
+        metrics.clone(),
+    );
     let state = AppState {
         settings: Arc::new(settings),
         accounts: Arc::new(accounts),
         sessions: Arc::new(sessions),
         store,
-        metrics: Metrics::default(),
+        metrics,
         keys,
     };
     Ok((state, outbox))

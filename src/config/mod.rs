@@ -181,6 +181,13 @@ impl Settings {
                 "EMAIL_USE_TLS and EMAIL_USE_SSL are mutually exclusive; set only one of them".into(),
             ));
         }
+        if self.sessions.reuse_interval >= self.simple_jwt.refresh_token_lifetime {
+            return Err(ConfigError::Invalid(format!(
+                "sessions.reuse_interval ({}s) must be shorter than simple_jwt.refresh_token_lifetime ({}s)",
+                self.sessions.reuse_interval.as_secs(),
+                self.simple_jwt.refresh_token_lifetime.as_secs()
+            )));
+        }
         self.cors.check()?;
         for (name, template) in [
             ("djoser.activation_url", &self.djoser.activation_url),

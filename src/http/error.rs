@@ -149,6 +149,10 @@ impl From<AuthError> for ApiError {
                 ApiError::detail(StatusCode::UNAUTHORIZED, "No active account found for the given token.")
             }
             AuthError::Bearer { detail, code } => ApiError::Unauthorized { detail, code },
+            AuthError::RefreshConflict => ApiError::detail(
+                StatusCode::CONFLICT,
+                "Concurrent refreshes of this token did not settle; try again.",
+            ),
             AuthError::Store(store) => store.into(),
             AuthError::Busy => ApiError::Unavailable(error.into()),
             AuthError::Hash(_) => ApiError::Internal(error.into()),

@@ -4,6 +4,7 @@
 mod account;
 mod bearer;
 mod body;
+mod client;
 mod cors;
 mod csrf;
 pub mod error;
@@ -17,6 +18,7 @@ mod middleware;
 mod openapi;
 mod profile;
 pub mod routes;
+mod sessions;
 pub mod state;
 mod user_detail;
 mod users;
@@ -39,7 +41,7 @@ pub fn router(state: AppState) -> Result<Router, String> {
     }
     for (path, name) in &aliases {
         if let Some(methods) = routes::endpoint(name) {
-            router = with_and_without_slash(router, path, methods);
+            router = with_and_without_slash(router, &routes::mounted(path, name), methods);
         }
     }
     router = router.merge(openapi::router(&state.settings, &aliases));

@@ -9,6 +9,7 @@ use serde_json::{Value, json};
 use super::account::new_password_checks;
 use super::bearer::{CurrentUser, MaybeUser};
 use super::body::Body;
+use super::client::RequestClient;
 use super::error::ApiResult;
 use super::fields::{Form, checked};
 use super::profile;
@@ -17,7 +18,12 @@ use crate::auth::password::UserAttributes;
 use crate::store::models::User;
 
 /// `POST users/`: Djoser's `UserCreatePasswordRetypeSerializer`.
-pub async fn register(State(state): State<AppState>, _caller: MaybeUser, Body(body): Body) -> ApiResult<Response> {
+pub async fn register(
+    State(state): State<AppState>,
+    _caller: MaybeUser,
+    RequestClient(client): RequestClient,
+    Body(body): Body,
+) -> ApiResult<Response> {
     let djoser = &state.settings.djoser;
     let retype = djoser.user_create_password_retype;
     let mut form = Form::new(&body);
@@ -43,7 +49,7 @@ pub async fn register(State(state): State<AppState>, _caller: MaybeUser, Body(bo
     let user = state.accounts.register(&email, &password, &profile).await?;
     let created = profile::created(&user, &djoser.required_fields);
     if djoser.register_returns_tokens && !djoser.send_activation_email {
-        let pair = state.sessions.login(&user).await?;
+        let pair = state.sessions.login(&user, &client).await?;
         let body = json!({ "user": created, "refresh": pair.refresh, "access": pair.access });
         return Ok((StatusCode::CREATED, Json(body)).into_response());
     }

@@ -37,6 +37,7 @@ struct Registry {
     tokens_issued: AtomicU64,
     tokens_refreshed: AtomicU64,
     tokens_blacklisted: AtomicU64,
+    refresh_reuse: AtomicU64,
 }
 
 /// Everything counted for one route template.
@@ -70,6 +71,11 @@ impl Metrics {
             stats.sum_seconds += seconds;
         }
         self.record_auth_event(route, status);
+    }
+
+    /// Counts a rotated refresh token presented again outside the reuse rules (its session was revoked).
+    pub fn refresh_reuse_detected(&self) {
+        self.registry.refresh_reuse.fetch_add(1, Ordering::Relaxed);
     }
 
     /// Logins and token events, read from the JWT routes (with or without the trailing slash).
@@ -120,6 +126,11 @@ impl Metrics {
                 ("refreshed", load(&registry.tokens_refreshed)),
                 ("blacklisted", load(&registry.tokens_blacklisted)),
             ],
+        );
+        out.counter(
+            "imhotep_refresh_reuse_total",
+            "Rotated refresh tokens presented again outside the reuse rules; each revoked its session.",
+            load(&registry.refresh_reuse),
         );
         out.labelled(
             "imhotep_emails_total",

@@ -63,6 +63,12 @@ impl Exposition {
         }
     }
 
+    /// A counter without labels.
+    pub(super) fn counter(&mut self, name: &str, help: &str, number: u64) {
+        self.header(name, "counter", help);
+        let _ = writeln!(self.out, "{name} {number}");
+    }
+
     pub(super) fn finish(self) -> String {
         self.out
     }

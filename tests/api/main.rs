@@ -31,6 +31,8 @@ mod metrics;
 mod openapi;
 mod outbox;
 mod register;
+mod sessions;
+mod sessions_cli;
 mod suspension;
 mod transport;
 mod users_admin;
