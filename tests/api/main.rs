@@ -14,6 +14,7 @@ mod config_files;
 mod connections;
 mod cors;
 mod csrf;
+mod django_import;
 mod email_change;
 mod email_keys;
 mod flow;
