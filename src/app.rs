@@ -10,6 +10,7 @@ use axum::Router;
 use tokio::net::TcpListener;
 
 use crate::auth::jwt::TokenService;
+use crate::auth::limits::Limits;
 use crate::auth::links::LinkTokens;
 use crate::auth::notify::MailRenderer;
 use crate::auth::outbox::Outbox;
@@ -17,6 +18,7 @@ use crate::auth::password::PasswordHasher;
 use crate::auth::{Accounts, Sessions};
 use crate::background::Background;
 use crate::config::{EmailBackendKind, Settings};
+use crate::http::client_ip::ClientIpSource;
 use crate::http::{self, AppState};
 use crate::mail::{Backend, Mailer, SmtpSettings, Templates};
 use crate::metrics::Metrics;
@@ -76,7 +78,9 @@ impl Application {
             let _ = stopped.changed().await;
         }));
         let (started_tx, started_rx) = tokio::sync::oneshot::channel::<()>();
-        let server = axum::serve(self.listener, self.router).with_graceful_shutdown(async move {
+        // ConnectInfo: the peer address is the client's identity for rate limits (http::client_ip).
+        let service = self.router.into_make_service_with_connect_info::<SocketAddr>();
+        let server = axum::serve(self.listener, service).with_graceful_shutdown(async move {
             signal.await;
             let _ = started_tx.send(());
         });
@@ -127,20 +131,27 @@ pub fn build_state(settings: Settings, store: Store) -> anyhow::Result<(AppState
         0 => std::thread::available_parallelism().map_or(2, usize::from),
         n => n,
     };
+    let queue_limit = match settings.server.hash_queue_limit {
+        0 => concurrency.saturating_mul(4),
+        n => n,
+    };
     let accounts = Accounts::new(
         store.clone(),
-        PasswordHasher::new(concurrency),
+        PasswordHasher::new(concurrency).with_queue_limit(queue_limit),
         links,
         (&settings.djoser, &settings.sessions),
         outbox.bell(),
+        Limits::new(store.clone(), &settings.throttle),
     );
     let sessions = Sessions::new(store.clone(), tokens, &settings.simple_jwt);
+    let client_ip = Arc::new(ClientIpSource::new(&settings.throttle));
     let state = AppState {
         settings: Arc::new(settings),
         accounts: Arc::new(accounts),
         sessions: Arc::new(sessions),
         store,
         metrics: Metrics::default(),
+        client_ip,
     };
     Ok((state, outbox))
 }

@@ -17,6 +17,7 @@ use crate::store::Store;
 pub struct Background {
     store: Store,
     flush_interval: Duration,
+    mail_retention: Duration,
     metrics: Option<(TcpListener, Router)>,
 }
 
@@ -37,6 +38,7 @@ impl Background {
         Ok(Background {
             store: state.store.clone(),
             flush_interval: state.settings.housekeeping.flush_interval,
+            mail_retention: state.settings.outbox.retention,
             metrics,
         })
     }
@@ -48,7 +50,7 @@ impl Background {
         if !self.flush_interval.is_zero() {
             tasks.push(tokio::spawn(housekeeping::flush_periodically(
                 self.store,
-                self.flush_interval,
+                (self.flush_interval, self.mail_retention),
                 stop.clone(),
             )));
         }

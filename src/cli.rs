@@ -55,6 +55,11 @@ pub enum Command {
         #[command(subcommand)]
         action: crate::users_cli::UsersAction,
     },
+    /// Show active login backoffs and e-mail holds, or lift them.
+    Throttle {
+        #[command(subcommand)]
+        action: crate::throttle_cli::ThrottleAction,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -101,6 +106,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Check => check(settings, generated).await,
         Command::Outbox { action } => outbox(&settings, action).await,
         Command::Users { action } => crate::users_cli::run(&settings, action).await,
+        Command::Throttle { action } => crate::throttle_cli::run(&settings, action).await,
         Command::Flushexpiredtokens => {
             let store = connect_store(&settings).await?;
             let deleted = store.flush_expired_tokens(Utc::now()).await?;

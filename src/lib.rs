@@ -11,4 +11,5 @@ pub mod mail;
 pub mod metrics;
 pub mod store;
 pub mod telemetry;
+pub mod throttle_cli;
 pub mod users_cli;

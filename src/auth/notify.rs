@@ -61,7 +61,8 @@ impl MailRenderer {
             EmailKind::UsernameReset => Some((Purpose::EmailReset, &self.djoser.username_reset_confirm_url)),
             EmailKind::Confirmation
             | EmailKind::PasswordChangedConfirmation
-            | EmailKind::UsernameChangedConfirmation => None,
+            | EmailKind::UsernameChangedConfirmation
+            | EmailKind::RegistrationAttempt => None,
         }
     }
 }

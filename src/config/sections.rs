@@ -26,6 +26,9 @@ pub struct ServerSettings {
     pub shutdown_timeout: Duration,
     /// Password hashes computed at once; 0 = the number of CPUs.
     pub hash_concurrency: usize,
+    /// Password hashes allowed to wait for a slot; past it requests get an immediate 503.
+    /// 0 = 4 × the number of slots.
+    pub hash_queue_limit: usize,
 }
 
 impl Default for ServerSettings {
@@ -37,6 +40,7 @@ impl Default for ServerSettings {
             request_timeout: Duration::from_secs(30),
             shutdown_timeout: Duration::from_secs(30),
             hash_concurrency: 0,
+            hash_queue_limit: 0,
         }
     }
 }
@@ -168,6 +172,10 @@ pub struct DjoserSettings {
     /// With activation off, `POST users/` answers `{"user": {...}, "refresh", "access"}` (auto-login).
     #[serde(deserialize_with = "lenient::bool")]
     pub register_returns_tokens: bool,
+    /// Registering a taken address answers 201 like a new one and mails the owner instead
+    /// (Supabase Auth's behaviour); off = Djoser's 400.
+    #[serde(deserialize_with = "lenient::bool")]
+    pub registration_hides_existing: bool,
 }
 
 impl DjoserSettings {
@@ -202,6 +210,7 @@ impl Default for DjoserSettings {
             accept_django_links: true,
             required_fields: Vec::new(),
             register_returns_tokens: false,
+            registration_hides_existing: false,
         }
     }
 }
@@ -304,6 +313,9 @@ pub struct OutboxSettings {
     /// How long a claimed message stays reserved; a worker that dies mid-delivery releases it then.
     #[serde(with = "duration")]
     pub lease: Duration,
+    /// Sent messages older than this are deleted by the housekeeping task (failed ones after 30 days).
+    #[serde(with = "duration")]
+    pub retention: Duration,
 }
 
 impl Default for OutboxSettings {
@@ -315,6 +327,7 @@ impl Default for OutboxSettings {
             poll_interval: Duration::from_secs(5),
             batch_size: 20,
             lease: Duration::from_secs(120),
+            retention: Duration::from_secs(7 * 86_400),
         }
     }
 }

@@ -7,20 +7,21 @@ use serde_json::{Map, Value, json};
 
 use super::bearer::CurrentUser;
 use super::body::Body;
+use super::client_ip::ClientIp;
 use super::error::{ApiError, ApiResult};
 use super::fields::{Form, checked};
 use super::state::AppState;
 use crate::auth::AuthError;
 
 /// `POST jwt/create/`: e-mail and password → `{"refresh", "access"}`.
-pub async fn create(State(state): State<AppState>, Body(body): Body) -> ApiResult<Json<Value>> {
+pub async fn create(State(state): State<AppState>, client: ClientIp, Body(body): Body) -> ApiResult<Json<Value>> {
     let mut form = Form::new(&body);
     let email = form.char("email", None);
     let password = form.password("password");
     form.finish()?;
     let user = state
         .accounts
-        .authenticate(&checked(email)?, &checked(password)?)
+        .authenticate(&checked(email)?, &checked(password)?, client.key())
         .await?;
     let pair = state.sessions.login(&user).await?;
     Ok(Json(json!({ "refresh": pair.refresh, "access": pair.access })))

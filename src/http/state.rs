@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use super::client_ip::ClientIpSource;
 use crate::auth::{Accounts, Sessions};
 use crate::config::Settings;
 use crate::metrics::Metrics;
@@ -18,4 +19,6 @@ pub struct AppState {
     pub store: Store,
     /// Request and authentication counters for `/metrics`.
     pub metrics: Metrics,
+    /// Where the client's address comes from (`throttle.client_ip_header`), for the `ClientIp` extractor.
+    pub client_ip: Arc<ClientIpSource>,
 }

@@ -1,7 +1,8 @@
-//! What an e-mail is about and what it ends up as: the six kinds, the values a template may print, and
+//! What an e-mail is about and what it ends up as: the seven kinds, the values a template may print, and
 //! the rendered message.
 
-/// The six Djoser e-mails.
+/// The six Djoser e-mails, and imhotep's notice to the owner of an address someone tried to register
+/// again (`djoser.registration_hides_existing`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EmailKind {
     Activation,
@@ -10,17 +11,19 @@ pub enum EmailKind {
     PasswordChangedConfirmation,
     UsernameChangedConfirmation,
     UsernameReset,
+    RegistrationAttempt,
 }
 
 impl EmailKind {
     /// Every kind, in declaration order (so `ALL[kind as usize] == kind`).
-    pub const ALL: [EmailKind; 6] = [
+    pub const ALL: [EmailKind; 7] = [
         EmailKind::Activation,
         EmailKind::Confirmation,
         EmailKind::PasswordReset,
         EmailKind::PasswordChangedConfirmation,
         EmailKind::UsernameChangedConfirmation,
         EmailKind::UsernameReset,
+        EmailKind::RegistrationAttempt,
     ];
 
     /// Djoser's template name, also the stem of this kind's template files (`activation.txt`, ...).
@@ -32,6 +35,7 @@ impl EmailKind {
             EmailKind::PasswordChangedConfirmation => "password_changed_confirmation",
             EmailKind::UsernameChangedConfirmation => "username_changed_confirmation",
             EmailKind::UsernameReset => "username_reset",
+            EmailKind::RegistrationAttempt => "registration_attempt",
         }
     }
 

@@ -20,13 +20,14 @@ macro_rules! built_in {
 }
 
 /// The built-in sources, in the order of [`EmailKind::ALL`] then [`PARTS`].
-const BUILT_IN: [[&str; 3]; 6] = [
+const BUILT_IN: [[&str; 3]; 7] = [
     built_in!("activation"),
     built_in!("confirmation"),
     built_in!("password_reset"),
     built_in!("password_changed_confirmation"),
     built_in!("username_changed_confirmation"),
     built_in!("username_reset"),
+    built_in!("registration_attempt"),
 ];
 
 /// The source of `part` (0 subject, 1 text, 2 HTML) of `kind`: the override file in `dir` if it exists,

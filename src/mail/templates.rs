@@ -3,8 +3,8 @@
 //!
 //! Each kind has three files named after Djoser's template, e.g. for the activation mail
 //! `activation.subject.txt`, `activation.txt` (text part) and `activation.html` (HTML part); the other stems
-//! are `confirmation`, `password_reset`, `password_changed_confirmation`, `username_changed_confirmation`
-//! and `username_reset`. In an override directory every file is optional and replaces the built-in one; a
+//! are `confirmation`, `password_reset`, `password_changed_confirmation`, `username_changed_confirmation`,
+//! `username_reset` and `registration_attempt` (imhotep's own, see `djoser.registration_hides_existing`). In an override directory every file is optional and replaces the built-in one; a
 //! `.txt` or `.html` file with any other name is refused so that a misspelt override is not silently ignored.
 
 use std::path::Path;
@@ -95,6 +95,10 @@ mod tests {
                 "Imhotep - Your username has been successfully changed!",
             ),
             (EmailKind::UsernameReset, "Username reset on Imhotep"),
+            (
+                EmailKind::RegistrationAttempt,
+                "Imhotep - Someone tried to register with your address",
+            ),
         ];
         let templates = built_in();
         for (kind, subject) in cases {

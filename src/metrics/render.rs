@@ -63,6 +63,12 @@ impl Exposition {
         }
     }
 
+    /// A metric with no labels.
+    pub(super) fn plain(&mut self, name: &str, kind: &str, help: &str, number: u64) {
+        self.header(name, kind, help);
+        let _ = writeln!(self.out, "{name} {number}");
+    }
+
     pub(super) fn finish(self) -> String {
         self.out
     }

@@ -18,6 +18,7 @@ use super::{StoreError, StoreOptions, now};
 mod accounts;
 mod admin;
 mod outbox;
+mod throttle;
 
 static MIGRATOR: Migrator = sqlx::migrate!("./migrations/postgres");
 

@@ -21,6 +21,7 @@ use super::{StoreError, StoreOptions, now};
 mod accounts;
 mod admin;
 mod outbox;
+mod throttle;
 
 static MIGRATOR: Migrator = sqlx::migrate!("./migrations/sqlite");
 
