@@ -221,7 +221,7 @@ mod tests {
             .map(|(name, _)| *name)
             .filter(|name| Group::of(name).is_some())
             .collect();
-        assert_eq!(limited.len(), 13, "{limited:?}");
+        assert_eq!(limited.len(), 12, "{limited:?}");
         assert_eq!(Group::of("users_me"), None);
         assert_eq!(Group::of("jwt_logout"), None);
         assert_eq!(

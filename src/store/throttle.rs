@@ -66,9 +66,10 @@ pub(super) static BACKOFF_ATTEMPT: LazyLock<String> = LazyLock::new(|| {
     )
 });
 
-/// When a refused key frees up: `$1` key.
+/// When a refused key frees up: `$1` key. A login key is refused only during its backoff; a window
+/// key (whose backoff is always 0) until its window ends.
 pub(super) const REFUSED_UNTIL: &str = "\
-SELECT CASE WHEN blocked_until_ms > window_ends_ms THEN blocked_until_ms ELSE window_ends_ms END \
+SELECT CASE WHEN blocked_until_ms > 0 THEN blocked_until_ms ELSE window_ends_ms END \
 FROM throttle_counters WHERE key = $1";
 
 /// Forgets the counters `$1` and `$2` (a successful login).
