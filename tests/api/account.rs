@@ -334,7 +334,10 @@ async fn a_link_serves_only_its_purpose(db: Backend) {
 }
 
 async fn reset_links_die_when_the_account_changes(db: Backend) {
-    let Some(app) = spawn_app(db).await else { return };
+    // Four reset e-mails to one address within a minute: the per-recipient spacing is off here.
+    let Some(app) = spawn_app_with(db, |s| s.throttle.email_min_interval = std::time::Duration::ZERO).await else {
+        return;
+    };
     let (access, _) = app.tokens_for("alice@example.com").await;
     let confirm = |uid: &str, token: &str| json!({"uid": uid, "token": token, "new_password": STRONG});
     let invalid = r#"{"token":["Invalid token for given user."]}"#;
