@@ -44,11 +44,11 @@ impl ClientIpSource {
     /// The client of a request: the configured header when it holds an address, else the peer address
     /// (from axum's `ConnectInfo`; `0.0.0.0` when the server runs without it, as in router unit tests).
     pub fn client(&self, headers: &HeaderMap, extensions: &Extensions) -> ClientIp {
-        let from_header = self.header.as_ref().and_then(|name| self.from_header(headers, name));
+        let from_header = self.header.as_ref().and_then(|name| self.read_header(headers, name));
         ClientIp(from_header.unwrap_or_else(|| peer(extensions)))
     }
 
-    fn from_header(&self, headers: &HeaderMap, name: &HeaderName) -> Option<IpAddr> {
+    fn read_header(&self, headers: &HeaderMap, name: &HeaderName) -> Option<IpAddr> {
         let mut values = headers.get_all(name).iter();
         let (Some(value), None) = (values.next(), values.next()) else {
             // Missing, or sent twice (a client may have added its own copy): not trusted.

@@ -275,7 +275,7 @@ async fn registration_can_hide_a_taken_address(db: Backend) {
     assert_eq!(keys(&taken), keys(&fresh));
     let (taken_id, fresh_id) = (taken.body["id"].as_i64().unwrap(), fresh.body["id"].as_i64().unwrap());
     assert!(alice < taken_id && taken_id < fresh_id, "{alice} {taken_id} {fresh_id}");
-    let mut mails = vec![app.mail.next().await, app.mail.next().await];
+    let mut mails = [app.mail.next().await, app.mail.next().await];
     mails.sort_by_key(|m| m.header("To"));
     assert_eq!(mails[0].header("To").as_deref(), Some("alice@example.com"));
     assert_eq!(
@@ -286,7 +286,49 @@ async fn registration_can_hide_a_taken_address(db: Backend) {
     assert_eq!(app.scalar("SELECT count(*) FROM users").await, 2);
 }
 
+/// A flood of reset e-mails at the limits (100 addresses, from as many clients) does not hold back
+/// another user's activation e-mail by more than a few seconds.
+async fn a_reset_flood_does_not_delay_an_activation_mail(db: Backend) {
+    let Some(app) = spawn_app_with(db, |s| {
+        s.throttle.client_ip_header = Some("X-Forwarded-For".into());
+    })
+    .await
+    else {
+        return;
+    };
+    for n in 0..100 {
+        app.execute(&format!(
+            "INSERT INTO users (email, email_key, username, first_name, last_name, password, is_active, is_staff, \
+             is_superuser, date_joined) VALUES ('flood{n}@example.com', 'flood{n}@example.com', '', '', '', \
+             'pbkdf2_sha256$1$salt$hash', TRUE, FALSE, FALSE, '2026-01-01T00:00:00+00:00')"
+        ))
+        .await;
+    }
+    let app = &app;
+    let flood = futures::future::join_all((0..100).map(|n| async move {
+        app.send(|c| {
+            c.post(app.url("users/reset_password/"))
+                .header("X-Forwarded-For", format!("198.51.100.{n}"))
+                .json(&json!({ "email": format!("flood{n}@example.com") }))
+        })
+        .await
+    }))
+    .await;
+    assert!(flood.iter().all(|answer| answer.status == 204));
+    let started = Instant::now();
+    app.register("newcomer@example.com", PASSWORD).await;
+    loop {
+        let mail = app.mail.next().await;
+        if mail.header("To").as_deref() == Some("newcomer@example.com") {
+            break;
+        }
+    }
+    let waited = started.elapsed();
+    assert!(waited < Duration::from_secs(5), "the activation e-mail took {waited:?}");
+}
+
 crate::on_both_databases!(
+    a_reset_flood_does_not_delay_an_activation_mail,
     registration_can_hide_a_taken_address,
     a_repeat_within_the_interval_is_refused_alike_for_known_and_unknown,
     the_interval_passes_and_the_address_cap_holds,
