@@ -63,7 +63,7 @@ say "builds took ${BENCH_BUILD_SECONDS} s (imhotep) and ${BENCH_CEILING_BUILD_SE
 
 export BENCH_BUILD_SECONDS BENCH_CEILING_BUILD_SECONDS
 # The --throttle login flood opens 1,000 connections (wrk and the server each hold one descriptor per connection).
-ulimit -n 65536 2> /dev/null || true
+ulimit -n "$(ulimit -Hn)" 2> /dev/null || true
 export BENCH_COMMAND="bash bench/run.sh${*:+ $*}"
 # A hard stop for the whole run; bench.py cleans up (servers, databases) on SIGTERM.
 if $quick; then limit=900; else limit=3600; fi

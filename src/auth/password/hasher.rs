@@ -75,11 +75,6 @@ impl PasswordHasher {
         self
     }
 
-    /// How many hashes may wait for a slot.
-    pub fn queue_limit(&self) -> usize {
-        self.queue_limit
-    }
-
     /// Whether the queue is full now or refused a call within `within`.
     pub fn saturated(&self, within: Duration) -> bool {
         let refused = *self.refused_at.lock().unwrap_or_else(PoisonError::into_inner);
