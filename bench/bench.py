@@ -287,13 +287,43 @@ class Minter:
     def __init__(self, key: str):
         self.key = key.encode()
 
+    def signature(self, signing_input: bytes) -> bytes:
+        return hmac.new(self.key, signing_input, hashlib.sha256).digest()
+
     def token(self, kind: str, user_id: int, iat: int, exp: int) -> tuple[str, str]:
         jti = uuid.uuid4().hex
         payload = (f'{{"token_type":"{kind}","exp":{exp},"iat":{iat},"jti":"{jti}",'
                    f'"user_id":"{user_id}"}}').encode()
         signing_input = self.HEADER + b"." + b64url(payload)
-        signature = b64url(hmac.new(self.key, signing_input, hashlib.sha256).digest())
+        signature = b64url(self.signature(signing_input))
         return jti, (signing_input + b"." + signature).decode()
+
+
+class KeyMinter(Minter):
+    """Tokens signed with a key pair (`--jwt-algorithms`), with the `kid` the server signs with. Uses
+    `cryptography` from bench/.venv (run.sh installs it)."""
+
+    def __init__(self, algorithm: str, pem: Path, kid: str):
+        from cryptography.hazmat.primitives import hashes, serialization
+        from cryptography.hazmat.primitives.asymmetric import ec, padding, utils
+
+        key = serialization.load_pem_private_key(pem.read_bytes(), password=None)
+        self.HEADER = b64url(json.dumps({"alg": algorithm, "kid": kid, "typ": "JWT"},
+                                        separators=(",", ":")).encode())
+        if algorithm == "EdDSA":
+            self.sign = key.sign
+        elif algorithm == "RS256":
+            self.sign = lambda data: key.sign(data, padding.PKCS1v15(), hashes.SHA256())
+        elif algorithm == "ES256":
+            def sign(data: bytes) -> bytes:  # JWS wants r || s, not DER
+                r, s = utils.decode_dss_signature(key.sign(data, ec.ECDSA(hashes.SHA256())))
+                return r.to_bytes(32, "big") + s.to_bytes(32, "big")
+            self.sign = sign
+        else:
+            raise ValueError(f"--jwt-algorithms: {algorithm} is not benchmarked (use HS256, EdDSA, ES256, RS256)")
+
+    def signature(self, signing_input: bytes) -> bytes:
+        return self.sign(signing_input)
 
 
 def iso(ts: int) -> str:
@@ -965,6 +995,10 @@ def parse_args(argv):
                         help="on/off pairs per workload with --throttle (default 3)")
     parser.add_argument("--flood-connections", type=int, default=1000,
                         help="connections of the --throttle login flood (default 1000)")
+    parser.add_argument("--jwt-algorithms", default="",
+                        help="signing-key mode instead of the full run: W1 and W2 on the first imhotep server of "
+                             "--servers once per listed algorithm (e.g. HS256,EdDSA,RS256; also ES256); writes "
+                             "signing-keys.json and signing-keys.md next to results.json")
     cfg = parser.parse_args(argv)
     if cfg.quick or cfg.throttle:
         cfg.no_reference = True
@@ -978,6 +1012,9 @@ def parse_args(argv):
     if cfg.no_reference:
         servers = [s for s in servers if s != "djoser-pg"]
     cfg.server_list = servers
+    cfg.jwt_algorithms = [a.strip() for a in cfg.jwt_algorithms.split(",") if a.strip()]
+    if cfg.jwt_algorithms and not any(s.startswith("imhotep-") for s in servers):
+        parser.error("--jwt-algorithms needs an imhotep server in --servers")
     return cfg
 
 
@@ -1042,6 +1079,68 @@ def throttle_bench(cfg, work: Path, minter: Minter, imhotep_hash: str) -> tuple[
     return results, failures
 
 
+def signing_keys(cfg, work: Path, out_dir: Path, imhotep_hash: str) -> int:
+    """W1 and W2 once per JWT algorithm on one imhotep server kind, each with a fresh database and a
+    key made by `imhotep keys generate`; the summary table compares each algorithm with the first."""
+    kind = next(s for s in cfg.server_list if s.startswith("imhotep-"))
+    results = {"command": os.environ.get("BENCH_COMMAND", "bash bench/run.sh"), "commit": git_commit(),
+               "machine": machine(), "server": kind, "users": cfg.users, "connections": cfg.connections,
+               "duration_s": cfg.duration, "warmup_s": cfg.warmup, "algorithms": {}}
+    failures = []
+    try:
+        for algorithm in cfg.jwt_algorithms:
+            label = f"{kind}-{algorithm.lower()}"
+            if algorithm.startswith("HS"):
+                minter, extra = Minter(SECRET_KEY), {"IMHOTEP_SIMPLE_JWT__ALGORITHM": algorithm}
+                if algorithm != "HS256":
+                    raise ValueError("--jwt-algorithms: of the HMAC algorithms only HS256 is benchmarked")
+            else:
+                pem = work / f"{algorithm}.pem"
+                pem.write_text(run([str(IMHOTEP_BIN), "keys", "generate", "--algorithm", algorithm], timeout=120))
+                kid = f"bench-{algorithm}"
+                keys = [{"kid": kid, "algorithm": algorithm, "use": "sign", "signing_key": f"file:{pem}"}]
+                minter, extra = KeyMinter(algorithm, pem, kid), {"IMHOTEP_KEYS__LIST": json.dumps(keys)}
+            server = Imhotep(cfg, work, label, kind.split("-")[1], imhotep_hash, extra)
+            data = bench_server(cfg, server, minter, cfg.users, ["w1", "w2"])
+            results["algorithms"][algorithm] = data
+            for workload, run_data in data["workloads"].items():
+                if run_data["errors"] + run_data["warmup"]["errors"]:
+                    failures.append(f"{label}/{workload}: {run_data['errors']} failed requests "
+                                    f"(statuses {run_data['statuses']})")
+    except Exception as error:  # noqa: BLE001 - record, report, exit non-zero
+        failures.append(f"harness: {type(error).__name__}: {error}")
+        log(f"FAILED: {error}")
+    finally:
+        cleanup()
+    results["failures"] = failures
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "signing-keys.json").write_text(json.dumps(results, indent=2) + "\n")
+    lines = [f"Signing algorithms on {kind}, {cfg.users:,} users, {cfg.connections} connections, "
+             f"{cfg.warmup} s warm-up + {cfg.duration} s per run (`{results['command']}`, commit {results['commit']}).",
+             "", "| algorithm | W1 req/s | W1 vs first | W1 p99 ms | W1 CPU s/1k | W2 req/s | W2 vs first | W2 p99 ms "
+             "| W2 CPU s/1k |", "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    first = next(iter(results["algorithms"].values()), None)
+    for algorithm, data in results["algorithms"].items():
+        cells = [algorithm]
+        for workload in ("w1", "w2"):
+            run_data = data["workloads"].get(workload)
+            if not run_data:
+                cells += ["-"] * 4
+                continue
+            base = first["workloads"][workload]["rps"] if first and workload in first["workloads"] else None
+            cells += [f"{run_data['rps']:.0f}", f"{100 * run_data['rps'] / base - 100:+.1f} %" if base else "-",
+                      f"{run_data['latency_us']['p99'] / 1000:.2f}", f"{run_data['server_cpu_s_per_1k']:.3f}"]
+        lines.append("| " + " | ".join(cells) + " |")
+    (out_dir / "signing-keys.md").write_text("\n".join(lines) + "\n")
+    log("\n".join(lines))
+    if not cfg.keep:
+        shutil.rmtree(work, ignore_errors=True)
+    if failures:
+        log("FAILURES:\n  " + "\n  ".join(failures))
+        return 1
+    return 0
+
+
 def main(argv) -> int:
     global KEEP_DATABASES
     cfg = parse_args(argv)
@@ -1085,6 +1184,8 @@ def main(argv) -> int:
             django_hash = run([str(REFERENCE / "run.sh"), "manage", "shell", "-c",
                                f"from django.contrib.auth.hashers import make_password; print(make_password('{PASSWORD}'))"],
                               cwd=REFERENCE, timeout=120).strip().splitlines()[-1]
+        if cfg.jwt_algorithms:
+            return signing_keys(cfg, work, out_dir, imhotep_hash)
         limit_seconds = min(10, cfg.duration)
         results["limits"]["argon2id"] = argon2_limit(limit_seconds)
         if reference:

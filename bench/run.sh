@@ -9,6 +9,9 @@
 #                                --publish to write the files above instead)
 #   bash bench/run.sh --throttle the rate limiter only: W1/W2 with it on and off (interleaved), and a
 #                                1,000-connection login flood; writes bench/throttle/results.json
+#   bash bench/run.sh --jwt-algorithms HS256,EdDSA,RS256 --servers imhotep-pg
+#                                signing-key mode: W1 and W2 once per JWT algorithm (~2 min at the
+#                                defaults); writes bench/signing-keys.json and bench/signing-keys.md
 #   bash bench/run.sh --help     all options (--users N, --connections C, --duration S, --no-scale, ...)
 #
 # Installs what it needs: wrk (Debian package) when missing, matplotlib into bench/.venv; builds
@@ -45,10 +48,10 @@ if ! pg_isready -h "${PGHOST:-127.0.0.1}" -p "${PGPORT:-5432}" -q 2> /dev/null; 
 fi
 
 venv=bench/.venv
-if ! "$venv/bin/python" -c 'import matplotlib' 2> /dev/null; then
-  say "preparing $venv (matplotlib, for the chart)"
+if ! "$venv/bin/python" -c 'import matplotlib, cryptography' 2> /dev/null; then
+  say "preparing $venv (matplotlib for the chart, cryptography for --jwt-algorithms tokens)"
   python3 -m venv "$venv"
-  "$venv/bin/pip" install -q --disable-pip-version-check 'matplotlib>=3.8,<4'
+  "$venv/bin/pip" install -q --disable-pip-version-check 'matplotlib>=3.8,<4' 'cryptography>=42'
 fi
 
 say "building imhotep (release)"

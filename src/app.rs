@@ -10,6 +10,7 @@ use axum::Router;
 use tokio::net::TcpListener;
 
 use crate::auth::jwt::TokenService;
+use crate::auth::keys::KeyRing;
 use crate::auth::limits::Limits;
 use crate::auth::links::LinkTokens;
 use crate::auth::notify::MailRenderer;
@@ -116,7 +117,8 @@ pub async fn connect_store(settings: &Settings) -> anyhow::Result<Store> {
 
 /// Builds the services the handlers use, and the outbox worker that delivers their e-mail.
 pub fn build_state(settings: Settings, store: Store) -> anyhow::Result<(AppState, Outbox)> {
-    let tokens = TokenService::new(&settings.simple_jwt, settings.signing_key()).map_err(anyhow::Error::msg)?;
+    let keys = KeyRing::load(&settings).map_err(anyhow::Error::msg)?;
+    let tokens = TokenService::new(&settings.simple_jwt, keys.clone()).map_err(anyhow::Error::msg)?;
     let links = LinkTokens::new(
         settings.secret_key.expose(),
         settings.djoser.password_reset_timeout,
@@ -152,6 +154,7 @@ pub fn build_state(settings: Settings, store: Store) -> anyhow::Result<(AppState
         store,
         metrics: Metrics::default(),
         client_ip,
+        keys,
     };
     Ok((state, outbox))
 }

@@ -1,5 +1,6 @@
-//! What the server runs beside its HTTP listener until shutdown: the token housekeeping task and,
-//! when `metrics.bind` is set, the separate listener serving only `/metrics`.
+//! What the server runs beside its HTTP listener until shutdown: the token housekeeping task, the key
+//! reload task when `keys.dir` is set and, when `metrics.bind` is set, the separate listener serving
+//! only `/metrics`.
 
 use std::time::Duration;
 
@@ -9,9 +10,10 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use crate::housekeeping;
+use crate::auth::keys::KeyRing;
 use crate::http::{self, AppState};
 use crate::store::Store;
+use crate::{housekeeping, key_reload};
 
 /// The side tasks, prepared (the metrics port bound) but not started.
 pub struct Background {
@@ -19,6 +21,8 @@ pub struct Background {
     flush_interval: Duration,
     mail_retention: Duration,
     metrics: Option<(TcpListener, Router)>,
+    /// The ring to reload and how often, when it has a directory.
+    keys: Option<(KeyRing, Duration)>,
 }
 
 impl Background {
@@ -40,6 +44,10 @@ impl Background {
             flush_interval: state.settings.housekeeping.flush_interval,
             mail_retention: state.settings.outbox.retention,
             metrics,
+            keys: state
+                .keys
+                .reloadable()
+                .then(|| (state.keys.clone(), state.settings.keys.reload_interval)),
         })
     }
 
@@ -51,6 +59,13 @@ impl Background {
             tasks.push(tokio::spawn(housekeeping::flush_periodically(
                 self.store,
                 (self.flush_interval, self.mail_retention),
+                stop.clone(),
+            )));
+        }
+        if let Some((keys, interval)) = self.keys {
+            tasks.push(tokio::spawn(key_reload::reload_periodically(
+                keys,
+                interval,
                 stop.clone(),
             )));
         }

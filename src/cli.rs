@@ -1,4 +1,5 @@
-//! The command line: `serve` (the default), `migrate`, `createsuperuser`, `check`, `flushexpiredtokens`.
+//! The command line: `serve` (the default), `migrate`, `createsuperuser`, `check`, `flushexpiredtokens`,
+//! `outbox`, `users` and `keys`.
 
 use std::io::BufRead;
 use std::path::PathBuf;
@@ -60,6 +61,11 @@ pub enum Command {
         #[command(subcommand)]
         action: crate::throttle_cli::ThrottleAction,
     },
+    /// Make JWT signing keys: `keys generate --algorithm EdDSA|ES256|RS256 [--kid K] [--public]`.
+    Keys {
+        #[command(subcommand)]
+        action: crate::keys_cli::KeysAction,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -82,6 +88,10 @@ pub enum OutboxAction {
 
 /// Runs one command to completion.
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    if let Some(Command::Keys { action }) = cli.command {
+        // Key generation needs no configuration: it must work before any is written.
+        return crate::keys_cli::run(action);
+    }
     let mut settings = Settings::load(cli.config.as_deref())?;
     telemetry::init(settings.log.json(settings.debug));
     let generated = settings.ensure_secret_key()?;
@@ -107,6 +117,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Outbox { action } => outbox(&settings, action).await,
         Command::Users { action } => crate::users_cli::run(&settings, action).await,
         Command::Throttle { action } => crate::throttle_cli::run(&settings, action).await,
+        Command::Keys { action } => crate::keys_cli::run(action),
         Command::Flushexpiredtokens => {
             let store = connect_store(&settings).await?;
             let deleted = store.flush_expired_tokens(Utc::now()).await?;
@@ -207,8 +218,12 @@ async fn check(settings: Settings, generated_key: bool) -> anyhow::Result<()> {
     let (state, _) = build_state(settings, store)?;
     let aliases = crate::http::routes::aliases(&state.settings.routes).map_err(anyhow::Error::msg)?;
     println!("{}", printable(&state.settings)?);
+    println!("JWT keys (kid:use:algorithm): {}", state.keys.current().summary());
     println!("endpoints (names for [routes.aliases]):");
-    for (name, path) in crate::http::routes::ENDPOINTS {
+    for (name, path) in crate::http::routes::ENDPOINTS
+        .iter()
+        .chain(crate::http::routes::SERVICE_ENDPOINTS)
+    {
         println!("  {name:<30} {path}");
     }
     for (path, name) in &aliases {

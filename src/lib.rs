@@ -7,6 +7,8 @@ pub mod cli;
 pub mod config;
 mod housekeeping;
 pub mod http;
+mod key_reload;
+pub mod keys_cli;
 pub mod mail;
 pub mod metrics;
 pub mod store;

@@ -9,8 +9,8 @@ use clap::Subcommand;
 use crate::app::connect_store;
 use crate::auth::email::key_for;
 use crate::config::Settings;
-use crate::store::Store;
 use crate::store::models::User;
+use crate::store::{Store, StoreError};
 
 /// What `imhotep users` does.
 #[derive(Debug, Subcommand)]
@@ -22,12 +22,15 @@ pub enum UsersAction {
         /// The user's id, or their e-mail (any case).
         user: String,
     },
-    /// Let the user log in (sets is_active).
+    /// Let the user log in (sets is_active) and lift a suspension.
+    #[command(visible_alias = "unsuspend")]
     Activate {
         /// The user's id, or their e-mail (any case).
         user: String,
     },
-    /// Stop the user logging in; their access tokens stop working too (clears is_active).
+    /// Suspend the user: no login, refresh, bearer use, activation link or password reset until
+    /// `users activate` (clears is_active, sets suspended, revokes every refresh token).
+    #[command(visible_alias = "suspend")]
     Deactivate {
         /// The user's id, or their e-mail (any case).
         user: String,
@@ -40,6 +43,10 @@ pub enum UsersAction {
         #[arg(long)]
         off: bool,
     },
+    /// Recompute every user's e-mail key with the current rules (once, after upgrading from a
+    /// version with other rules). Exits 1 if an address needs the operator: it has no key under
+    /// the new rules (look-alike characters), or its new key belongs to another account.
+    Rekey,
     /// Delete the user and their token rows. Refuses without --yes.
     Delete {
         /// The user's id, or their e-mail (any case).
@@ -61,9 +68,10 @@ pub async fn run(settings: &Settings, action: UsersAction) -> anyhow::Result<()>
             Ok(())
         }
         UsersAction::Activate { user } => set_flag(&store, &user, Flag::Active, true).await,
-        UsersAction::Deactivate { user } => set_flag(&store, &user, Flag::Active, false).await,
+        UsersAction::Deactivate { user } => suspend(&store, &user).await,
         UsersAction::SetStaff { user, off } => set_flag(&store, &user, Flag::Staff, !off).await,
         UsersAction::Delete { user, yes } => delete(&store, &user, yes).await,
+        UsersAction::Rekey => rekey(&store).await,
     }
 }
 
@@ -78,8 +86,10 @@ async fn find(store: &Store, reference: &str) -> anyhow::Result<User> {
             Ok(id) => store.user_by_id(id).await?,
             Err(_) => None,
         }
+    } else if let Some(key) = key_for(reference) {
+        store.user_by_email(&key).await?
     } else {
-        store.user_by_email(&key_for(reference)).await?
+        None
     };
     found.with_context(|| format!("no user with {} {reference}", kind_of(reference)))
 }
@@ -125,6 +135,12 @@ fn details(user: &User) -> String {
         ("first name", user.first_name.clone()),
         ("last name", user.last_name.clone()),
         ("active", yes_no(user.is_active).to_owned()),
+        (
+            "suspended",
+            user.suspended_at
+                .as_ref()
+                .map_or_else(|| "no".to_owned(), |at| format!("since {}", timestamp(at))),
+        ),
         ("staff", yes_no(user.is_staff).to_owned()),
         ("superuser", yes_no(user.is_superuser).to_owned()),
         ("password", if usable { "usable" } else { "unusable" }.to_owned()),
@@ -151,7 +167,8 @@ async fn set_flag(store: &Store, reference: &str, flag: Flag, value: bool) -> an
         Flag::Active => ("is_active", user.is_active),
         Flag::Staff => ("is_staff", user.is_staff),
     };
-    if before == value {
+    let lifts_suspension = matches!(flag, Flag::Active) && user.is_suspended();
+    if before == value && !lifts_suspension {
         println!(
             "user {} ({}): {name} is already {value}; nothing changed",
             user.id, user.email
@@ -165,7 +182,26 @@ async fn set_flag(store: &Store, reference: &str, flag: Flag, value: bool) -> an
     if !store.set_flags(user.id, is_active, is_staff).await? {
         bail!("user {} ({}) was deleted meanwhile", user.id, user.email);
     }
-    println!("user {} ({}): {name} {before} -> {value}", user.id, user.email);
+    let lifted = if lifts_suspension { "; suspension lifted" } else { "" };
+    println!("user {} ({}): {name} {before} -> {value}{lifted}", user.id, user.email);
+    Ok(())
+}
+
+/// `users deactivate` / `users suspend`: one transaction that clears `is_active`, marks the
+/// suspension and revokes every refresh token (access tokens are refused from the next request).
+async fn suspend(store: &Store, reference: &str) -> anyhow::Result<()> {
+    let user = find(store, reference).await?;
+    if user.is_suspended() {
+        println!("user {} ({}): already suspended; nothing changed", user.id, user.email);
+        return Ok(());
+    }
+    if !store.suspend_user(user.id).await? {
+        bail!("user {} ({}) was deleted meanwhile", user.id, user.email);
+    }
+    println!(
+        "user {} ({}): is_active {} -> false; suspended, refresh tokens revoked",
+        user.id, user.email, user.is_active
+    );
     Ok(())
 }
 
@@ -182,6 +218,44 @@ async fn delete(store: &Store, reference: &str, confirmed: bool) -> anyhow::Resu
         bail!("user {} ({}) was already deleted", user.id, user.email);
     }
     println!("user {} ({}) deleted, with their tokens", user.id, user.email);
+    Ok(())
+}
+
+/// `users rekey`: each user's key as `key_for` gives it now. An address without a key keeps its
+/// old one (the account goes on working) and is reported, like a key another account holds.
+async fn rekey(store: &Store) -> anyhow::Result<()> {
+    let (mut changed, mut problems) = (0, 0);
+    for user in store.list_users().await? {
+        let Some(key) = key_for(&user.email) else {
+            problems += 1;
+            println!(
+                "user {} ({}): the address has characters that fold onto ASCII and no key under the current rules; \
+                 its old key is kept: have the user change it, or suspend or delete the account",
+                user.id, user.email
+            );
+            continue;
+        };
+        match store.set_email_key(user.id, &key).await {
+            Ok(true) => {
+                changed += 1;
+                println!("user {} ({}): key is now {key}", user.id, user.email);
+            }
+            Ok(false) => {}
+            Err(StoreError::EmailTaken) => {
+                problems += 1;
+                println!(
+                    "user {} ({}): its key {key} belongs to another account (one mailbox, two accounts); \
+                     its old key is kept: keep one of the two",
+                    user.id, user.email
+                );
+            }
+            Err(other) => return Err(other.into()),
+        }
+    }
+    println!("{changed} key(s) changed, {problems} address(es) need attention");
+    if problems > 0 {
+        bail!("{problems} address(es) need attention (see above)");
+    }
     Ok(())
 }
 

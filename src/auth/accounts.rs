@@ -66,7 +66,7 @@ impl Accounts {
 
     /// Whether an account with this address exists (case-insensitively).
     pub async fn email_taken(&self, email: &Email) -> Result<bool, AuthError> {
-        Ok(self.store.email_exists(&email.key()).await?)
+        Ok(self.store.email_exists(email.key()).await?)
     }
 
     /// Django's password validators against the attributes of a (possibly unsaved) user.
@@ -125,9 +125,9 @@ impl Accounts {
             other => return other,
         }
         let id = self.store.reserve_user_id().await?;
-        if let Some(owner) = self.store.user_by_email(&email.key()).await? {
+        if let Some(owner) = self.store.user_by_email(email.key()).await? {
             let kind = EmailKind::RegistrationAttempt;
-            match self.limits.before_mail(kind.name(), &email.key(), client).await {
+            match self.limits.before_mail(kind.name(), email.key(), client).await {
                 Ok(MailPermit::Queue) => {
                     self.store.queue_mail(owner.id, &[queued(kind, &owner.email)]).await?;
                     self.ring(1);
@@ -148,6 +148,8 @@ impl Accounts {
             is_superuser: false,
             last_login: None,
             date_joined: Utc::now(),
+            pending_email: None,
+            suspended_at: None,
         })
     }
 
@@ -177,7 +179,7 @@ impl Accounts {
             is_staff: superuser,
             is_superuser: superuser,
         };
-        match self.store.create_user(&new, &email.key(), mails).await {
+        match self.store.create_user(&new, email.key(), mails).await {
             Ok(user) => Ok(user),
             Err(StoreError::EmailTaken) => Err(AuthError::EmailTaken),
             Err(other) => Err(other.into()),
@@ -194,7 +196,8 @@ impl Accounts {
         Ok(user)
     }
 
-    /// Djoser's activation: uid, then token, then "already active" (403 stale token).
+    /// Djoser's activation: uid, then token, then "already active" (403 stale token). A suspended
+    /// account answers like an active one: activation only applies to accounts never activated.
     pub async fn activate(&self, uid: &str, token: &str) -> Result<(), AuthError> {
         let user = self.link_user(uid, token, Purpose::Activation).await?;
         let mails: Vec<QueuedMail> = self
@@ -203,16 +206,17 @@ impl Accounts {
             .then(|| queued(EmailKind::Confirmation, &user.email))
             .into_iter()
             .collect();
-        if user.is_active || !self.store.activate_user(user.id, &mails).await? {
+        if user.is_active || user.is_suspended() || !self.store.activate_user(user.id, &mails).await? {
             return Err(AuthError::StaleToken);
         }
         self.ring(mails.len());
         Ok(())
     }
 
-    /// Django's `authenticate()`: the user with this e-mail (any case), the right password, active.
-    /// Unknown users cost one dummy verification, so all failures take the same time and look alike.
-    /// While the account's backoff runs (`[throttle]`), no password is checked at all.
+    /// Django's `authenticate()`: the user with this e-mail (any case), the right password, active
+    /// and not suspended. Unknown users (and inputs that name nobody, see [`key_for`]) cost one
+    /// dummy verification, so all failures take the same time and look alike. While the account's
+    /// backoff runs (`[throttle]`), no password is checked at all.
     pub async fn authenticate(&self, email: &str, password: &str, client: IpAddr) -> Result<User, AuthError> {
         self.limits.begin_password_check(email, client).await?;
         let outcome = self.authenticate_now(email, password).await;
@@ -225,11 +229,15 @@ impl Accounts {
     }
 
     async fn authenticate_now(&self, email: &str, password: &str) -> Result<User, AuthError> {
-        let Some(user) = self.store.user_by_email(&key_for(email)).await? else {
+        let found = match key_for(email) {
+            Some(key) => self.store.user_by_email(&key).await?,
+            None => None,
+        };
+        let Some(user) = found else {
             self.hasher.verify_dummy(password).await?;
             return Err(AuthError::InvalidCredentials);
         };
-        if !self.check_password(&user, password).await? || !user.is_active {
+        if !self.check_password(&user, password).await? || !user.is_active || user.is_suspended() {
             return Err(AuthError::InvalidCredentials);
         }
         Ok(user)
@@ -277,9 +285,10 @@ impl Accounts {
     }
 
     /// Djoser's lookup for reset and resend: this address, a usable password, active or not as asked.
+    /// A suspended account is never found (its owner cannot reset or re-activate their way back).
     pub async fn user_for_reset(&self, email: &Email, active: bool) -> Result<Option<User>, AuthError> {
-        let user = self.store.user_by_email(&email.key()).await?;
-        Ok(user.filter(|u| u.is_active == active && !u.password.starts_with('!')))
+        let user = self.store.user_by_email(email.key()).await?;
+        Ok(user.filter(|u| u.is_active == active && !u.is_suspended() && !u.password.starts_with('!')))
     }
 
     /// `reset_password`, `reset_email`, `resend_activation`: the same work whether or not an account
@@ -294,8 +303,8 @@ impl Accounts {
         client: IpAddr,
     ) -> Result<(), AuthError> {
         let key = email.key();
-        if self.limits.before_mail(kind.name(), &key, client).await? == MailPermit::Queue {
-            self.store.request_mail(kind.name(), &key, want_active).await?;
+        if self.limits.before_mail(kind.name(), key, client).await? == MailPermit::Queue {
+            self.store.request_mail(kind.name(), key, want_active).await?;
             self.outbox_bell.notify_one();
         }
         Ok(())
@@ -350,15 +359,51 @@ impl Accounts {
             .collect()
     }
 
-    /// `set_email`: the new address, the notice to it (a setting). Does not deactivate (Djoser).
+    /// `set_email`. With `djoser.set_email_requires_confirmation`: records the address as pending
+    /// and mails it the confirmation link, and the current address a notice; nothing else changes
+    /// until [`Accounts::confirm_email_change`]. Without: Djoser's immediate change, with the
+    /// notice to the new address (a setting). Does not deactivate (Djoser).
     pub async fn set_email(&self, user: &User, new_email: &Email) -> Result<(), AuthError> {
+        if self.djoser.set_email_requires_confirmation {
+            let mails = [
+                queued(EmailKind::EmailChangeConfirmation, new_email.as_str()),
+                queued(EmailKind::EmailChangeNotice, &user.email),
+            ];
+            self.store
+                .request_email_change(user.id, new_email.as_str(), &mails)
+                .await?;
+            self.ring(mails.len());
+            return Ok(());
+        }
         let change = EmailChange {
             new_email: new_email.as_str(),
-            new_key: &new_email.key(),
+            new_key: new_email.key(),
             expected_email: None,
             touch_last_login: false,
         };
         self.change_email(user.id, &change).await?;
+        Ok(())
+    }
+
+    /// `set_email_confirm`: uid, token (bound to the pending address), then the change, applied
+    /// only if the address is still the one the link was made for (so a link works once).
+    /// `EmailTaken` when someone else took the address meanwhile.
+    pub async fn confirm_email_change(&self, uid: &str, token: &str) -> Result<(), AuthError> {
+        let user = self.link_user(uid, token, Purpose::EmailChange).await?;
+        // The pending address was valid when recorded; one that no longer parses (stricter rules
+        // since) cannot be confirmed.
+        let Some(new_email) = user.pending_email.as_deref().and_then(Email::parse) else {
+            return Err(AuthError::InvalidToken);
+        };
+        let change = EmailChange {
+            new_email: new_email.as_str(),
+            new_key: new_email.key(),
+            expected_email: Some(&user.email),
+            touch_last_login: false,
+        };
+        if !self.change_email(user.id, &change).await? {
+            return Err(AuthError::InvalidToken);
+        }
         Ok(())
     }
 
@@ -368,7 +413,7 @@ impl Accounts {
         let user = self.link_user(uid, token, Purpose::EmailReset).await?;
         let change = EmailChange {
             new_email: new_email.as_str(),
-            new_key: &new_email.key(),
+            new_key: new_email.key(),
             expected_email: Some(&user.email),
             touch_last_login: true,
         };

@@ -1,5 +1,6 @@
-//! SimpleJWT-compatible JSON Web Tokens: the same header bytes, claim names, claim order and
-//! error messages, so Django services using SimpleJWT accept imhotep's tokens and the reverse.
+//! SimpleJWT-compatible JSON Web Tokens: the same header bytes (plus `kid` for keys that have one),
+//! claim names, claim order and error messages, so Django services using SimpleJWT accept imhotep's
+//! tokens and the reverse. The keys come from the key ring ([`super::keys`]), read once per token.
 
 use std::collections::HashSet;
 use std::time::Duration;
@@ -8,10 +9,11 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, TimeZone, Utc};
 use jsonwebtoken::errors::ErrorKind;
-use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Validation};
+use jsonwebtoken::{Algorithm, Validation};
 use serde_json::{Map, Value, json};
 
-use crate::config::{Secret, SimpleJwtSettings};
+use super::keys::{ALGORITHM_NAMES, KeyRing};
+use crate::config::SimpleJwtSettings;
 use crate::store::models::TokenRecord;
 
 /// Claims SimpleJWT sets itself; everything else in a refresh token is copied into the access tokens made from it.
@@ -121,14 +123,12 @@ pub struct IssuedRefresh {
     pub record: TokenRecord,
 }
 
-/// Signs and checks tokens with the configured algorithm and key.
+/// Signs and checks tokens with the keys of the key ring.
 #[derive(Clone)]
 pub struct TokenService {
-    algorithm: Algorithm,
-    algorithm_name: &'static str,
-    encoding: EncodingKey,
-    decoding: DecodingKey,
-    validation: Validation,
+    keys: KeyRing,
+    /// PyJWT's checks for each algorithm a key may have (the header's `alg` must be the key's).
+    validations: Vec<(Algorithm, Validation)>,
     access_lifetime: Duration,
     refresh_lifetime: Duration,
     leeway: u64,
@@ -137,35 +137,28 @@ pub struct TokenService {
 }
 
 impl TokenService {
-    pub fn new(settings: &SimpleJwtSettings, key: &Secret) -> Result<Self, String> {
-        let (algorithm, algorithm_name) = match settings.algorithm.as_str() {
-            "HS256" => (Algorithm::HS256, "HS256"),
-            "HS384" => (Algorithm::HS384, "HS384"),
-            "HS512" => (Algorithm::HS512, "HS512"),
-            other => {
-                return Err(format!(
-                    "simple_jwt.algorithm {other:?} is not supported; use HS256, HS384 or HS512"
-                ));
-            }
-        };
+    pub fn new(settings: &SimpleJwtSettings, keys: KeyRing) -> Result<Self, String> {
         let leeway = settings.leeway.as_secs();
-        let mut validation = Validation::new(algorithm);
-        validation.leeway = leeway;
-        validation.validate_nbf = true;
-        validation.required_spec_claims = HashSet::from(["exp".to_owned()]);
-        match &settings.audience {
-            Some(audience) => validation.set_audience(&[audience]),
-            None => validation.validate_aud = false,
-        }
-        if let Some(issuer) = &settings.issuer {
-            validation.set_issuer(&[issuer]);
-        }
+        let validations = ALGORITHM_NAMES
+            .iter()
+            .map(|&(algorithm, _)| {
+                let mut validation = Validation::new(algorithm);
+                validation.leeway = leeway;
+                validation.validate_nbf = true;
+                validation.required_spec_claims = HashSet::from(["exp".to_owned()]);
+                match &settings.audience {
+                    Some(audience) => validation.set_audience(&[audience]),
+                    None => validation.validate_aud = false,
+                }
+                if let Some(issuer) = &settings.issuer {
+                    validation.set_issuer(&[issuer]);
+                }
+                (algorithm, validation)
+            })
+            .collect();
         let service = Self {
-            algorithm,
-            algorithm_name,
-            encoding: EncodingKey::from_secret(key.expose().as_bytes()),
-            decoding: DecodingKey::from_secret(key.expose().as_bytes()),
-            validation,
+            keys,
+            validations,
             access_lifetime: settings.access_token_lifetime,
             refresh_lifetime: settings.refresh_token_lifetime,
             leeway,
@@ -174,6 +167,11 @@ impl TokenService {
         };
         service.self_test()?;
         Ok(service)
+    }
+
+    /// The key ring, for the JWKS and for reloads.
+    pub fn keys(&self) -> &KeyRing {
+        &self.keys
     }
 
     /// One encode/decode round trip, so a broken crypto backend fails at start-up, not on a request.
@@ -263,28 +261,41 @@ impl TokenService {
         if let Some(issuer) = &self.issuer {
             payload.insert("iss".into(), json!(issuer));
         }
-        let header = format!(r#"{{"alg":"{}","typ":"JWT"}}"#, self.algorithm_name);
+        let ring = self.keys.current();
+        let (key, algorithm, header) = ring.signer();
         let body = Value::Object(payload).to_string();
-        let message = format!("{}.{}", URL_SAFE_NO_PAD.encode(header), URL_SAFE_NO_PAD.encode(body));
-        // HMAC signing cannot fail for a secret key; the self-test at start-up proves the backend works.
-        let signature =
-            jsonwebtoken::crypto::sign(message.as_bytes(), &self.encoding, self.algorithm).unwrap_or_default();
+        let message = format!("{header}.{}", URL_SAFE_NO_PAD.encode(body));
+        // The ring proved at load that its signing key signs; a failure here would be a backend fault.
+        let signature = key.sign(message.as_bytes()).unwrap_or_else(|error| {
+            tracing::error!(%error, algorithm = ?algorithm, "signing a token failed");
+            String::new()
+        });
         format!("{message}.{signature}")
     }
 
     /// Checks signature, algorithm, `exp`, `nbf`, `iat`, audience and issuer (PyJWT's checks), not the type.
     pub fn decode(&self, token: &str) -> Result<Claims, TokenError> {
-        let data =
-            jsonwebtoken::decode::<Map<String, Value>>(token, &self.decoding, &self.validation).map_err(|error| {
-                match error.kind() {
-                    ErrorKind::ExpiredSignature => TokenError::Expired,
-                    // jsonwebtoken also reports a non-numeric `exp` as missing; only a truly absent one is "no exp".
-                    ErrorKind::MissingRequiredClaim(claim) if claim == "exp" && !has_claim(token, "exp") => {
-                        TokenError::NoExp
-                    }
-                    _ => TokenError::Invalid,
+        let header = jsonwebtoken::decode_header(token).map_err(|_| TokenError::Invalid)?;
+        let ring = self.keys.current();
+        let key = ring
+            .verifier(header.kid.as_deref(), header.alg)
+            .ok_or(TokenError::Invalid)?;
+        let validation = self
+            .validations
+            .iter()
+            .find(|(algorithm, _)| *algorithm == key.algorithm())
+            .map(|(_, validation)| validation)
+            .ok_or(TokenError::Invalid)?;
+        let data = jsonwebtoken::decode::<Map<String, Value>>(token, key.decoding(), validation).map_err(|error| {
+            match error.kind() {
+                ErrorKind::ExpiredSignature => TokenError::Expired,
+                // jsonwebtoken also reports a non-numeric `exp` as missing; only a truly absent one is "no exp".
+                ErrorKind::MissingRequiredClaim(claim) if claim == "exp" && !has_claim(token, "exp") => {
+                    TokenError::NoExp
                 }
-            })?;
+                _ => TokenError::Invalid,
+            }
+        })?;
         let claims = Claims(data.claims);
         if let Some(iat) = claims.0.get("iat") {
             // PyJWT: `iat` must be an integer (a numeric string passes `int()`) and not in the future.

@@ -13,6 +13,7 @@ use chrono::Utc;
 use sha2::{Digest, Sha256};
 
 use super::AuthError;
+use super::email::key_for;
 use crate::config::{Rate, ThrottleSettings};
 use crate::mail::mask_address;
 use crate::metrics;
@@ -173,10 +174,11 @@ impl Limits {
     }
 }
 
-/// The form an address takes in counter keys: lower-cased, or its SHA-256 when longer than any real
-/// address (only a login attempt can send one), so keys stay short.
+/// The form an address takes in counter keys: its account lookup key (`email::key_for`, or the input
+/// lower-cased when it can name no account), or the SHA-256 of that when longer than any real address
+/// (only a login attempt can send one), so keys stay short.
 pub fn address_key(address: &str) -> String {
-    let lowered = address.to_lowercase();
+    let lowered = key_for(address).unwrap_or_else(|| address.to_lowercase());
     if lowered.chars().count() <= 254 {
         lowered
     } else {

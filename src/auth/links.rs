@@ -1,10 +1,12 @@
 //! The `uid` and `token` of e-mailed links, made like Django's `urlsafe_base64_encode` and
 //! `PasswordResetTokenGenerator` (same format, same HMAC over the user's state).
 //!
-//! One difference: imhotep keys each purpose (activation, password reset, e-mail reset) with its
-//! own salt, so an activation link cannot confirm a password reset. Links minted by a Django
-//! deployment with the same `SECRET_KEY` (Django's single salt) are still accepted for every
-//! purpose unless `djoser.accept_django_links` is off.
+//! One difference: imhotep keys each purpose (activation, password reset, e-mail reset, e-mail
+//! change) with its own salt, so an activation link cannot confirm a password reset. Links minted
+//! by a Django deployment with the same `SECRET_KEY` (Django's single salt) are still accepted for
+//! Django's purposes unless `djoser.accept_django_links` is off; Django has no e-mail change link.
+//! An e-mail change link also covers the address waiting to be confirmed, so it confirms only the
+//! address it was mailed to.
 
 use std::time::Duration;
 
@@ -48,6 +50,8 @@ pub enum Purpose {
     Activation,
     PasswordReset,
     EmailReset,
+    /// Confirms the user's pending `set_email` address (imhotep's own flow).
+    EmailChange,
 }
 
 impl Purpose {
@@ -56,6 +60,16 @@ impl Purpose {
             Purpose::Activation => "imhotep.links.activation",
             Purpose::PasswordReset => "imhotep.links.password_reset",
             Purpose::EmailReset => "imhotep.links.email_reset",
+            Purpose::EmailChange => "imhotep.links.email_change",
+        }
+    }
+
+    /// What the token covers beyond Django's fields: the pending address of an e-mail change
+    /// (`None` when there is none, so no such link is valid).
+    fn extra(self, user: &User) -> Option<&str> {
+        match self {
+            Purpose::EmailChange => user.pending_email.as_deref(),
+            _ => Some(""),
         }
     }
 }
@@ -89,10 +103,11 @@ impl LinkTokens {
     /// A token for `user` as it is stored now.
     pub fn make(&self, user: &User, purpose: Purpose, now: DateTime<Utc>) -> String {
         let timestamp = seconds_since_2001(now);
+        let extra = purpose.extra(user).unwrap_or_default();
         format!(
             "{}-{}",
             to_base36(timestamp),
-            hash(&self.key(purpose.key_salt()), user, timestamp)
+            hash(&self.key(purpose.key_salt()), user, timestamp, extra)
         )
     }
 
@@ -105,13 +120,14 @@ impl LinkTokens {
         if given.contains('-') || ts36.is_empty() || ts36.len() > MAX_TIMESTAMP_DIGITS {
             return false;
         }
-        let Some(timestamp) = from_base36(ts36) else {
+        let (Some(timestamp), Some(extra)) = (from_base36(ts36), purpose.extra(user)) else {
             return false;
         };
-        let ours = hash(&self.key(purpose.key_salt()), user, timestamp);
-        let django = hash(&self.key(DJANGO_KEY_SALT), user, timestamp);
+        let ours = hash(&self.key(purpose.key_salt()), user, timestamp, extra);
+        let django = hash(&self.key(DJANGO_KEY_SALT), user, timestamp, "");
+        let django_purpose = purpose != Purpose::EmailChange;
         let matches = constant_time_eq(ours.as_bytes(), given.as_bytes())
-            | (self.accept_django & constant_time_eq(django.as_bytes(), given.as_bytes()));
+            | (self.accept_django & django_purpose & constant_time_eq(django.as_bytes(), given.as_bytes()));
         if !matches {
             return false;
         }
@@ -121,13 +137,16 @@ impl LinkTokens {
 }
 
 /// Django's hash value: every second hex digit of HMAC-SHA256 over pk, password hash, last login
-/// (to the second), timestamp and e-mail.
-fn hash(key: &[u8; 32], user: &User, timestamp: u64) -> String {
+/// (to the second), timestamp and e-mail, followed by `extra` (empty for Django's purposes).
+fn hash(key: &[u8; 32], user: &User, timestamp: u64, extra: &str) -> String {
     let last_login = user
         .last_login
         .map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string())
         .unwrap_or_default();
-    let message = format!("{}{}{}{}{}", user.id, user.password, last_login, timestamp, user.email);
+    let message = format!(
+        "{}{}{}{}{}{extra}",
+        user.id, user.password, last_login, timestamp, user.email
+    );
     let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key).expect("HMAC accepts any key length");
     mac.update(message.as_bytes());
     let digest = mac.finalize().into_bytes();
@@ -182,6 +201,8 @@ mod tests {
             is_superuser: false,
             last_login,
             date_joined: Utc::now(),
+            suspended_at: None,
+            pending_email: None,
         }
     }
 
@@ -227,6 +248,24 @@ mod tests {
         assert!(tokens.check(&alice, Purpose::Activation, &activation, now));
         assert!(!tokens.check(&alice, Purpose::PasswordReset, &activation, now));
         assert!(!tokens.check(&alice, Purpose::EmailReset, &activation, now));
+        assert!(!tokens.check(&alice, Purpose::EmailChange, &activation, now));
+    }
+
+    #[test]
+    fn an_email_change_link_confirms_only_the_address_it_was_made_for() {
+        let tokens = LinkTokens::new("k".repeat(40).as_str(), Duration::from_secs(3600), true);
+        let (now, mut alice) = (Utc::now(), user(7, None));
+        assert!(!tokens.check(
+            &alice,
+            Purpose::EmailChange,
+            &tokens.make(&alice, Purpose::EmailChange, now),
+            now
+        ));
+        alice.pending_email = Some("mine@example.org".into());
+        let link = tokens.make(&alice, Purpose::EmailChange, now);
+        assert!(tokens.check(&alice, Purpose::EmailChange, &link, now));
+        alice.pending_email = Some("ceo@bigcorp.test".into());
+        assert!(!tokens.check(&alice, Purpose::EmailChange, &link, now));
     }
 
     #[test]
@@ -241,12 +280,14 @@ mod tests {
         let made = format!(
             "{}-{}",
             to_base36(817_380_000),
-            hash(&tokens.key(DJANGO_KEY_SALT), &alice, 817_380_000)
+            hash(&tokens.key(DJANGO_KEY_SALT), &alice, 817_380_000, "")
         );
         assert_eq!(made, DJANGO_VECTOR);
         for purpose in [Purpose::Activation, Purpose::PasswordReset, Purpose::EmailReset] {
             assert!(tokens.check(&alice, purpose, DJANGO_VECTOR, when));
         }
+        alice.pending_email = Some("new@example.com".into());
+        assert!(!tokens.check(&alice, Purpose::EmailChange, DJANGO_VECTOR, when));
         let strict = LinkTokens::new(secret, Duration::from_secs(u64::MAX / 4), false);
         assert!(!strict.check(&alice, Purpose::PasswordReset, DJANGO_VECTOR, when));
     }

@@ -4,6 +4,7 @@ pub mod accounts;
 pub mod claims;
 pub mod email;
 pub mod jwt;
+pub mod keys;
 pub mod limits;
 pub mod links;
 pub mod notify;

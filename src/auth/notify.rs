@@ -32,10 +32,18 @@ impl MailRenderer {
         }
     }
 
-    /// The message for an outbox row, or `None` for a kind this version does not know.
+    /// The message for an outbox row, or why it must not be sent: a kind this version does not
+    /// know, or an e-mail change confirmation whose address is no longer the pending one (the
+    /// link is minted now, for the address pending now, so it must go to that address only).
     /// Link e-mails get a fresh link for the user as stored now.
-    pub fn render(&self, kind: &str, user: &User, recipient: &str) -> Option<Message> {
-        let kind = EmailKind::ALL.into_iter().find(|k| k.name() == kind)?;
+    pub fn render(&self, kind: &str, user: &User, recipient: &str) -> Result<Message, &'static str> {
+        let kind = EmailKind::ALL
+            .into_iter()
+            .find(|k| k.name() == kind)
+            .ok_or("unknown e-mail kind")?;
+        if kind == EmailKind::EmailChangeConfirmation && user.pending_email.as_deref() != Some(recipient) {
+            return Err("the e-mail change was superseded or completed");
+        }
         let link = self.link_for(kind).map(|(purpose, template)| {
             let uid = encode_uid(user.id);
             let token = self.links.make(user, purpose, Utc::now());
@@ -51,7 +59,7 @@ impl MailRenderer {
         };
         let mut message = self.templates.render(kind, &context);
         message.to = recipient.to_owned();
-        Some(message)
+        Ok(message)
     }
 
     fn link_for(&self, kind: EmailKind) -> Option<(Purpose, &str)> {
@@ -59,10 +67,71 @@ impl MailRenderer {
             EmailKind::Activation => Some((Purpose::Activation, &self.djoser.activation_url)),
             EmailKind::PasswordReset => Some((Purpose::PasswordReset, &self.djoser.password_reset_confirm_url)),
             EmailKind::UsernameReset => Some((Purpose::EmailReset, &self.djoser.username_reset_confirm_url)),
+            EmailKind::EmailChangeConfirmation => Some((Purpose::EmailChange, &self.djoser.set_email_confirm_url)),
             EmailKind::Confirmation
             | EmailKind::PasswordChangedConfirmation
             | EmailKind::UsernameChangedConfirmation
+            | EmailKind::EmailChangeNotice
             | EmailKind::RegistrationAttempt => None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    fn alice(pending: Option<&str>) -> User {
+        User {
+            id: 1,
+            email: "alice@example.com".into(),
+            username: String::new(),
+            first_name: String::new(),
+            last_name: String::new(),
+            password: "!unusable".into(),
+            is_active: true,
+            is_staff: false,
+            is_superuser: false,
+            last_login: None,
+            date_joined: Utc::now(),
+            suspended_at: None,
+            pending_email: pending.map(str::to_owned),
+        }
+    }
+
+    #[test]
+    fn a_change_confirmation_goes_only_to_the_address_pending_now() {
+        let links = LinkTokens::new(&"k".repeat(40), Duration::from_secs(3600), true);
+        let renderer = MailRenderer::new(
+            Templates::load(None).expect("built-in templates"),
+            links.clone(),
+            &DjoserSettings::default(),
+        );
+        let kind = EmailKind::EmailChangeConfirmation.name();
+        let user = alice(Some("new@example.org"));
+        let message = renderer.render(kind, &user, "new@example.org").expect("rendered");
+        assert_eq!(message.to, "new@example.org");
+        let prefix = format!("/set-email/{}/", encode_uid(1));
+        let token = message
+            .text
+            .split(&prefix)
+            .nth(1)
+            .and_then(|rest| rest.split_whitespace().next());
+        let token = token.expect("a confirmation link");
+        assert!(
+            links.check(&user, Purpose::EmailChange, token, Utc::now()),
+            "{}",
+            message.text
+        );
+        // A request superseded (or completed) before delivery: its link would confirm another address.
+        for (pending, recipient) in [(Some("ceo@bigcorp.test"), "new@example.org"), (None, "new@example.org")] {
+            assert!(
+                renderer.render(kind, &alice(pending), recipient).is_err(),
+                "{pending:?}"
+            );
+        }
+        assert!(renderer.render("no_such_kind", &user, "alice@example.com").is_err());
     }
 }

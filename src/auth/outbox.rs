@@ -120,9 +120,12 @@ impl Outbox {
             self.store.fail_mail(mail.id, "the user no longer exists").await?;
             return Ok(Outcome::Failed);
         };
-        let Some(message) = self.renderer.render(&mail.kind, &user, &mail.recipient) else {
-            self.store.fail_mail(mail.id, "unknown e-mail kind").await?;
-            return Ok(Outcome::Failed);
+        let message = match self.renderer.render(&mail.kind, &user, &mail.recipient) {
+            Ok(message) => message,
+            Err(reason) => {
+                self.store.fail_mail(mail.id, reason).await?;
+                return Ok(Outcome::Failed);
+            }
         };
         match self.mailer.send(&message).await {
             Ok(()) => {

@@ -80,7 +80,8 @@ impl Sessions {
         Ok(claims)
     }
 
-    /// `jwt/refresh`: checks the user is still there and active, then rotates if configured.
+    /// `jwt/refresh`: checks the user is still there, active and not suspended (whatever
+    /// `check_user_is_active` says), then rotates if configured.
     /// Rotation with blacklisting is one transaction, so of two concurrent refreshes of one token exactly one wins.
     pub async fn refresh(&self, token: &str) -> Result<Refreshed, AuthError> {
         let claims = self.decode_refresh(token).await?;
@@ -88,7 +89,9 @@ impl Sessions {
             UserIdClaim::Missing => Map::new(),
             UserIdClaim::Unusable => return Err(AuthError::NoActiveAccount),
             UserIdClaim::Id(id) => match self.store.user_by_id(id).await? {
-                Some(user) if user.is_active || !self.check_user_is_active => self.fresh_claims(&user),
+                Some(user) if !user.is_suspended() && (user.is_active || !self.check_user_is_active) => {
+                    self.fresh_claims(&user)
+                }
                 _ => return Err(AuthError::NoActiveAccount),
             },
         };
@@ -132,6 +135,7 @@ impl Sessions {
     }
 
     /// Bearer authentication (SimpleJWT's `JWTAuthentication`): an access token, its user, active.
+    /// A suspended user is refused as inactive even with `check_user_is_active` off.
     pub async fn authenticate(&self, token: &str) -> Result<User, AuthError> {
         let claims = self.tokens.decode(token).map_err(bearer)?;
         claims.verify_type(TokenType::Access).map_err(bearer)?;
@@ -151,7 +155,7 @@ impl Sessions {
                 code: "user_not_found",
             });
         };
-        if self.check_user_is_active && !user.is_active {
+        if user.is_suspended() || (self.check_user_is_active && !user.is_active) {
             return Err(AuthError::Bearer {
                 detail: "User is inactive",
                 code: "user_inactive",

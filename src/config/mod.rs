@@ -5,6 +5,7 @@
 //! settings file maps line by line.
 
 pub mod duration;
+mod keys;
 mod lenient;
 mod operations;
 mod secret;
@@ -17,6 +18,7 @@ use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
 
+pub use keys::{KeyEntry, KeySettings, KeyUse};
 pub use operations::{CorsSettings, HousekeepingSettings, LogFormat, LogSettings, MetricsSettings};
 pub use secret::{Secret, mask_url};
 pub use sections::{
@@ -67,6 +69,8 @@ pub struct Settings {
     pub outbox: OutboxSettings,
     pub routes: RouteSettings,
     pub throttle: ThrottleSettings,
+    /// Several JWT keys with a `kid` each, and a directory of keys re-read while running.
+    pub keys: KeySettings,
 }
 
 impl Default for Settings {
@@ -87,6 +91,7 @@ impl Default for Settings {
             outbox: OutboxSettings::default(),
             routes: RouteSettings::default(),
             throttle: ThrottleSettings::default(),
+            keys: KeySettings::default(),
         }
     }
 }
@@ -199,6 +204,7 @@ impl Settings {
                 "djoser.username_reset_confirm_url",
                 &self.djoser.username_reset_confirm_url,
             ),
+            ("djoser.set_email_confirm_url", &self.djoser.set_email_confirm_url),
         ] {
             if !template.contains("{uid}") || !template.contains("{token}") {
                 return Err(ConfigError::Invalid(format!(

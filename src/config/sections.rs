@@ -176,6 +176,12 @@ pub struct DjoserSettings {
     /// (Supabase Auth's behaviour); off = Djoser's 400.
     #[serde(deserialize_with = "lenient::bool")]
     pub registration_hides_existing: bool,
+    /// `set_email` only records the new address and mails it a confirmation link (and the old one a
+    /// notice); `set_email_confirm` makes the change. Off: Djoser's immediate change.
+    #[serde(deserialize_with = "lenient::bool")]
+    pub set_email_requires_confirmation: bool,
+    /// Link path in the e-mail that confirms a `set_email` change.
+    pub set_email_confirm_url: String,
 }
 
 impl DjoserSettings {
@@ -195,6 +201,7 @@ impl Default for DjoserSettings {
             activation_url: "activate/{uid}/{token}".into(),
             password_reset_confirm_url: "reset-password/{uid}/{token}".into(),
             username_reset_confirm_url: "reset-email/{uid}/{token}".into(),
+            set_email_confirm_url: "set-email/{uid}/{token}".into(),
             email_frontend_protocol: "http".into(),
             email_frontend_domain: "localhost:3000".into(),
             email_frontend_site_name: "imhotep".into(),
@@ -211,6 +218,7 @@ impl Default for DjoserSettings {
             required_fields: Vec::new(),
             register_returns_tokens: false,
             registration_hides_existing: false,
+            set_email_requires_confirmation: true,
         }
     }
 }
@@ -227,10 +235,14 @@ pub struct SimpleJwtSettings {
     pub rotate_refresh_tokens: bool,
     #[serde(deserialize_with = "lenient::bool")]
     pub blacklist_after_rotation: bool,
-    /// `HS256`, `HS384` or `HS512`.
+    /// `HS256`/`HS384`/`HS512` (with a secret), `RS256`/`RS384`/`RS512`, `PS256`/`PS384`/`PS512`,
+    /// `ES256`/`ES384` or `EdDSA` (with a PEM key pair).
     pub algorithm: String,
-    /// Defaults to `SECRET_KEY`.
+    /// HMAC: the secret (defaults to `SECRET_KEY`). Otherwise the private key: PEM text or `file:PATH`.
     pub signing_key: Option<Secret>,
+    /// The public key (PEM text or `file:PATH`) for the non-HMAC algorithms; derived from
+    /// `signing_key` when absent.
+    pub verifying_key: Option<Secret>,
     pub audience: Option<String>,
     pub issuer: Option<String>,
     #[serde(with = "duration")]
@@ -260,6 +272,7 @@ impl Default for SimpleJwtSettings {
             blacklist_after_rotation: true,
             algorithm: "HS256".into(),
             signing_key: None,
+            verifying_key: None,
             audience: None,
             issuer: None,
             leeway: Duration::ZERO,

@@ -109,7 +109,7 @@ pub struct ThrottleSettings {
     /// Per client: `resend_activation`, `reset_password`, `reset_email`, `set_email`.
     #[serde(with = "rate")]
     pub email: Option<Rate>,
-    /// Per client: `activation`, `reset_password_confirm`, `reset_email_confirm`.
+    /// Per client: `activation`, `reset_password_confirm`, `reset_email_confirm`, `set_email_confirm`.
     #[serde(with = "rate")]
     pub confirm: Option<Rate>,
     /// One trusted header naming the client (`Fly-Client-IP`, `X-Forwarded-For`, ...); none = the

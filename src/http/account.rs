@@ -1,6 +1,6 @@
 //! Djoser's account flows on the e-mail user model: resend activation, set/reset password,
-//! set/reset e-mail (API.md §2.7–§2.12). Field checks and their order are Djoser's serializers';
-//! the work is the domain's.
+//! set/reset e-mail (API.md §2.7–§2.12), and the confirmation of a `set_email` change. Field
+//! checks and their order are Djoser's serializers'; the work is the domain's.
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -158,6 +158,29 @@ pub async fn set_email(
         .set_email(&user, &new_email)
         .await
         .map_err(taken_as_new_email)?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `POST users/set_email_confirm/`: the `uid` and `token` of the link mailed to the new address
+/// (imhotep's own endpoint, `djoser.set_email_requires_confirmation`); checked in activation's order.
+pub async fn set_email_confirm(
+    State(state): State<AppState>,
+    _caller: MaybeUser,
+    Body(body): Body,
+) -> ApiResult<StatusCode> {
+    let mut form = Form::new(&body);
+    let uid = form.char("uid", None);
+    let token = form.char("token", None);
+    form.finish()?;
+    state
+        .accounts
+        .confirm_email_change(&checked(uid)?, &checked(token)?)
+        .await
+        .map_err(|error| match error {
+            // There is no address field here: the link itself names the address.
+            AuthError::EmailTaken => ApiError::non_field(EMAIL_TAKEN),
+            other => other.into(),
+        })?;
     Ok(StatusCode::NO_CONTENT)
 }
 

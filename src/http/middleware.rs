@@ -1,5 +1,5 @@
 //! The middleware stack: request id, tracing span, request metrics, CORS, panic catcher, timeout, body
-//! limit, security headers, and `WWW-Authenticate` on every 401.
+//! limit, security headers, the CSRF origin check, and `WWW-Authenticate` on every 401.
 //!
 //! The request span carries the request id, route template, method and (once the bearer extractor has
 //! authenticated) `user_id`; its closing event adds status and latency. Never the path, query, headers
@@ -80,6 +80,10 @@ pub fn apply(router: Router<AppState>, state: AppState) -> Router<AppState> {
                 ApiError::Internal(anyhow::anyhow!("a handler panicked")).into_response()
             }))
             .layer(security_headers)
+            .layer(from_fn_with_state(
+                state.clone(),
+                super::csrf::reject_untrusted_simple_requests,
+            ))
             .layer(from_fn_with_state(state.clone(), www_authenticate))
             .layer(TimeoutLayer::with_status_code(
                 StatusCode::SERVICE_UNAVAILABLE,

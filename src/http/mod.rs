@@ -6,9 +6,11 @@ mod bearer;
 mod body;
 pub mod client_ip;
 mod cors;
+mod csrf;
 pub mod error;
 mod fields;
 mod health;
+mod jwks;
 mod jwt;
 mod methods;
 mod metrics;
@@ -56,8 +58,10 @@ pub fn router(state: AppState) -> Result<Router, String> {
     Ok(middleware::apply(router, state.clone()).with_state(state))
 }
 
+/// A path ending in `/` is also served without it; one ending in a file name (`jwks.json`) only as is.
 fn with_and_without_slash(router: Router<AppState>, path: &str, methods: MethodRouter<AppState>) -> Router<AppState> {
-    router
-        .route(path, methods.clone())
-        .route(path.trim_end_matches('/'), methods)
+    match path.strip_suffix('/') {
+        Some(bare) => router.route(path, methods.clone()).route(bare, methods),
+        None => router.route(path, methods),
+    }
 }

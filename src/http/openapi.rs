@@ -40,16 +40,17 @@ use crate::config::Settings;
         users::users_list, users::users_create, users::users_me, users::users_me_update,
         users::users_me_partial_update, users::users_me_delete, users::users_activation,
         account::users_resend_activation, account::users_set_password, account::users_reset_password,
-        account::users_reset_password_confirm, account::users_set_email, account::users_reset_email,
+        account::users_reset_password_confirm, account::users_set_email, account::users_set_email_confirm,
+        account::users_reset_email,
         account::users_reset_email_confirm,
         jwt::jwt_create, jwt::jwt_refresh, jwt::jwt_verify, jwt::jwt_blacklist, jwt::jwt_logout,
         users::users_read, users::users_update, users::users_partial_update, users::users_delete,
-        service::healthz, service::readyz, service::metrics, service::schema, service::docs,
+        service::healthz, service::readyz, service::metrics, service::schema, service::docs, service::jwks,
     ),
     components(
         schemas(
             schemas::BadRequestBody, schemas::FieldErrors, schemas::ErrorList, schemas::Detail, schemas::TokenError,
-            schemas::SchemaFormat,
+            schemas::SchemaFormat, schemas::Jwks, schemas::Jwk,
         ),
         responses(
             schemas::BadRequest, schemas::Unauthorized, schemas::UnsupportedMediaType, schemas::PayloadTooLarge,
@@ -96,6 +97,7 @@ const THROTTLED_OPERATIONS: &[&str] = &[
     "users_reset_password",
     "users_reset_password_confirm",
     "users_set_email",
+    "users_set_email_confirm",
     "users_reset_email",
     "users_reset_email_confirm",
     "users_me_delete",
@@ -177,10 +179,7 @@ fn complete(operation: &mut Value, uses_database: bool) {
 /// The operations of endpoint `name` (by operation id: `name` itself or `name_<method>`), copied to
 /// `alias` with operation ids made unique.
 fn alias_item(paths: &Map<String, Value>, name: &str, alias: &str) -> Value {
-    let path = routes::ENDPOINTS
-        .iter()
-        .find(|(endpoint, _)| *endpoint == name)
-        .map_or("", |(_, path)| *path);
+    let path = routes::path_of(name).unwrap_or_default();
     let suffix = alias
         .trim_matches('/')
         .replace(|c: char| !c.is_ascii_alphanumeric(), "_");

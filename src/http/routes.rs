@@ -4,7 +4,7 @@
 use axum::routing::{MethodRouter, get, post};
 
 use super::state::AppState;
-use super::{account, jwt, methods, user_detail, users};
+use super::{account, jwks, jwt, methods, user_detail, users};
 use crate::config::RouteSettings;
 
 /// Every endpoint name an alias may use, with its Djoser path.
@@ -21,6 +21,7 @@ pub const ENDPOINTS: &[(&str, &str)] = &[
         "/api/auth/users/reset_password_confirm/",
     ),
     ("users_set_email", "/api/auth/users/set_email/"),
+    ("users_set_email_confirm", "/api/auth/users/set_email_confirm/"),
     ("users_reset_email", "/api/auth/users/reset_email/"),
     ("users_reset_email_confirm", "/api/auth/users/reset_email_confirm/"),
     ("jwt_create", "/api/auth/jwt/create/"),
@@ -29,6 +30,9 @@ pub const ENDPOINTS: &[(&str, &str)] = &[
     ("jwt_blacklist", "/api/auth/jwt/blacklist/"),
     ("jwt_logout", "/api/auth/jwt/logout/"),
 ];
+
+/// Endpoints outside Djoser's surface that aliases may also name.
+pub const SERVICE_ENDPOINTS: &[(&str, &str)] = &[("jwks", "/.well-known/jwks.json")];
 
 /// `users/{id}/`, which takes a path parameter and so cannot be aliased.
 pub const USER_DETAIL_PATH: &str = "/api/auth/users/{id}/";
@@ -62,6 +66,7 @@ pub fn endpoint(name: &str) -> Option<MethodRouter<AppState>> {
         "users_reset_password" => post(account::reset_password).fallback(users),
         "users_reset_password_confirm" => post(account::reset_password_confirm).fallback(users),
         "users_set_email" => post(account::set_email).fallback(users),
+        "users_set_email_confirm" => post(account::set_email_confirm).fallback(users),
         "users_reset_email" => post(account::reset_email).fallback(users),
         "users_reset_email_confirm" => post(account::reset_email_confirm).fallback(users),
         "jwt_create" => post(jwt::create).fallback(jwt),
@@ -69,6 +74,7 @@ pub fn endpoint(name: &str) -> Option<MethodRouter<AppState>> {
         "jwt_verify" => post(jwt::verify).fallback(jwt),
         "jwt_blacklist" => post(jwt::blacklist).fallback(jwt),
         "jwt_logout" => post(jwt::logout).fallback(users),
+        "jwks" => get(jwks::jwks).fallback(jwt),
         _ => return None,
     })
 }
@@ -83,6 +89,7 @@ pub fn builtin() -> Vec<(&'static str, MethodRouter<AppState>)> {
     )];
     for (name, path) in ENDPOINTS
         .iter()
+        .chain(SERVICE_ENDPOINTS)
         .filter(|(name, _)| !matches!(*name, "users_list" | "users_create"))
     {
         routes.extend(endpoint(name).map(|handlers| (*path, handlers)));
@@ -133,7 +140,20 @@ pub fn aliases(settings: &RouteSettings) -> Result<Vec<(String, String)>, String
 
 /// The endpoint names, for messages and `imhotep check`.
 pub fn names() -> Vec<&'static str> {
-    ENDPOINTS.iter().map(|(name, _)| *name).collect()
+    ENDPOINTS
+        .iter()
+        .chain(SERVICE_ENDPOINTS)
+        .map(|(name, _)| *name)
+        .collect()
+}
+
+/// The built-in path of an endpoint name.
+pub fn path_of(name: &str) -> Option<&'static str> {
+    ENDPOINTS
+        .iter()
+        .chain(SERVICE_ENDPOINTS)
+        .find(|(endpoint, _)| *endpoint == name)
+        .map(|(_, path)| *path)
 }
 
 /// `/a/b` or `/a/b/` → `/a/b/`; refuses anything that is not a plain absolute path.
@@ -157,7 +177,10 @@ fn is_builtin(normalized: &str) -> bool {
         .strip_prefix(detail_prefix)
         .is_some_and(|rest| rest.matches('/').count() == 1);
     under_users
-        || ENDPOINTS.iter().any(|(_, path)| *path == normalized)
+        || ENDPOINTS
+            .iter()
+            .chain(SERVICE_ENDPOINTS)
+            .any(|(_, path)| path.trim_end_matches('/') == normalized.trim_end_matches('/'))
         || RESERVED.iter().any(|reserved| format!("{reserved}/") == normalized)
         || normalized.starts_with("/api/docs/")
 }

@@ -58,7 +58,10 @@ impl Group {
             "users_resend_activation" | "users_reset_password" | "users_reset_email" | "users_set_email" => {
                 Group::Email
             }
-            "users_activation" | "users_reset_password_confirm" | "users_reset_email_confirm" => Group::Confirm,
+            "users_activation"
+            | "users_reset_password_confirm"
+            | "users_reset_email_confirm"
+            | "users_set_email_confirm" => Group::Confirm,
             _ => return None,
         })
     }
@@ -221,7 +224,7 @@ mod tests {
             .map(|(name, _)| *name)
             .filter(|name| Group::of(name).is_some())
             .collect();
-        assert_eq!(limited.len(), 12, "{limited:?}");
+        assert_eq!(limited.len(), 13, "{limited:?}");
         assert_eq!(Group::of("users_me"), None);
         assert_eq!(Group::of("jwt_logout"), None);
         assert_eq!(

@@ -1,8 +1,8 @@
-//! What an e-mail is about and what it ends up as: the seven kinds, the values a template may print, and
+//! What an e-mail is about and what it ends up as: the nine kinds, the values a template may print, and
 //! the rendered message.
 
-/// The six Djoser e-mails, and imhotep's notice to the owner of an address someone tried to register
-/// again (`djoser.registration_hides_existing`).
+/// The six Djoser e-mails, the two of imhotep's confirmed e-mail change, and imhotep's notice to the
+/// owner of an address someone tried to register again (`djoser.registration_hides_existing`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EmailKind {
     Activation,
@@ -11,18 +11,24 @@ pub enum EmailKind {
     PasswordChangedConfirmation,
     UsernameChangedConfirmation,
     UsernameReset,
+    /// To the new address of a `set_email` request: the link that makes the change.
+    EmailChangeConfirmation,
+    /// To the old address of a `set_email` request: a change was asked for.
+    EmailChangeNotice,
     RegistrationAttempt,
 }
 
 impl EmailKind {
     /// Every kind, in declaration order (so `ALL[kind as usize] == kind`).
-    pub const ALL: [EmailKind; 7] = [
+    pub const ALL: [EmailKind; 9] = [
         EmailKind::Activation,
         EmailKind::Confirmation,
         EmailKind::PasswordReset,
         EmailKind::PasswordChangedConfirmation,
         EmailKind::UsernameChangedConfirmation,
         EmailKind::UsernameReset,
+        EmailKind::EmailChangeConfirmation,
+        EmailKind::EmailChangeNotice,
         EmailKind::RegistrationAttempt,
     ];
 
@@ -35,6 +41,8 @@ impl EmailKind {
             EmailKind::PasswordChangedConfirmation => "password_changed_confirmation",
             EmailKind::UsernameChangedConfirmation => "username_changed_confirmation",
             EmailKind::UsernameReset => "username_reset",
+            EmailKind::EmailChangeConfirmation => "email_change_confirmation",
+            EmailKind::EmailChangeNotice => "email_change_notice",
             EmailKind::RegistrationAttempt => "registration_attempt",
         }
     }
@@ -43,7 +51,10 @@ impl EmailKind {
     pub fn has_link(self) -> bool {
         matches!(
             self,
-            EmailKind::Activation | EmailKind::PasswordReset | EmailKind::UsernameReset
+            EmailKind::Activation
+                | EmailKind::PasswordReset
+                | EmailKind::UsernameReset
+                | EmailKind::EmailChangeConfirmation
         )
     }
 }

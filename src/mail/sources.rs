@@ -20,13 +20,15 @@ macro_rules! built_in {
 }
 
 /// The built-in sources, in the order of [`EmailKind::ALL`] then [`PARTS`].
-const BUILT_IN: [[&str; 3]; 7] = [
+const BUILT_IN: [[&str; 3]; 9] = [
     built_in!("activation"),
     built_in!("confirmation"),
     built_in!("password_reset"),
     built_in!("password_changed_confirmation"),
     built_in!("username_changed_confirmation"),
     built_in!("username_reset"),
+    built_in!("email_change_confirmation"),
+    built_in!("email_change_notice"),
     built_in!("registration_attempt"),
 ];
 

@@ -22,6 +22,16 @@ use models::{
     ClaimedMail, EmailChange, NewUser, OutboxEntry, PasswordChange, ProfileChange, QueuedMail, TokenRecord, User,
 };
 
+/// The `users` columns of [`User`], in its field order, for every query that reads a user (a
+/// macro so that `concat!` builds each query as one static string).
+macro_rules! user_columns {
+    () => {
+        "id, email, username, first_name, last_name, password, is_active, is_staff, is_superuser, \
+         last_login, date_joined, suspended_at, pending_email"
+    };
+}
+use user_columns;
+
 /// Pool settings, shared by both backends.
 #[derive(Debug, Clone)]
 pub struct StoreOptions {
@@ -112,8 +122,8 @@ impl Store {
         delegate!(self, delete_user(id, delete_tokens))
     }
 
-    /// Sets `is_active` only if it was false; true when this call changed it, so of concurrent
-    /// activations exactly one sees true.
+    /// Sets `is_active` only if it was false and the user is not suspended; true when this call
+    /// changed it, so of concurrent activations exactly one sees true.
     /// `mails` are queued only when this call activated the user.
     pub async fn activate_user(&self, id: i64, mails: &[QueuedMail]) -> Result<bool, StoreError> {
         delegate!(self, activate_user(id, mails))
@@ -129,7 +139,8 @@ impl Store {
         delegate!(self, update_profile(id, change))
     }
 
-    /// Sets `is_active` and/or `is_staff` (operator commands); false if the user is gone.
+    /// Sets `is_active` and/or `is_staff` (operator commands); setting `is_active` lifts a
+    /// suspension. False if the user is gone.
     pub async fn set_flags(
         &self,
         id: i64,
@@ -137,6 +148,18 @@ impl Store {
         is_staff: Option<bool>,
     ) -> Result<bool, StoreError> {
         delegate!(self, set_flags(id, is_active, is_staff))
+    }
+
+    /// Suspends the user (operator command): `is_active` off, `suspended_at` set (kept if it
+    /// already was) and every refresh token revoked, in one transaction. False if the user is gone.
+    pub async fn suspend_user(&self, id: i64) -> Result<bool, StoreError> {
+        delegate!(self, suspend_user(id))
+    }
+
+    /// Stores `email_key` as the user's key (recomputed after the key rules changed); true if it
+    /// differed, `EmailTaken` if another account has that key.
+    pub async fn set_email_key(&self, id: i64, email_key: &str) -> Result<bool, StoreError> {
+        delegate!(self, set_email_key(id, email_key))
     }
 
     /// SimpleJWT's `UPDATE_LAST_LOGIN`: one column written at login.
@@ -162,8 +185,9 @@ impl Store {
         delegate!(self, change_password(id, change, mails))
     }
 
-    /// Sets a new e-mail address (optionally only if the old one is unchanged) and queues `mails`
-    /// in one transaction; `EmailTaken` when the new key belongs to someone else.
+    /// Sets a new e-mail address (optionally only if the old one is unchanged), drops any pending
+    /// change and queues `mails` in one transaction; `EmailTaken` when the new key belongs to
+    /// someone else.
     pub async fn change_email(
         &self,
         id: i64,
@@ -171,6 +195,12 @@ impl Store {
         mails: &[QueuedMail],
     ) -> Result<bool, StoreError> {
         delegate!(self, change_email(id, change, mails))
+    }
+
+    /// Records `pending` as the address the user asked to change to (replacing an earlier
+    /// request) and queues `mails`, in one transaction. False if the user is gone.
+    pub async fn request_email_change(&self, id: i64, pending: &str, mails: &[QueuedMail]) -> Result<bool, StoreError> {
+        delegate!(self, request_email_change(id, pending, mails))
     }
 
     /// Claims up to `limit` due outbox rows for one worker until `lease_until` (a crashed worker's

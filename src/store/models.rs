@@ -17,6 +17,18 @@ pub struct User {
     pub is_superuser: bool,
     pub last_login: Option<DateTime<Utc>>,
     pub date_joined: DateTime<Utc>,
+    /// Set while an operator has suspended the account (`imhotep users deactivate`): no login,
+    /// refresh, bearer use or activation, whatever `is_active` says.
+    pub suspended_at: Option<DateTime<Utc>>,
+    /// The address `set_email` is waiting to have confirmed (`djoser.set_email_requires_confirmation`).
+    pub pending_email: Option<String>,
+}
+
+impl User {
+    /// Whether an operator has suspended the account.
+    pub fn is_suspended(&self) -> bool {
+        self.suspended_at.is_some()
+    }
 }
 
 /// What registration (or `createsuperuser`) inserts.

@@ -13,7 +13,7 @@ use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
 
 use super::models::{TokenRecord, User};
-use super::{StoreError, StoreOptions, now};
+use super::{StoreError, StoreOptions, now, user_columns};
 
 mod accounts;
 mod admin;
@@ -62,26 +62,18 @@ impl PgStore {
     }
 
     pub async fn user_by_id(&self, id: i64) -> Result<Option<User>, StoreError> {
-        let user = sqlx::query_as(
-            "SELECT id, email, username, first_name, last_name, password, \
-                    is_active, is_staff, is_superuser, last_login, date_joined \
-             FROM users WHERE id = $1",
-        )
-        .bind(id)
-        .fetch_optional(&self.pool)
-        .await?;
+        let user = sqlx::query_as(concat!("SELECT ", user_columns!(), " FROM users WHERE id = $1"))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
         Ok(user)
     }
 
     pub async fn user_by_email(&self, email_key: &str) -> Result<Option<User>, StoreError> {
-        let user = sqlx::query_as(
-            "SELECT id, email, username, first_name, last_name, password, \
-                    is_active, is_staff, is_superuser, last_login, date_joined \
-             FROM users WHERE email_key = $1",
-        )
-        .bind(email_key)
-        .fetch_optional(&self.pool)
-        .await?;
+        let user = sqlx::query_as(concat!("SELECT ", user_columns!(), " FROM users WHERE email_key = $1"))
+            .bind(email_key)
+            .fetch_optional(&self.pool)
+            .await?;
         Ok(user)
     }
 

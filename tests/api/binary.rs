@@ -67,6 +67,15 @@ impl Server {
         self.output.lock().unwrap_or_else(PoisonError::into_inner).clone()
     }
 
+    /// Sends SIGHUP (the key directory is re-read).
+    pub fn hangup(&self) {
+        let pid = libc::pid_t::try_from(self.child.id()).expect("a pid");
+        // SAFETY: kill(2) with a valid signal number only sends the signal to our own child.
+        unsafe {
+            libc::kill(pid, libc::SIGHUP);
+        }
+    }
+
     /// Stops the server and returns everything it printed, to the last byte.
     pub fn stop(mut self) -> Vec<String> {
         let _ = self.child.kill();

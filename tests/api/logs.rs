@@ -81,6 +81,21 @@ async fn the_whole_flow_logs_requests_but_no_secret() {
     let (status, rotated) = post(&server, "jwt/refresh/", json!({ "refresh": refresh }), None).await;
     assert_eq!(status, StatusCode::OK, "{rotated}");
     let (access2, refresh2) = (text(&rotated, "access"), text(&rotated, "refresh"));
+    let change = json!({ "current_password": PASSWORD, "new_email": "ada@example.org" });
+    let changing = post(&server, "users/set_email/", change, Some(&access2)).await;
+    assert_eq!(changing.0, StatusCode::NO_CONTENT);
+    let (first, second) = (mail.next().await, mail.next().await);
+    let to_new = if first.data.contains("/set-email/") {
+        first
+    } else {
+        second
+    };
+    let (change_uid, change_token) = to_new.link("set-email");
+    let confirm = json!({ "uid": change_uid, "token": change_token });
+    assert_eq!(
+        post(&server, "users/set_email_confirm/", confirm, None).await.0,
+        StatusCode::NO_CONTENT
+    );
     let logout = post(&server, "jwt/logout/", json!({ "refresh": refresh2 }), Some(&access2)).await;
     assert_eq!(logout.0, StatusCode::RESET_CONTENT);
 
@@ -93,6 +108,7 @@ async fn the_whole_flow_logs_requests_but_no_secret() {
         ("SMTP password", SMTP_PASSWORD.to_owned()),
         ("activation token", token.clone()),
         ("activation uid/token", format!("{uid}/{token}")),
+        ("e-mail change token", change_token),
         ("access token", access.clone()),
         ("refresh token", refresh),
         ("rotated access token", access2.clone()),
@@ -131,6 +147,50 @@ async fn the_whole_flow_logs_requests_but_no_secret() {
         answers.iter().all(|event| event["span"].get("path").is_none()),
         "paths (which can hold links) are not logged"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn private_keys_never_reach_the_logs() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let database_url = format!("sqlite://{}?mode=rwc", dir.path().join("keys.db").display());
+    let (rsa, ed) = (crate::keys::fixture("rsa.pem"), crate::keys::fixture("ed25519.pem"));
+    let list = json!([
+        { "kid": "rsa", "algorithm": "RS256", "use": "sign", "signing_key": rsa },
+        { "kid": "ed", "algorithm": "EdDSA", "use": "verify", "signing_key": ed },
+    ])
+    .to_string();
+    let server = Server::start(&[
+        ("DEBUG", "false"),
+        ("RUST_LOG", "debug"),
+        ("SECRET_KEY", SECRET_KEY),
+        ("DATABASE_URL", &database_url),
+        ("HOST", "127.0.0.1"),
+        ("PORT", "0"),
+        ("EMAIL_BACKEND", "memory"),
+        ("IMHOTEP_DJOSER__SEND_ACTIVATION_EMAIL", "false"),
+        ("IMHOTEP_KEYS__LIST", &list),
+    ])
+    .await;
+    let registration = json!({ "email": "ada@example.com", "password": PASSWORD, "re_password": PASSWORD });
+    assert_eq!(post(&server, "users/", registration, None).await.0, StatusCode::CREATED);
+    let credentials = json!({ "email": "ada@example.com", "password": PASSWORD });
+    let (status, login) = post(&server, "jwt/create/", credentials, None).await;
+    assert_eq!(status, StatusCode::OK, "{login}");
+    let (status, _) = post(
+        &server,
+        "jwt/refresh/",
+        json!({ "refresh": text(&login, "refresh") }),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let lines = server.stop();
+    for (what, pem) in [("RSA private key", &rsa), ("Ed25519 private key", &ed)] {
+        for part in pem.lines().filter(|line| !line.starts_with("-----")) {
+            let hits: Vec<&String> = lines.iter().filter(|line| line.contains(part)).collect();
+            assert!(hits.is_empty(), "the {what} appears in the logs:\n{hits:#?}");
+        }
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -134,7 +134,8 @@ async fn serve(
             .unwrap_or_default()
             .to_ascii_uppercase();
         let reply: &[u8] = match verb.as_str() {
-            "EHLO" | "HELO" => b"250-sink\r\n250-8BITMIME\r\n250 AUTH PLAIN\r\n",
+            // SMTPUTF8: addresses with non-ASCII local parts (RFC 6531) can be delivered.
+            "EHLO" | "HELO" => b"250-sink\r\n250-8BITMIME\r\n250-SMTPUTF8\r\n250 AUTH PLAIN\r\n",
             "AUTH" => {
                 let encoded = line.trim_end().rsplit(' ').next().unwrap_or_default();
                 let decoded = base64::engine::general_purpose::STANDARD

@@ -6,7 +6,7 @@ use std::process::Output;
 use crate::helpers::{Backend, PASSWORD, TestApp, spawn_app};
 
 /// Runs `imhotep users ...` against the app's database; the whole output, whatever the exit.
-fn users(app: &TestApp, args: &[&str]) -> Output {
+pub fn users(app: &TestApp, args: &[&str]) -> Output {
     std::process::Command::new(env!("CARGO_BIN_EXE_imhotep"))
         .arg("users")
         .args(args)
@@ -20,7 +20,7 @@ fn users(app: &TestApp, args: &[&str]) -> Output {
 
 /// Runs `imhotep users ...`, asserts it succeeded and returns its stdout.
 #[track_caller]
-fn users_ok(app: &TestApp, args: &[&str]) -> String {
+pub fn users_ok(app: &TestApp, args: &[&str]) -> String {
     let output = users(app, args);
     assert!(
         output.status.success(),

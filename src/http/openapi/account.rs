@@ -2,8 +2,8 @@
 #![allow(dead_code)]
 
 use super::schemas::{
-    BadRequest, Detail, EmailRequest, ResetEmailConfirmRequest, ResetPasswordConfirmRequest, SetEmailRequest,
-    SetPasswordRequest, Unauthorized,
+    BadRequest, Detail, EmailChangeConfirmRequest, EmailRequest, ResetEmailConfirmRequest, ResetPasswordConfirmRequest,
+    SetEmailRequest, SetPasswordRequest, Unauthorized,
 };
 
 /// Resend the activation e-mail
@@ -65,15 +65,36 @@ fn users_reset_password() {}
 fn users_reset_password_confirm() {}
 
 /// Change the e-mail address
+///
+/// With `djoser.set_email_requires_confirmation` (the default) the address is only recorded as
+/// pending: the new address gets a confirmation link (see `users/set_email_confirm/`), the current
+/// one a notice, and `users/me/` shows the current address until the link is followed. Off:
+/// Djoser's immediate change.
 #[utoipa::path(post, path = "/api/auth/users/set_email/", operation_id = "users_set_email", tag = "account",
     security(("jwt" = [])),
     request_body = SetEmailRequest,
+    responses(
+        (status = 204, description = "Changed, or pending confirmation"),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+    ))]
+fn users_set_email() {}
+
+/// Confirm an e-mail address change
+///
+/// The `uid` and `token` come from the link mailed to the new address by `users/set_email/`;
+/// the link confirms only that address and works once. 400 `non_field_errors` if the address
+/// was taken by another account meanwhile. imhotep's own endpoint (not in Djoser).
+#[utoipa::path(post, path = "/api/auth/users/set_email_confirm/", operation_id = "users_set_email_confirm",
+    tag = "account",
+    security((), ("jwt" = [])),
+    request_body = EmailChangeConfirmRequest,
     responses(
         (status = 204, description = "Changed"),
         (status = 400, response = BadRequest),
         (status = 401, response = Unauthorized),
     ))]
-fn users_set_email() {}
+fn users_set_email_confirm() {}
 
 /// Request an e-mail reset link
 #[utoipa::path(post, path = "/api/auth/users/reset_email/", operation_id = "users_reset_email", tag = "account",

@@ -49,6 +49,13 @@ pub struct ActivationRequest {
     token: String,
 }
 
+/// The `uid` and `token` of the link that confirms an e-mail address change.
+#[derive(ToSchema)]
+pub struct EmailChangeConfirmRequest {
+    uid: String,
+    token: String,
+}
+
 /// An e-mail address to send a link to.
 #[derive(ToSchema)]
 pub struct EmailRequest {
@@ -183,6 +190,34 @@ pub struct Ready {
     database: String,
     /// Only when `degraded`: password hashes waiting for a slot.
     hash_queue: Option<u64>,
+}
+
+/// One public key of `GET /.well-known/jwks.json` (RFC 7517): RSA keys have `n` and `e`, EC keys
+/// `crv`, `x` and `y`, Ed25519 keys (`kty` `OKP`) `crv` and `x`.
+#[derive(ToSchema)]
+pub struct Jwk {
+    #[schema(example = "2026-11")]
+    kid: String,
+    #[schema(example = "sig")]
+    r#use: String,
+    #[schema(example = "EdDSA")]
+    alg: String,
+    /// `RSA`, `EC` or `OKP`.
+    #[schema(example = "OKP")]
+    kty: String,
+    /// `P-256`, `P-384` or `Ed25519`.
+    #[schema(example = "Ed25519")]
+    crv: Option<String>,
+    x: Option<String>,
+    y: Option<String>,
+    n: Option<String>,
+    e: Option<String>,
+}
+
+/// `GET /.well-known/jwks.json`.
+#[derive(ToSchema)]
+pub struct Jwks {
+    keys: Vec<Jwk>,
 }
 
 /// The `format` of `GET /api/schema/`.

@@ -1,7 +1,7 @@
 //! Operations outside `/api/auth/`: probes, metrics and this documentation (documentation only).
 #![allow(dead_code)]
 
-use super::schemas::{Detail, Health, Ready, SchemaFormat, TokenError};
+use super::schemas::{Detail, Health, Jwks, Ready, SchemaFormat, TokenError};
 
 /// Liveness
 #[utoipa::path(get, path = "/healthz", operation_id = "healthz", tag = "service",
@@ -44,3 +44,13 @@ fn schema() {}
 #[utoipa::path(get, path = "/api/docs/", operation_id = "docs", tag = "service",
     responses((status = 200, description = "An HTML page", body = String, content_type = "text/html")))]
 fn docs() {}
+
+/// The public signing keys (JWK Set)
+///
+/// Every non-HMAC key of the key ring, signing or verifying, for services that verify access tokens
+/// offline (match a token's `kid` header). Empty with the default HS256 configuration. Cacheable for
+/// ten minutes; also served at any alias of the endpoint name `jwks`.
+#[utoipa::path(get, path = "/.well-known/jwks.json", operation_id = "jwks", tag = "service",
+    responses((status = 200, description = "The JWK Set", body = Jwks,
+        headers(("Cache-Control" = String, description = "`public, max-age=600`")))))]
+fn jwks() {}

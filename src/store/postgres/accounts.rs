@@ -1,22 +1,21 @@
 //! Account writes on PostgreSQL, each one transaction together with the e-mails it promises.
 
+use chrono::{DateTime, Utc};
 use sqlx::postgres::PgConnection;
 
 use super::PgStore;
 use crate::store::models::{EmailChange, NewUser, PasswordChange, QueuedMail, User};
-use crate::store::{StoreError, now};
-
-const USER_COLUMNS: &str =
-    "id, email, username, first_name, last_name, password, is_active, is_staff, is_superuser, last_login, date_joined";
+use crate::store::{StoreError, now, user_columns};
 
 impl PgStore {
     pub async fn create_user(&self, user: &NewUser, email_key: &str, mails: &[QueuedMail]) -> Result<User, StoreError> {
         let mut tx = self.pool.begin().await?;
-        let result = sqlx::query_as::<_, User>(sqlx::AssertSqlSafe(format!(
+        let result = sqlx::query_as::<_, User>(concat!(
             "INSERT INTO users (email, email_key, username, first_name, last_name, password, \
                                 is_active, is_staff, is_superuser, date_joined) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING {USER_COLUMNS}"
-        )))
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING ",
+            user_columns!()
+        ))
         .bind(&user.email)
         .bind(email_key)
         .bind(&user.username)
@@ -42,10 +41,11 @@ impl PgStore {
 
     pub async fn activate_user(&self, id: i64, mails: &[QueuedMail]) -> Result<bool, StoreError> {
         let mut tx = self.pool.begin().await?;
-        let result = sqlx::query("UPDATE users SET is_active = TRUE WHERE id = $1 AND NOT is_active")
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
+        let result =
+            sqlx::query("UPDATE users SET is_active = TRUE WHERE id = $1 AND NOT is_active AND suspended_at IS NULL")
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
         let changed = result.rows_affected() == 1;
         if changed {
             queue_in(&mut tx, id, mails).await?;
@@ -83,15 +83,7 @@ impl PgStore {
             return Ok(false);
         }
         if change.revoke_tokens {
-            sqlx::query(
-                "INSERT INTO blacklisted_tokens (token_id, blacklisted_at) \
-                 SELECT id, $2 FROM outstanding_tokens WHERE user_id = $1 AND expires_at > $2 \
-                 ON CONFLICT (token_id) DO NOTHING",
-            )
-            .bind(id)
-            .bind(at)
-            .execute(&mut *tx)
-            .await?;
+            revoke_user_tokens_in(&mut tx, id, at).await?;
         }
         queue_in(&mut tx, id, mails).await?;
         tx.commit().await?;
@@ -106,7 +98,8 @@ impl PgStore {
     ) -> Result<bool, StoreError> {
         let mut tx = self.pool.begin().await?;
         let result = sqlx::query(
-            "UPDATE users SET email = $1, email_key = $2, last_login = CASE WHEN $3 THEN $4 ELSE last_login END \
+            "UPDATE users SET email = $1, email_key = $2, pending_email = NULL, \
+                              last_login = CASE WHEN $3 THEN $4 ELSE last_login END \
              WHERE id = $5 AND ($6::text IS NULL OR email = $6)",
         )
         .bind(change.new_email)
@@ -130,6 +123,52 @@ impl PgStore {
         Ok(updated)
     }
 
+    pub async fn request_email_change(&self, id: i64, pending: &str, mails: &[QueuedMail]) -> Result<bool, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let result = sqlx::query("UPDATE users SET pending_email = $1 WHERE id = $2")
+            .bind(pending)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        if result.rows_affected() != 1 {
+            return Ok(false);
+        }
+        queue_in(&mut tx, id, mails).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    pub async fn suspend_user(&self, id: i64) -> Result<bool, StoreError> {
+        let at = now();
+        let mut tx = self.pool.begin().await?;
+        let result =
+            sqlx::query("UPDATE users SET is_active = FALSE, suspended_at = COALESCE(suspended_at, $1) WHERE id = $2")
+                .bind(at)
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+        if result.rows_affected() != 1 {
+            return Ok(false);
+        }
+        revoke_user_tokens_in(&mut tx, id, at).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    pub async fn set_email_key(&self, id: i64, email_key: &str) -> Result<bool, StoreError> {
+        let result = sqlx::query("UPDATE users SET email_key = $1 WHERE id = $2 AND email_key <> $1")
+            .bind(email_key)
+            .bind(id)
+            .execute(&self.pool)
+            .await;
+        match result {
+            Err(sqlx::Error::Database(db)) if db.constraint() == Some("users_email_key_unique") => {
+                Err(StoreError::EmailTaken)
+            }
+            other => Ok(other?.rows_affected() == 1),
+        }
+    }
+
     pub async fn delete_user(&self, id: i64, delete_tokens: bool) -> Result<bool, StoreError> {
         let mut tx = self.pool.begin().await?;
         if delete_tokens {
@@ -145,6 +184,21 @@ impl PgStore {
         tx.commit().await?;
         Ok(result.rows_affected() == 1)
     }
+}
+
+/// Ends every session of the user: blacklists each of their refresh tokens that has not expired.
+/// The one place that revokes all of a user's tokens (password change, suspension).
+async fn revoke_user_tokens_in(conn: &mut PgConnection, user_id: i64, at: DateTime<Utc>) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO blacklisted_tokens (token_id, blacklisted_at) \
+         SELECT id, $2 FROM outstanding_tokens WHERE user_id = $1 AND expires_at > $2 \
+         ON CONFLICT (token_id) DO NOTHING",
+    )
+    .bind(user_id)
+    .bind(at)
+    .execute(conn)
+    .await?;
+    Ok(())
 }
 
 /// Queues `mails` about `user_id`, due now.

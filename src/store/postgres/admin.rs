@@ -3,18 +3,14 @@
 use chrono::{DateTime, Utc};
 
 use super::PgStore;
-use crate::store::StoreError;
 use crate::store::models::{ProfileChange, User};
+use crate::store::{StoreError, user_columns};
 
 impl PgStore {
     pub async fn list_users(&self) -> Result<Vec<User>, StoreError> {
-        let users = sqlx::query_as(
-            "SELECT id, email, username, first_name, last_name, password, \
-                    is_active, is_staff, is_superuser, last_login, date_joined \
-             FROM users ORDER BY id",
-        )
-        .fetch_all(&self.pool)
-        .await?;
+        let users = sqlx::query_as(concat!("SELECT ", user_columns!(), " FROM users ORDER BY id"))
+            .fetch_all(&self.pool)
+            .await?;
         Ok(users)
     }
 
@@ -39,7 +35,8 @@ impl PgStore {
         is_staff: Option<bool>,
     ) -> Result<bool, StoreError> {
         let result = sqlx::query(
-            "UPDATE users SET is_active = COALESCE($1, is_active), is_staff = COALESCE($2, is_staff) WHERE id = $3",
+            "UPDATE users SET is_active = COALESCE($1, is_active), is_staff = COALESCE($2, is_staff), \
+                              suspended_at = CASE WHEN $1 THEN NULL ELSE suspended_at END WHERE id = $3",
         )
         .bind(is_active)
         .bind(is_staff)

@@ -1,14 +1,12 @@
 //! Account writes on SQLite, each one `BEGIN IMMEDIATE` transaction together with the e-mails it
 //! promises.
 
+use chrono::{DateTime, Utc};
 use sqlx::sqlite::SqliteConnection;
 
 use super::SqliteStore;
 use crate::store::models::{EmailChange, NewUser, PasswordChange, QueuedMail, User};
-use crate::store::{StoreError, now};
-
-const USER_COLUMNS: &str =
-    "id, email, username, first_name, last_name, password, is_active, is_staff, is_superuser, last_login, date_joined";
+use crate::store::{StoreError, now, user_columns};
 
 /// SQLite's message for a duplicate e-mail key (it has no constraint names in errors).
 const EMAIL_TAKEN: &str = "UNIQUE constraint failed: users.email_key";
@@ -16,11 +14,12 @@ const EMAIL_TAKEN: &str = "UNIQUE constraint failed: users.email_key";
 impl SqliteStore {
     pub async fn create_user(&self, user: &NewUser, email_key: &str, mails: &[QueuedMail]) -> Result<User, StoreError> {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        let result = sqlx::query_as::<_, User>(sqlx::AssertSqlSafe(format!(
+        let result = sqlx::query_as::<_, User>(concat!(
             "INSERT INTO users (email, email_key, username, first_name, last_name, password, \
                                 is_active, is_staff, is_superuser, date_joined) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING {USER_COLUMNS}"
-        )))
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING ",
+            user_columns!()
+        ))
         .bind(&user.email)
         .bind(email_key)
         .bind(&user.username)
@@ -44,10 +43,11 @@ impl SqliteStore {
 
     pub async fn activate_user(&self, id: i64, mails: &[QueuedMail]) -> Result<bool, StoreError> {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        let result = sqlx::query("UPDATE users SET is_active = 1 WHERE id = ? AND is_active = 0")
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
+        let result =
+            sqlx::query("UPDATE users SET is_active = 1 WHERE id = ? AND is_active = 0 AND suspended_at IS NULL")
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
         let changed = result.rows_affected() == 1;
         if changed {
             queue_in(&mut tx, id, mails).await?;
@@ -87,16 +87,7 @@ impl SqliteStore {
             return Ok(false);
         }
         if change.revoke_tokens {
-            sqlx::query(
-                "INSERT INTO blacklisted_tokens (token_id, blacklisted_at) \
-                 SELECT id, ? FROM outstanding_tokens WHERE user_id = ? AND expires_at > ? \
-                 ON CONFLICT (token_id) DO NOTHING",
-            )
-            .bind(at)
-            .bind(id)
-            .bind(at)
-            .execute(&mut *tx)
-            .await?;
+            revoke_user_tokens_in(&mut tx, id, at).await?;
         }
         queue_in(&mut tx, id, mails).await?;
         tx.commit().await?;
@@ -111,7 +102,8 @@ impl SqliteStore {
     ) -> Result<bool, StoreError> {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let result = sqlx::query(
-            "UPDATE users SET email = ?, email_key = ?, last_login = CASE WHEN ? THEN ? ELSE last_login END \
+            "UPDATE users SET email = ?, email_key = ?, pending_email = NULL, \
+                              last_login = CASE WHEN ? THEN ? ELSE last_login END \
              WHERE id = ? AND (? IS NULL OR email = ?)",
         )
         .bind(change.new_email)
@@ -134,6 +126,50 @@ impl SqliteStore {
         Ok(updated)
     }
 
+    pub async fn request_email_change(&self, id: i64, pending: &str, mails: &[QueuedMail]) -> Result<bool, StoreError> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let result = sqlx::query("UPDATE users SET pending_email = ? WHERE id = ?")
+            .bind(pending)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        if result.rows_affected() != 1 {
+            return Ok(false);
+        }
+        queue_in(&mut tx, id, mails).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    pub async fn suspend_user(&self, id: i64) -> Result<bool, StoreError> {
+        let at = now();
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let result =
+            sqlx::query("UPDATE users SET is_active = 0, suspended_at = COALESCE(suspended_at, ?) WHERE id = ?")
+                .bind(at)
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+        if result.rows_affected() != 1 {
+            return Ok(false);
+        }
+        revoke_user_tokens_in(&mut tx, id, at).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    pub async fn set_email_key(&self, id: i64, email_key: &str) -> Result<bool, StoreError> {
+        let result = sqlx::query("UPDATE users SET email_key = ?1 WHERE id = ?2 AND email_key <> ?1")
+            .bind(email_key)
+            .bind(id)
+            .execute(&self.pool)
+            .await;
+        match result {
+            Err(sqlx::Error::Database(db)) if db.message() == EMAIL_TAKEN => Err(StoreError::EmailTaken),
+            other => Ok(other?.rows_affected() == 1),
+        }
+    }
+
     pub async fn delete_user(&self, id: i64, delete_tokens: bool) -> Result<bool, StoreError> {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         if delete_tokens {
@@ -149,6 +185,26 @@ impl SqliteStore {
         tx.commit().await?;
         Ok(result.rows_affected() == 1)
     }
+}
+
+/// Ends every session of the user: blacklists each of their refresh tokens that has not expired.
+/// The one place that revokes all of a user's tokens (password change, suspension).
+async fn revoke_user_tokens_in(
+    conn: &mut SqliteConnection,
+    user_id: i64,
+    at: DateTime<Utc>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO blacklisted_tokens (token_id, blacklisted_at) \
+         SELECT id, ? FROM outstanding_tokens WHERE user_id = ? AND expires_at > ? \
+         ON CONFLICT (token_id) DO NOTHING",
+    )
+    .bind(at)
+    .bind(user_id)
+    .bind(at)
+    .execute(conn)
+    .await?;
+    Ok(())
 }
 
 /// Queues `mails` about `user_id`, due now.

@@ -3,6 +3,7 @@
 //! `TEST_DATABASE_URL` (default `postgres://postgres@127.0.0.1:5432/postgres`) and dropped
 //! afterwards, even when the test fails.
 
+mod account_states;
 mod throttle;
 mod tokens;
 mod users;
