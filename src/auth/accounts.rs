@@ -304,8 +304,10 @@ impl Accounts {
     ) -> Result<(), AuthError> {
         let key = email.key();
         if self.limits.before_mail(kind.name(), key, client).await? == MailPermit::Queue {
+            // The worker is not woken: it resolves requests on its own schedule (`outbox.poll_interval`),
+            // so the work a known address causes does not follow its request at once, where the
+            // client's next request could feel it.
             self.store.request_mail(kind.name(), key, want_active).await?;
-            self.outbox_bell.notify_one();
         }
         Ok(())
     }

@@ -129,7 +129,8 @@ impl Store {
         delegate!(self, request_mail(kind, email_key, want_active))
     }
 
-    /// Turns up to `limit` requests into outbox rows for the accounts that qualify, deleting the
+    /// Turns up to `limit` requests into outbox rows for the accounts that qualify (active or inactive as
+    /// asked, not suspended, with a usable password: Djoser's rule plus suspension), deleting the
     /// requests, in one transaction; returns `(requests handled, e-mails queued)`. Each request is
     /// handled by one caller, across processes.
     pub async fn resolve_mail_requests(&self, limit: i64) -> Result<(u64, u64), StoreError> {

@@ -105,7 +105,7 @@ impl PgStore {
                  INSERT INTO email_outbox (kind, user_id, recipient, status, next_attempt_at, created_at) \
                  SELECT c.kind, u.id, u.email, 'pending', $2, $2 FROM claimed c \
                  JOIN users u ON u.email_key = c.email_key \
-                 WHERE u.is_active = c.want_active AND u.password NOT LIKE '!%' \
+                 WHERE u.is_active = c.want_active AND u.suspended_at IS NULL AND u.password NOT LIKE '!%' \
                  RETURNING 1) \
              SELECT (SELECT count(*) FROM claimed), (SELECT count(*) FROM queued)",
         )

@@ -132,7 +132,7 @@ impl SqliteStore {
             "INSERT INTO email_outbox (kind, user_id, recipient, status, next_attempt_at, created_at) \
              SELECT r.kind, u.id, u.email, 'pending', ?, ? FROM mail_requests r \
              JOIN users u ON u.email_key = r.email_key \
-             WHERE r.id <= ? AND u.is_active = r.want_active AND u.password NOT LIKE '!%' ORDER BY r.id",
+             WHERE r.id <= ? AND u.is_active = r.want_active AND u.suspended_at IS NULL AND u.password NOT LIKE '!%' ORDER BY r.id",
         )
         .bind(at)
         .bind(at)
