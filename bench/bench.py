@@ -290,10 +290,12 @@ class Minter:
     def signature(self, signing_input: bytes) -> bytes:
         return hmac.new(self.key, signing_input, hashlib.sha256).digest()
 
-    def token(self, kind: str, user_id: int, iat: int, exp: int) -> tuple[str, str]:
+    def token(self, kind: str, user_id: int, iat: int, exp: int, sid: str | None = None) -> tuple[str, str]:
+        """A SimpleJWT-shaped token; with `sid`, imhotep's session claim after `user_id` (as a login makes it)."""
         jti = uuid.uuid4().hex
+        session = f',"sid":"{sid}"' if sid else ""
         payload = (f'{{"token_type":"{kind}","exp":{exp},"iat":{iat},"jti":"{jti}",'
-                   f'"user_id":"{user_id}"}}').encode()
+                   f'"user_id":"{user_id}"{session}}}').encode()
         signing_input = self.HEADER + b"." + b64url(payload)
         signature = b64url(self.signature(signing_input))
         return jti, (signing_input + b"." + signature).decode()
@@ -346,7 +348,12 @@ class Server:
         self.log_path = work / f"{label}.log"
 
     # Implemented per server: prepare(users, outstanding, blacklisted), start(smtp_port),
-    # pids(), record_outstanding(rows), counts(), close().
+    # pids(), record_outstanding(rows), counts(), close(). Servers with sessions (imhotep) also
+    # record_sessions(rows), and their tokens carry the session's `sid`, as a login's would.
+    has_sessions = False
+
+    def record_sessions(self, rows) -> None:
+        """rows: (sid, user_id, iat, exp) of sessions the tokens about to be presented belong to."""
 
     def wait_ready(self, path: str, ok, timeout: float = 90) -> None:
         deadline = time.monotonic() + timeout
@@ -395,6 +402,7 @@ def pg_seed_sql(table_users: str, columns: str, values: str, outstanding_table: 
 
 class Imhotep(Server):
     name = "imhotep"
+    has_sessions = True
 
     def __init__(self, cfg, work, label, backend: str, password_hash: str, extra_env: dict | None = None):
         super().__init__(cfg, work, label)
@@ -469,23 +477,41 @@ class Imhotep(Server):
     def pids(self) -> list[int]:
         return [self.proc.pid] if self.alive() else []
 
+    def record_sessions(self, rows) -> None:
+        if self.backend == "pg":
+            path = self.work / "sessions.csv"
+            with open(path, "w", newline="") as f:
+                writer = csv.writer(f)
+                for sid, user_id, iat, exp in rows:
+                    writer.writerow([sid, user_id, iso(iat), iso(iat), iso(exp)])
+            psql(self.db, f"\\copy sessions (id, user_id, created_at, last_used_at, expires_at) FROM '{path}' "
+                          "WITH (FORMAT csv)\nANALYZE sessions;\n")
+        else:
+            con = sqlite3.connect(self.sqlite_path, timeout=30)
+            with con:
+                con.executemany("INSERT INTO sessions (id, user_id, created_at, last_used_at, expires_at) "
+                                "VALUES (?, ?, ?, ?, ?)",
+                                ((sid, user_id, iso(iat), iso(iat), iso(exp)) for sid, user_id, iat, exp in rows))
+            con.close()
+
     def record_outstanding(self, rows) -> None:
-        """rows: (jti, user_id, iat, exp, token) of refresh tokens about to be presented: recorded
-        as outstanding, as if a login had issued them."""
+        """rows: (jti, user_id, iat, exp, token, sid) of refresh tokens about to be presented: recorded
+        as outstanding in their sessions (recorded first), as if a login had issued them."""
+        self.record_sessions([(sid, user_id, iat, exp) for _jti, user_id, iat, exp, _token, sid in rows])
         if self.backend == "pg":
             path = self.work / "outstanding.csv"
             with open(path, "w", newline="") as f:
                 writer = csv.writer(f)
-                for jti, user_id, iat, exp, _token in rows:
-                    writer.writerow([jti, user_id, iso(iat), iso(exp)])
-            psql(self.db, f"\\copy outstanding_tokens (jti, user_id, created_at, expires_at) FROM '{path}' "
+                for jti, user_id, iat, exp, _token, sid in rows:
+                    writer.writerow([jti, user_id, iso(iat), iso(exp), sid])
+            psql(self.db, f"\\copy outstanding_tokens (jti, user_id, created_at, expires_at, session_id) FROM '{path}' "
                           "WITH (FORMAT csv)\nANALYZE outstanding_tokens;\n")
         else:
             con = sqlite3.connect(self.sqlite_path, timeout=30)
             with con:
-                con.executemany("INSERT INTO outstanding_tokens (jti, user_id, created_at, expires_at) "
-                                "VALUES (?, ?, ?, ?)",
-                                ((jti, user_id, iso(iat), iso(exp)) for jti, user_id, iat, exp, _ in rows))
+                con.executemany("INSERT INTO outstanding_tokens (jti, user_id, created_at, expires_at, session_id) "
+                                "VALUES (?, ?, ?, ?, ?)",
+                                ((jti, user_id, iso(iat), iso(exp), sid) for jti, user_id, iat, exp, _, sid in rows))
             con.close()
 
     def counts(self) -> dict:
@@ -565,7 +591,7 @@ class Djoser(Server):
         path = self.work / "outstanding.csv"
         with open(path, "w", newline="") as f:
             writer = csv.writer(f)
-            for jti, user_id, iat, exp, token in rows:
+            for jti, user_id, iat, exp, token, _sid in rows:
                 writer.writerow([token, jti, user_id, iso(iat), iso(exp)])
         psql(self.db, "\\copy token_blacklist_outstandingtoken (token, jti, user_id, created_at, expires_at) "
                       f"FROM '{path}' WITH (FORMAT csv)\nANALYZE token_blacklist_outstandingtoken;\n")
@@ -670,23 +696,31 @@ class TokenFiles:
         self.work, self.minter, self.users = work, minter, users
         self.serial = 0
 
-    def access(self, label: str) -> Path:
-        """Access tokens of up to 10,000 distinct users, for W1/W2/W6."""
+    def access(self, label: str, server: "Server | None" = None) -> Path:
+        """Access tokens of up to 10,000 distinct users, for W1/W2/W6; on a server with sessions each
+        token belongs to a recorded session, so W1 pays for the session check."""
         now = int(time.time()) - 5
         ids = random.sample(range(1, self.users + 1), min(self.users, 10_000))
+        with_sessions = server is not None and server.has_sessions
+        sids = {uid: uuid.uuid4().hex if with_sessions else None for uid in ids}
+        if with_sessions:
+            server.record_sessions([(sids[uid], uid, now, now + 7 * 86400) for uid in ids])
         path = self.work / f"access-{label}.txt"
-        path.write_text("".join(self.minter.token("access", uid, now, now + 3 * 3600)[1] + "\n" for uid in ids))
+        path.write_text("".join(self.minter.token("access", uid, now, now + 3 * 3600, sids[uid])[1] + "\n"
+                                for uid in ids))
         return path
 
     def refresh(self, server: Server, count: int) -> Path:
-        """`count` fresh refresh tokens of random users, recorded as outstanding on `server`."""
+        """`count` fresh refresh tokens of random users, recorded as outstanding on `server` (each in
+        a session of its own where the server has sessions, as after `count` logins)."""
         self.serial += 1
         now = int(time.time()) - 5
         rows = []
         for _ in range(count):
             uid = random.randint(1, self.users)
-            jti, token = self.minter.token("refresh", uid, now, now + 7 * 86400)
-            rows.append((jti, uid, now, now + 7 * 86400, token))
+            sid = uuid.uuid4().hex if server.has_sessions else None
+            jti, token = self.minter.token("refresh", uid, now, now + 7 * 86400, sid)
+            rows.append((jti, uid, now, now + 7 * 86400, token, sid))
         server.record_outstanding(rows)
         path = self.work / f"refresh-{self.serial}.txt"
         path.write_text("".join(row[4] + "\n" for row in rows))
@@ -784,7 +818,7 @@ def bench_server(cfg, server: Server, minter: Minter, users: int, workloads: lis
     log(f"{server.label}: up on port {server.port}, idle RSS {idle['rss_kb'] / 1024:.1f} MiB "
         f"({len(server.pids())} process(es)), seeded in {seed_seconds:.1f} s")
     tokens = TokenFiles(server.work, minter, users)
-    access = tokens.access(server.label)
+    access = tokens.access(server.label, server)
     result = {"server": server.name, "backend": server.backend, "users": users,
               "outstanding_seeded": outstanding, "blacklisted_seeded": blacklisted,
               "seed_seconds": round(seed_seconds, 2), "idle_rss_kb": idle["rss_kb"], "idle_pss_kb": idle["pss_kb"],

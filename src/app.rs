@@ -79,7 +79,8 @@ impl Application {
             let _ = stopped.changed().await;
         }));
         let (started_tx, started_rx) = tokio::sync::oneshot::channel::<()>();
-        // ConnectInfo: the peer address is the client's identity for rate limits (http::client_ip).
+        // The peer address reaches handlers as `ConnectInfo`: the client's identity for rate limits
+        // (http::client_ip) and where a session's login came from.
         let service = self.router.into_make_service_with_connect_info::<SocketAddr>();
         let server = axum::serve(self.listener, service).with_graceful_shutdown(async move {
             signal.await;
@@ -145,14 +146,20 @@ pub fn build_state(settings: Settings, store: Store) -> anyhow::Result<(AppState
         outbox.bell(),
         Limits::new(store.clone(), &settings.throttle),
     );
-    let sessions = Sessions::new(store.clone(), tokens, &settings.simple_jwt);
+    let metrics = Metrics::default();
+    let sessions = Sessions::new(
+        store.clone(),
+        tokens,
+        (&settings.simple_jwt, &settings.sessions),
+        metrics.clone(),
+    );
     let client_ip = Arc::new(ClientIpSource::new(&settings.throttle));
     let state = AppState {
         settings: Arc::new(settings),
         accounts: Arc::new(accounts),
         sessions: Arc::new(sessions),
         store,
-        metrics: Metrics::default(),
+        metrics,
         client_ip,
         keys,
     };

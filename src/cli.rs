@@ -1,5 +1,5 @@
 //! The command line: `serve` (the default), `migrate`, `createsuperuser`, `check`, `flushexpiredtokens`,
-//! `outbox`, `users` and `keys`.
+//! and the operator tools (`outbox`, `users`, `sessions`, `keys`).
 
 use std::io::BufRead;
 use std::path::PathBuf;
@@ -61,6 +61,11 @@ pub enum Command {
         #[command(subcommand)]
         action: crate::throttle_cli::ThrottleAction,
     },
+    /// List sessions, or end one (by id) or all of a user's (--user).
+    Sessions {
+        #[command(subcommand)]
+        action: crate::sessions_cli::SessionsAction,
+    },
     /// Make JWT signing keys: `keys generate --algorithm EdDSA|ES256|RS256 [--kid K] [--public]`.
     Keys {
         #[command(subcommand)]
@@ -117,6 +122,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Outbox { action } => outbox(&settings, action).await,
         Command::Users { action } => crate::users_cli::run(&settings, action).await,
         Command::Throttle { action } => crate::throttle_cli::run(&settings, action).await,
+        Command::Sessions { action } => crate::sessions_cli::run(&settings, action).await,
         Command::Keys { action } => crate::keys_cli::run(action),
         Command::Flushexpiredtokens => {
             let store = connect_store(&settings).await?;
@@ -224,7 +230,8 @@ async fn check(settings: Settings, generated_key: bool) -> anyhow::Result<()> {
         .iter()
         .chain(crate::http::routes::SERVICE_ENDPOINTS)
     {
-        println!("  {name:<30} {path}");
+        // `<id>`, not `{id}`: the settings above are the only braces in this output.
+        println!("  {name:<30} {}", path.replace("{id}", "<id>"));
     }
     for (path, name) in &aliases {
         println!("  alias {path} -> {name}");

@@ -11,6 +11,7 @@ mod key_reload;
 pub mod keys_cli;
 pub mod mail;
 pub mod metrics;
+pub mod sessions_cli;
 pub mod store;
 pub mod telemetry;
 pub mod throttle_cli;

@@ -29,7 +29,7 @@ pub enum UsersAction {
         user: String,
     },
     /// Suspend the user: no login, refresh, bearer use, activation link or password reset until
-    /// `users activate` (clears is_active, sets suspended, revokes every refresh token).
+    /// `users activate` (clears is_active, sets suspended, revokes every session).
     #[command(visible_alias = "suspend")]
     Deactivate {
         /// The user's id, or their e-mail (any case).
@@ -76,7 +76,7 @@ pub async fn run(settings: &Settings, action: UsersAction) -> anyhow::Result<()>
 }
 
 /// Looks a user up by id (an argument of digits only) or by case-folded e-mail.
-async fn find(store: &Store, reference: &str) -> anyhow::Result<User> {
+pub(crate) async fn find(store: &Store, reference: &str) -> anyhow::Result<User> {
     let reference = reference.trim();
     if reference.is_empty() {
         bail!("name a user by id or e-mail");

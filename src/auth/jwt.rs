@@ -14,7 +14,10 @@ use serde_json::{Map, Value, json};
 
 use super::keys::{ALGORITHM_NAMES, KeyRing};
 use crate::config::SimpleJwtSettings;
-use crate::store::models::TokenRecord;
+use crate::store::models::{IssuedToken, TokenRecord};
+
+/// The session claim imhotep adds to every token of a login (SimpleJWT ignores unknown claims).
+pub const SESSION_CLAIM: &str = "sid";
 
 /// Claims SimpleJWT sets itself; everything else in a refresh token is copied into the access tokens made from it.
 const RESERVED_CLAIMS: [&str; 4] = ["token_type", "exp", "iat", "jti"];
@@ -73,6 +76,11 @@ impl Claims {
         self.0.get("jti").and_then(Value::as_str)
     }
 
+    /// The `sid` claim: the session of an imhotep token (`None` for tokens minted elsewhere).
+    pub fn session_id(&self) -> Option<&str> {
+        self.0.get(SESSION_CLAIM).and_then(Value::as_str)
+    }
+
     pub fn user_id(&self) -> UserIdClaim {
         match self.0.get("user_id") {
             None => UserIdClaim::Missing,
@@ -112,6 +120,8 @@ impl Claims {
             },
             created_at: self.timestamp("iat").unwrap_or_else(Utc::now),
             expires_at: self.timestamp("exp").ok_or(TokenError::NoExp)?,
+            session_id: self.session_id().map(str::to_owned),
+            parent_jti: None,
         })
     }
 }
@@ -186,7 +196,7 @@ impl TokenService {
     }
 
     /// A login's refresh token and its access token, sharing `iat` and claims.
-    /// `extra` claims (custom claims, `hash_password`) follow `user_id` in both tokens.
+    /// `extra` claims (custom claims, `hash_password`, then `sid`) follow `user_id` in both tokens.
     pub fn login_pair(&self, user_id: i64, extra: Map<String, Value>, now: DateTime<Utc>) -> (IssuedRefresh, String) {
         let mut claims = Map::new();
         claims.insert("user_id".into(), json!(user_id.to_string()));
@@ -195,9 +205,26 @@ impl TokenService {
         (self.sign_refresh(claims, now), access)
     }
 
-    /// The rotated successor of a refresh token: the same payload with a new `jti`, `iat` and `exp`.
-    pub fn rotate_refresh(&self, refresh: &Claims, now: DateTime<Utc>) -> IssuedRefresh {
-        self.sign_refresh(carried_claims(refresh), now)
+    /// The rotated successor of a refresh token: the same payload with a new `jti`, `iat` and `exp`,
+    /// in session `sid` (added at the end when the token had none), recorded with its parent.
+    pub fn rotate_refresh(&self, refresh: &Claims, sid: &str, now: DateTime<Utc>) -> IssuedRefresh {
+        let mut issued = self.sign_refresh(in_session(refresh, sid), now);
+        issued.record.parent_jti = refresh.jti().map(str::to_owned);
+        issued
+    }
+
+    /// A token of `refresh`'s family signed again exactly as it was first issued: the payload of a
+    /// rotation of `refresh` in session `sid`, with the stored `jti`, `iat` and `exp`. HMAC is
+    /// deterministic, so the bytes are the same; the token itself is never stored.
+    pub fn reissue_refresh(&self, refresh: &Claims, sid: &str, issued: &IssuedToken) -> String {
+        let mut claims = in_session(refresh, sid);
+        claims.insert("jti".into(), json!(issued.jti));
+        self.sign_at(
+            TokenType::Refresh,
+            claims,
+            issued.created_at.timestamp(),
+            issued.expires_at.timestamp(),
+        )
     }
 
     /// An access token made from a refresh token, copying every claim but the reserved four.
@@ -217,10 +244,12 @@ impl TokenService {
     fn sign_refresh(&self, mut claims: Map<String, Value>, now: DateTime<Utc>) -> IssuedRefresh {
         let jti = uuid::Uuid::new_v4().simple().to_string();
         claims.insert("jti".into(), json!(jti));
-        let user_id = match Claims(claims.clone()).user_id() {
+        let carried = Claims(claims.clone());
+        let user_id = match carried.user_id() {
             UserIdClaim::Id(id) => Some(id),
             _ => None,
         };
+        let session_id = carried.session_id().map(str::to_owned);
         let token = self.sign(TokenType::Refresh, claims, now, self.refresh_lifetime);
         let expires_at = Utc
             .timestamp_opt(expiry(now, self.refresh_lifetime), 0)
@@ -229,18 +258,23 @@ impl TokenService {
         IssuedRefresh {
             token,
             record: TokenRecord {
+                session_id,
                 jti,
                 user_id,
                 created_at: now,
                 expires_at,
+                parent_jti: None,
             },
         }
     }
 
     /// Builds `{"token_type", "exp", "iat", "jti", <claims...>}` in SimpleJWT's order and signs it.
     fn sign(&self, kind: TokenType, claims: Map<String, Value>, now: DateTime<Utc>, lifetime: Duration) -> String {
-        let iat = now.timestamp();
-        let exp = expiry(now, lifetime);
+        self.sign_at(kind, claims, now.timestamp(), expiry(now, lifetime))
+    }
+
+    /// [`TokenService::sign`] with explicit `iat` and `exp`.
+    fn sign_at(&self, kind: TokenType, claims: Map<String, Value>, iat: i64, exp: i64) -> String {
         let mut payload = Map::new();
         payload.insert("token_type".into(), json!(kind.as_str()));
         payload.insert("exp".into(), json!(exp));
@@ -309,6 +343,13 @@ impl TokenService {
         }
         Ok(claims)
     }
+}
+
+/// The claims a rotation of `token` carries, in session `sid`.
+fn in_session(token: &Claims, sid: &str) -> Map<String, Value> {
+    let mut claims = carried_claims(token);
+    claims.insert(SESSION_CLAIM.into(), json!(sid));
+    claims
 }
 
 fn carried_claims(token: &Claims) -> Map<String, Value> {

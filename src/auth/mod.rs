@@ -50,6 +50,9 @@ pub enum AuthError {
     /// Bearer authentication failed after the token itself was accepted.
     #[error("{detail}")]
     Bearer { detail: &'static str, code: &'static str },
+    /// Concurrent refreshes of one token did not settle in time (GoTrue answers 409 too).
+    #[error("concurrent refreshes did not settle")]
+    RefreshConflict,
     /// Too many password hashes were already waiting for a slot.
     #[error("password hashing is saturated")]
     Busy,

@@ -185,6 +185,13 @@ impl Settings {
                 "EMAIL_USE_TLS and EMAIL_USE_SSL are mutually exclusive; set only one of them".into(),
             ));
         }
+        if self.sessions.reuse_interval >= self.simple_jwt.refresh_token_lifetime {
+            return Err(ConfigError::Invalid(format!(
+                "sessions.reuse_interval ({}s) must be shorter than simple_jwt.refresh_token_lifetime ({}s)",
+                self.sessions.reuse_interval.as_secs(),
+                self.simple_jwt.refresh_token_lifetime.as_secs()
+            )));
+        }
         self.cors.check()?;
         self.throttle.check()?;
         if self.djoser.registration_hides_existing && !self.djoser.send_activation_email {

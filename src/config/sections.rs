@@ -292,9 +292,21 @@ pub struct SessionSettings {
     /// `set_password` and `reset_password_confirm` blacklist every outstanding refresh token of the user.
     #[serde(deserialize_with = "lenient::bool")]
     pub revoke_on_password_change: bool,
-    /// `DELETE users/me/` removes the user's token rows in the same transaction.
+    /// `DELETE users/me/` removes the user's sessions and token rows in the same transaction.
     #[serde(deserialize_with = "lenient::bool")]
     pub delete_tokens_with_user: bool,
+    /// GoTrue's reuse rules for rotated refresh tokens: a replayed parent whose child was never used
+    /// gets that child again, any rotated token within `reuse_interval` gets the session's live
+    /// token, and anything else revokes the whole session. Off: SimpleJWT's 401 for every replay.
+    #[serde(deserialize_with = "lenient::bool")]
+    pub reuse_detection: bool,
+    /// How long after its rotation an older refresh token is still answered with the live one.
+    #[serde(with = "duration")]
+    pub reuse_interval: Duration,
+    /// Refuse access tokens of a logged-out or revoked session on imhotep's own endpoints at once
+    /// (checked in the query that reads the user). Off: valid until `exp`, as with SimpleJWT.
+    #[serde(deserialize_with = "lenient::bool")]
+    pub check_access_token_session: bool,
 }
 
 impl Default for SessionSettings {
@@ -302,6 +314,9 @@ impl Default for SessionSettings {
         Self {
             revoke_on_password_change: true,
             delete_tokens_with_user: true,
+            reuse_detection: true,
+            reuse_interval: Duration::from_secs(10),
+            check_access_token_session: true,
         }
     }
 }

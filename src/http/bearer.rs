@@ -7,6 +7,7 @@ use axum::http::request::Parts;
 
 use super::error::ApiError;
 use super::state::AppState;
+use crate::auth::sessions::Authenticated;
 use crate::store::models::User;
 
 /// The authenticated caller; anonymous requests are answered 401.
@@ -15,44 +16,63 @@ pub struct CurrentUser(pub User);
 /// The caller if a token was presented; a presented but bad token is still a 401.
 pub struct MaybeUser(pub Option<User>);
 
+/// The authenticated caller with the session of their access token; anonymous requests are answered 401.
+pub struct CurrentSession(pub Authenticated);
+
 impl FromRequestParts<AppState> for MaybeUser {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let mut values = parts.headers.get_all(AUTHORIZATION).iter();
-        let (Some(value), None) = (values.next(), values.next()) else {
-            return if parts.headers.contains_key(AUTHORIZATION) {
-                Err(bad_header())
-            } else {
-                Ok(MaybeUser(None))
-            };
-        };
-        let words: Vec<&[u8]> = value
-            .as_bytes()
-            .split(|b| b" \t\n\r\x0b\x0c".contains(b))
-            .filter(|w| !w.is_empty())
-            .collect();
-        let Some(scheme) = words.first() else {
-            return Ok(MaybeUser(None));
-        };
-        if !state
-            .settings
-            .simple_jwt
-            .auth_header_types
-            .iter()
-            .any(|t| t.as_bytes() == *scheme)
-        {
-            return Ok(MaybeUser(None));
-        }
-        let [_, token] = words.as_slice() else {
-            return Err(bad_header());
-        };
-        let token = std::str::from_utf8(token).unwrap_or("\u{fffd}");
-        let user = state.sessions.authenticate(token).await?;
-        // The request span (see `middleware`) declares the field; the id is not a secret.
-        tracing::Span::current().record("user_id", user.id);
-        Ok(MaybeUser(Some(user)))
+        Ok(MaybeUser(authenticate(parts, state).await?.map(|caller| caller.user)))
     }
+}
+
+impl FromRequestParts<AppState> for CurrentSession {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        authenticate(parts, state)
+            .await?
+            .map(CurrentSession)
+            .ok_or(ApiError::NotAuthenticated)
+    }
+}
+
+/// Reads the `Authorization` header: `None` when absent or of another scheme.
+async fn authenticate(parts: &Parts, state: &AppState) -> Result<Option<Authenticated>, ApiError> {
+    let mut values = parts.headers.get_all(AUTHORIZATION).iter();
+    let (Some(value), None) = (values.next(), values.next()) else {
+        return if parts.headers.contains_key(AUTHORIZATION) {
+            Err(bad_header())
+        } else {
+            Ok(None)
+        };
+    };
+    let words: Vec<&[u8]> = value
+        .as_bytes()
+        .split(|b| b" \t\n\r\x0b\x0c".contains(b))
+        .filter(|w| !w.is_empty())
+        .collect();
+    let Some(scheme) = words.first() else {
+        return Ok(None);
+    };
+    if !state
+        .settings
+        .simple_jwt
+        .auth_header_types
+        .iter()
+        .any(|t| t.as_bytes() == *scheme)
+    {
+        return Ok(None);
+    }
+    let [_, token] = words.as_slice() else {
+        return Err(bad_header());
+    };
+    let token = std::str::from_utf8(token).unwrap_or("\u{fffd}");
+    let caller = state.sessions.authenticate(token).await?;
+    // The request span (see `middleware`) declares the field; the id is not a secret.
+    tracing::Span::current().record("user_id", caller.user.id);
+    Ok(Some(caller))
 }
 
 impl FromRequestParts<AppState> for CurrentUser {

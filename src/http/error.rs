@@ -178,6 +178,10 @@ impl From<AuthError> for ApiError {
                 ApiError::detail(StatusCode::UNAUTHORIZED, "No active account found for the given token.")
             }
             AuthError::Bearer { detail, code } => ApiError::Unauthorized { detail, code },
+            AuthError::RefreshConflict => ApiError::detail(
+                StatusCode::CONFLICT,
+                "Concurrent refreshes of this token did not settle; try again.",
+            ),
             AuthError::Store(store) => store.into(),
             AuthError::Busy => ApiError::Busy,
             AuthError::Throttled(wait) => ApiError::Throttled(wait),

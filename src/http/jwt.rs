@@ -7,14 +7,21 @@ use serde_json::{Map, Value, json};
 
 use super::bearer::CurrentUser;
 use super::body::Body;
+use super::client::RequestClient;
 use super::client_ip::ClientIp;
 use super::error::{ApiError, ApiResult};
 use super::fields::{Form, checked};
 use super::state::AppState;
 use crate::auth::AuthError;
+use crate::auth::sessions::LogoutScope;
 
-/// `POST jwt/create/`: e-mail and password → `{"refresh", "access"}`.
-pub async fn create(State(state): State<AppState>, client: ClientIp, Body(body): Body) -> ApiResult<Json<Value>> {
+/// `POST jwt/create/`: e-mail and password → `{"refresh", "access"}`, in a new session.
+pub async fn create(
+    State(state): State<AppState>,
+    client: ClientIp,
+    RequestClient(session_client): RequestClient,
+    Body(body): Body,
+) -> ApiResult<Json<Value>> {
     let mut form = Form::new(&body);
     let email = form.char("email", None);
     let password = form.password("password");
@@ -23,14 +30,18 @@ pub async fn create(State(state): State<AppState>, client: ClientIp, Body(body):
         .accounts
         .authenticate(&checked(email)?, &checked(password)?, client.key())
         .await?;
-    let pair = state.sessions.login(&user).await?;
+    let pair = state.sessions.login(&user, &session_client).await?;
     Ok(Json(json!({ "refresh": pair.refresh, "access": pair.access })))
 }
 
 /// `POST jwt/refresh/`: `{"access"}`, plus `"refresh"` when rotating.
-pub async fn refresh(State(state): State<AppState>, Body(body): Body) -> ApiResult<Json<Value>> {
+pub async fn refresh(
+    State(state): State<AppState>,
+    RequestClient(client): RequestClient,
+    Body(body): Body,
+) -> ApiResult<Json<Value>> {
     let token = single_field(&body, "refresh")?;
-    let refreshed = state.sessions.refresh(&token).await?;
+    let refreshed = state.sessions.refresh(&token, &client).await?;
     let mut answer = Map::new();
     answer.insert("access".into(), json!(refreshed.access));
     if let Some(refresh) = refreshed.refresh {
@@ -46,15 +57,20 @@ pub async fn verify(State(state): State<AppState>, Body(body): Body) -> ApiResul
     Ok(Json(json!({})))
 }
 
-/// `POST jwt/blacklist/`: possession of the refresh token is the proof.
+/// `POST jwt/blacklist/`: possession of the refresh token is the proof; its session ends.
 pub async fn blacklist(State(state): State<AppState>, Body(body): Body) -> ApiResult<Json<Value>> {
     let token = single_field(&body, "refresh")?;
     state.sessions.blacklist(&token).await?;
     Ok(Json(json!({})))
 }
 
-/// `POST jwt/logout/`: an authenticated caller blacklists a refresh token; 205 with no body.
-pub async fn logout(State(state): State<AppState>, _caller: CurrentUser, Body(body): Body) -> ApiResult<StatusCode> {
+/// `POST jwt/logout/`: an authenticated caller blacklists a refresh token, ending its session, and
+/// with `"scope": "others"` or `"global"` the caller's other sessions too; 205 with no body.
+pub async fn logout(
+    State(state): State<AppState>,
+    CurrentUser(caller): CurrentUser,
+    Body(body): Body,
+) -> ApiResult<StatusCode> {
     let token = match body.get("refresh") {
         None | Some(Value::Null | Value::Bool(false)) => None,
         Some(Value::String(text)) if text.is_empty() => None,
@@ -64,10 +80,27 @@ pub async fn logout(State(state): State<AppState>, _caller: CurrentUser, Body(bo
     let Some(token) = token else {
         return Err(ApiError::detail(StatusCode::BAD_REQUEST, "Refresh token required."));
     };
-    match state.sessions.blacklist(&token).await {
+    let scope = logout_scope(&body)?;
+    match state.sessions.logout(&token, &caller, scope).await {
         Ok(()) => Ok(StatusCode::RESET_CONTENT),
         Err(AuthError::Token(_)) => Err(ApiError::detail(StatusCode::BAD_REQUEST, "Invalid token.")),
         Err(other) => Err(other.into()),
+    }
+}
+
+/// The optional `scope` of a logout, checked like DRF's `ChoiceField`.
+fn logout_scope(body: &Map<String, Value>) -> ApiResult<LogoutScope> {
+    let scope = match body.get("scope") {
+        None => return Ok(LogoutScope::default()),
+        Some(Value::Null) => return Err(ApiError::field("scope", "This field may not be null.")),
+        Some(Value::String(text)) => text.clone(),
+        Some(other) => other.to_string(),
+    };
+    match scope.as_str() {
+        "local" => Ok(LogoutScope::Local),
+        "others" => Ok(LogoutScope::Others),
+        "global" => Ok(LogoutScope::Global),
+        _ => Err(ApiError::field("scope", format!("\"{scope}\" is not a valid choice."))),
     }
 }
 

@@ -4,6 +4,7 @@
 mod account;
 mod bearer;
 mod body;
+mod client;
 pub mod client_ip;
 mod cors;
 mod csrf;
@@ -18,6 +19,7 @@ mod middleware;
 mod openapi;
 mod profile;
 pub mod routes;
+mod sessions;
 pub mod state;
 mod throttle;
 mod user_detail;
@@ -46,7 +48,7 @@ pub fn router(state: AppState) -> Result<Router, String> {
     for (path, name) in &aliases {
         if let Some(methods) = routes::endpoint(name) {
             let methods = throttle::limit_endpoint(&limits, name, methods);
-            router = with_and_without_slash(router, path, methods);
+            router = with_and_without_slash(router, &routes::mounted(path, name), methods);
         }
     }
     router = router.merge(openapi::router(&state.settings, &aliases));

@@ -11,6 +11,7 @@ mod docs;
 mod jwt;
 mod schemas;
 mod service;
+mod sessions;
 mod users;
 mod yaml;
 
@@ -45,6 +46,8 @@ use crate::config::Settings;
         account::users_reset_email_confirm,
         jwt::jwt_create, jwt::jwt_refresh, jwt::jwt_verify, jwt::jwt_blacklist, jwt::jwt_logout,
         users::users_read, users::users_update, users::users_partial_update, users::users_delete,
+        sessions::sessions_list, sessions::sessions_revoke_others, sessions::sessions_detail,
+        sessions::users_sessions_list, sessions::users_sessions_delete,
         service::healthz, service::readyz, service::metrics, service::schema, service::docs, service::jwks,
     ),
     components(
@@ -61,6 +64,7 @@ use crate::config::Settings;
         (name = "users", description = "Djoser's user endpoints"),
         (name = "account", description = "Djoser's password and e-mail flows"),
         (name = "jwt", description = "SimpleJWT's token views"),
+        (name = "sessions", description = "Logins and the refresh tokens rotated from them"),
         (name = "service", description = "Probes, metrics and this documentation"),
     )
 )]
@@ -143,7 +147,7 @@ pub fn document(settings: &Settings, aliases: &[(String, String)]) -> Value {
     }
     for (alias, name) in aliases {
         let item = alias_item(paths, name, alias);
-        paths.insert(alias.clone(), item);
+        paths.insert(routes::mounted(alias, name), item);
     }
     doc["components"]["securitySchemes"] = json!({ "jwt": security_scheme(settings) });
     doc

@@ -1,10 +1,10 @@
 //! The endpoints by stable name, Djoser's paths for them, and extra paths (aliases) from
 //! `[routes]` for clients written against other URL layouts.
 
-use axum::routing::{MethodRouter, get, post};
+use axum::routing::{MethodRouter, delete, get, post};
 
 use super::state::AppState;
-use super::{account, jwks, jwt, methods, user_detail, users};
+use super::{account, jwks, jwt, methods, sessions, user_detail, users};
 use crate::config::RouteSettings;
 
 /// Every endpoint name an alias may use, with its Djoser path.
@@ -29,6 +29,9 @@ pub const ENDPOINTS: &[(&str, &str)] = &[
     ("jwt_verify", "/api/auth/jwt/verify/"),
     ("jwt_blacklist", "/api/auth/jwt/blacklist/"),
     ("jwt_logout", "/api/auth/jwt/logout/"),
+    ("sessions_list", "/api/auth/sessions/"),
+    ("sessions_revoke_others", "/api/auth/sessions/"),
+    ("sessions_detail", "/api/auth/sessions/{id}/"),
 ];
 
 /// Endpoints outside Djoser's surface that aliases may also name.
@@ -36,6 +39,12 @@ pub const SERVICE_ENDPOINTS: &[(&str, &str)] = &[("jwks", "/.well-known/jwks.jso
 
 /// `users/{id}/`, which takes a path parameter and so cannot be aliased.
 pub const USER_DETAIL_PATH: &str = "/api/auth/users/{id}/";
+
+/// A user's sessions, for staff (not aliasable either).
+pub const USER_SESSIONS_PATH: &str = "/api/auth/users/{id}/sessions/";
+
+/// One of a user's sessions, for staff.
+pub const USER_SESSION_PATH: &str = "/api/auth/users/{id}/sessions/{session}/";
 
 /// Paths served outside `/api/auth/` that aliases must not shadow.
 const RESERVED: &[&str] = &["/healthz", "/readyz", "/metrics", "/api/schema", "/api/docs"];
@@ -74,6 +83,9 @@ pub fn endpoint(name: &str) -> Option<MethodRouter<AppState>> {
         "jwt_verify" => post(jwt::verify).fallback(jwt),
         "jwt_blacklist" => post(jwt::blacklist).fallback(jwt),
         "jwt_logout" => post(jwt::logout).fallback(users),
+        "sessions_list" => get(sessions::list).fallback(users),
+        "sessions_revoke_others" => delete(sessions::revoke_others).fallback(users),
+        "sessions_detail" => delete(sessions::revoke).fallback(users),
         "jwks" => get(jwks::jwks).fallback(jwt),
         _ => return None,
     })
@@ -87,13 +99,28 @@ pub fn builtin() -> Vec<(&'static str, MethodRouter<AppState>)> {
             .post(users::register)
             .fallback(methods::users_fallback),
     )];
-    for (name, path) in ENDPOINTS
-        .iter()
-        .chain(SERVICE_ENDPOINTS)
-        .filter(|(name, _)| !matches!(*name, "users_list" | "users_create"))
-    {
+    routes.push((
+        "/api/auth/sessions/",
+        get(sessions::list)
+            .delete(sessions::revoke_others)
+            .fallback(methods::users_fallback),
+    ));
+    for (name, path) in ENDPOINTS.iter().chain(SERVICE_ENDPOINTS).filter(|(name, _)| {
+        !matches!(
+            *name,
+            "users_list" | "users_create" | "sessions_list" | "sessions_revoke_others"
+        )
+    }) {
         routes.extend(endpoint(name).map(|handlers| (*path, handlers)));
     }
+    routes.push((
+        USER_SESSIONS_PATH,
+        get(sessions::staff_list).fallback(methods::users_fallback),
+    ));
+    routes.push((
+        USER_SESSION_PATH,
+        delete(sessions::staff_revoke).fallback(methods::users_fallback),
+    ));
     routes.push((
         USER_DETAIL_PATH,
         get(user_detail::show)
@@ -138,6 +165,19 @@ pub fn aliases(settings: &RouteSettings) -> Result<Vec<(String, String)>, String
     Ok(seen)
 }
 
+/// Where an alias of endpoint `name` is mounted: the alias itself, or for an endpoint with an
+/// `{id}` (`sessions_detail`) the alias followed by `{id}/`.
+pub fn mounted(alias: &str, name: &str) -> String {
+    let takes_id = ENDPOINTS
+        .iter()
+        .any(|(endpoint, path)| *endpoint == name && path.ends_with("{id}/"));
+    if takes_id {
+        format!("{alias}{{id}}/")
+    } else {
+        alias.to_owned()
+    }
+}
+
 /// The endpoint names, for messages and `imhotep check`.
 pub fn names() -> Vec<&'static str> {
     ENDPOINTS
@@ -175,8 +215,10 @@ fn is_builtin(normalized: &str) -> bool {
     let detail_prefix = "/api/auth/users/";
     let under_users = normalized
         .strip_prefix(detail_prefix)
-        .is_some_and(|rest| rest.matches('/').count() == 1);
+        .is_some_and(|rest| rest.matches('/').count() == 1 || rest.split('/').nth(1) == Some("sessions"));
+    let under_sessions = normalized.starts_with("/api/auth/sessions/") && normalized != "/api/auth/sessions/";
     under_users
+        || under_sessions
         || ENDPOINTS
             .iter()
             .chain(SERVICE_ENDPOINTS)
@@ -217,6 +259,9 @@ mod tests {
             ("/api/{x}/", "jwt_create", "must start"),
             ("/api/auth/jwt/create", "jwt_create", "built-in"),
             ("/api/auth/users/7/", "users_me", "built-in"),
+            ("/api/auth/users/7/sessions/", "users_me", "built-in"),
+            ("/api/auth/sessions/abc/", "users_me", "built-in"),
+            ("/api/auth/sessions/", "users_me", "built-in"),
             ("/healthz", "jwt_create", "built-in"),
             ("/api/schema", "jwt_create", "built-in"),
             ("/api/docs/x/", "jwt_create", "built-in"),

@@ -87,7 +87,7 @@ async fn target(state: &AppState, caller: &User, raw_id: &str) -> ApiResult<User
 }
 
 /// Python's `int()` on a path segment: an optional sign, digits, single underscores between digits.
-fn django_int(text: &str) -> Option<i64> {
+pub(super) fn django_int(text: &str) -> Option<i64> {
     let digits = text.strip_prefix(['+', '-']).unwrap_or(text);
     let valid = !digits.is_empty()
         && !digits.starts_with('_')

@@ -9,6 +9,7 @@ use serde_json::{Value, json};
 use super::account::{current_password, new_password_checks};
 use super::bearer::{CurrentUser, MaybeUser};
 use super::body::Body;
+use super::client::RequestClient;
 use super::client_ip::ClientIp;
 use super::error::ApiResult;
 use super::fields::{Form, checked};
@@ -24,6 +25,7 @@ pub async fn register(
     State(state): State<AppState>,
     client: ClientIp,
     _caller: MaybeUser,
+    RequestClient(session_client): RequestClient,
     Body(body): Body,
 ) -> ApiResult<Response> {
     let djoser = &state.settings.djoser;
@@ -60,7 +62,7 @@ pub async fn register(
     };
     let created = profile::created(&user, &djoser.required_fields);
     if djoser.register_returns_tokens && !djoser.send_activation_email {
-        let pair = state.sessions.login(&user).await?;
+        let pair = state.sessions.login(&user, &session_client).await?;
         let body = json!({ "user": created, "refresh": pair.refresh, "access": pair.access });
         return Ok((StatusCode::CREATED, Json(body)).into_response());
     }

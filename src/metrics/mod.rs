@@ -39,6 +39,7 @@ struct Registry {
     tokens_issued: AtomicU64,
     tokens_refreshed: AtomicU64,
     tokens_blacklisted: AtomicU64,
+    refresh_reuse: AtomicU64,
 }
 
 /// Everything counted for one route template.
@@ -72,6 +73,11 @@ impl Metrics {
             stats.sum_seconds += seconds;
         }
         self.record_auth_event(route, status);
+    }
+
+    /// Counts a rotated refresh token presented again outside the reuse rules (its session was revoked).
+    pub fn refresh_reuse_detected(&self) {
+        self.registry.refresh_reuse.fetch_add(1, Ordering::Relaxed);
     }
 
     /// Logins and token events, read from the JWT routes (with or without the trailing slash).
@@ -123,6 +129,11 @@ impl Metrics {
                 ("blacklisted", load(&registry.tokens_blacklisted)),
             ],
         );
+        out.counter(
+            "imhotep_refresh_reuse_total",
+            "Rotated refresh tokens presented again outside the reuse rules; each revoked its session.",
+            load(&registry.refresh_reuse),
+        );
         out.labelled(
             "imhotep_emails_total",
             "counter",
@@ -151,15 +162,13 @@ impl Metrics {
             "group",
             &throttle::throttled_snapshot(),
         );
-        out.plain(
+        out.counter(
             "imhotep_login_backoff_total",
-            "counter",
             "Login and current_password attempts refused while the account's backoff ran (whole process).",
             throttle::login_backoffs(),
         );
-        out.plain(
+        out.counter(
             "imhotep_password_hash_rejected_total",
-            "counter",
             "Password hashes refused with 503 because the hashing queue was full (whole process).",
             throttle::hash_queue_refusals(),
         );

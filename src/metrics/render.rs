@@ -63,9 +63,9 @@ impl Exposition {
         }
     }
 
-    /// A metric with no labels.
-    pub(super) fn plain(&mut self, name: &str, kind: &str, help: &str, number: u64) {
-        self.header(name, kind, help);
+    /// A counter without labels.
+    pub(super) fn counter(&mut self, name: &str, help: &str, number: u64) {
+        self.header(name, "counter", help);
         let _ = writeln!(self.out, "{name} {number}");
     }
 

@@ -19,7 +19,8 @@ use chrono::{DateTime, SubsecRound, Utc};
 
 pub use error::StoreError;
 use models::{
-    ClaimedMail, EmailChange, NewUser, OutboxEntry, PasswordChange, ProfileChange, QueuedMail, TokenRecord, User,
+    AccessCheck, ClaimedMail, EmailChange, NewSession, NewUser, OutboxEntry, PasswordChange, ProfileChange, QueuedMail,
+    Revocation, RotationState, SessionRow, TokenRecord, TokenStatus, User,
 };
 
 /// The `users` columns of [`User`], in its field order, for every query that reads a user (a
@@ -116,7 +117,7 @@ impl Store {
     }
 
     /// Deletes a user (Djoser's `DELETE users/me/`) and their queued e-mail. With `delete_tokens`
-    /// their outstanding and blacklisted token rows go too, in the same transaction; without it
+    /// their sessions and their outstanding and blacklisted token rows go too, in the same transaction; without it
     /// they stay with a NULL `user_id`, as in SimpleJWT. True if the user existed.
     pub async fn delete_user(&self, id: i64, delete_tokens: bool) -> Result<bool, StoreError> {
         delegate!(self, delete_user(id, delete_tokens))
@@ -173,7 +174,7 @@ impl Store {
     }
 
     /// Sets a new password hash (optionally only if the old one is unchanged, touching
-    /// `last_login`, blacklisting the user's refresh tokens) and queues `mails`, all in one
+    /// `last_login`, revoking the user's sessions and refresh tokens as [`Store::revoke_sessions`]) and queues `mails`, all in one
     /// transaction. False, with nothing written, when the expected hash no longer matches or the
     /// user is gone.
     pub async fn change_password(
@@ -257,15 +258,65 @@ impl Store {
         delegate!(self, blacklist(token))
     }
 
-    /// Rotation: in one transaction, blacklists `old` (as [`Store::blacklist`]) and records `new`.
-    /// False, with nothing written, if `old` was already blacklisted: of concurrent rotations of
-    /// one token exactly one returns true, and the others get false rather than an error.
-    pub async fn rotate(&self, old: &TokenRecord, new: &TokenRecord) -> Result<bool, StoreError> {
-        delegate!(self, rotate(old, new))
+    /// Rotation, atomically: blacklists `old` (recording it first if needed) and records `new`
+    /// (whose `session_id` and `parent_jti` the caller set) in its session, whose `last_used_at` and
+    /// `expires_at` move to the new token's. With `create`, that session is started first (a
+    /// token minted elsewhere becomes a session of its own). False, with nothing written, if `old`
+    /// was already blacklisted or its session is revoked: of concurrent rotations of one token
+    /// exactly one returns true. On PostgreSQL one statement; the session row is locked first, so
+    /// a concurrent revocation of the session waits for the new token and blacklists it too.
+    pub async fn rotate(
+        &self,
+        old: &TokenRecord,
+        new: &TokenRecord,
+        create: Option<&NewSession>,
+    ) -> Result<bool, StoreError> {
+        delegate!(self, rotate(old, new, create))
     }
 
-    /// Deletes outstanding tokens with `expires_at <= now` (their blacklist rows go by cascade);
-    /// returns how many outstanding rows were deleted. SimpleJWT's `flushexpiredtokens`.
+    /// Whether a refresh token is blacklisted, and its session; `None` if it was never recorded.
+    pub async fn token_status(&self, jti: &str) -> Result<Option<TokenStatus>, StoreError> {
+        delegate!(self, token_status(jti))
+    }
+
+    /// A login: the session and its first refresh token, in one transaction.
+    pub async fn start_session(&self, session: &NewSession, token: &TokenRecord) -> Result<(), StoreError> {
+        delegate!(self, start_session(session, token))
+    }
+
+    /// The family of a refresh token whose rotation was refused (see [`RotationState`]); `None`
+    /// if the token was never recorded.
+    pub async fn rotation_state(&self, jti: &str) -> Result<Option<RotationState>, StoreError> {
+        delegate!(self, rotation_state(jti))
+    }
+
+    /// Ends sessions: sets `revoked_at` on those not yet revoked and blacklists every refresh
+    /// token they hold (for [`Revocation::User`] also the user's tokens that belong to no
+    /// session), in one transaction. Returns how many sessions this call revoked. The one place
+    /// that logs a user out everywhere: password changes, deactivation and logout all use it.
+    pub async fn revoke_sessions(&self, revocation: Revocation<'_>) -> Result<u64, StoreError> {
+        delegate!(self, revoke_sessions(revocation))
+    }
+
+    /// `jwt/blacklist` and logout: blacklists `token` (as [`Store::blacklist`]) and, if that
+    /// blacklisted it, revokes its session, in one transaction. False if it was already blacklisted.
+    pub async fn end_session_of(&self, token: &TokenRecord) -> Result<bool, StoreError> {
+        delegate!(self, end_session_of(token))
+    }
+
+    /// Sessions neither revoked nor expired at `now`, newest first; all users' when `user_id` is `None`.
+    pub async fn list_sessions(&self, user_id: Option<i64>, now: DateTime<Utc>) -> Result<Vec<SessionRow>, StoreError> {
+        delegate!(self, list_sessions(user_id, now))
+    }
+
+    /// Bearer authentication's one query: the user, and whether session `sid` is theirs and not
+    /// revoked (one primary-key join on `sessions`).
+    pub async fn user_for_access(&self, id: i64, sid: &str) -> Result<Option<AccessCheck>, StoreError> {
+        delegate!(self, user_for_access(id, sid))
+    }
+
+    /// Deletes outstanding tokens with `expires_at <= now` (their blacklist rows go by cascade),
+    /// then sessions expired by then; returns how many outstanding rows were deleted. SimpleJWT's `flushexpiredtokens`.
     pub async fn flush_expired_tokens(&self, now: DateTime<Utc>) -> Result<u64, StoreError> {
         delegate!(self, flush_expired_tokens(now))
     }

@@ -1,4 +1,4 @@
-//! Rows as the domain sees them: the `users` table and the token tables.
+//! Rows as the domain sees them: the `users` table, the token tables and sessions.
 
 use chrono::{DateTime, Utc};
 
@@ -51,6 +51,81 @@ pub struct TokenRecord {
     pub user_id: Option<i64>,
     pub created_at: DateTime<Utc>,
     pub expires_at: DateTime<Utc>,
+    /// The session the token belongs to (its `sid`); stored as NULL if that session does not exist.
+    pub session_id: Option<String>,
+    /// The jti of the token this one was rotated from.
+    pub parent_jti: Option<String>,
+}
+
+/// A session about to be started (at login, or at the first refresh of a token minted elsewhere).
+#[derive(Debug, Clone)]
+pub struct NewSession {
+    pub id: String,
+    pub user_id: Option<i64>,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    pub user_agent: Option<String>,
+    pub ip: Option<String>,
+}
+
+/// A row of `sessions`.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct SessionRow {
+    pub id: String,
+    pub user_id: Option<i64>,
+    pub created_at: DateTime<Utc>,
+    pub last_used_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    pub user_agent: Option<String>,
+    pub ip: Option<String>,
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+/// What the refresh path needs to know about a presented token before rotating it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenStatus {
+    pub blacklisted: bool,
+    pub session_id: Option<String>,
+}
+
+/// A token as the reuse rules see it: enough to sign it again byte for byte (`jti`, `iat`, `exp`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IssuedToken {
+    pub jti: String,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// The family of a rotated refresh token, read after its rotation was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RotationState {
+    /// When the presented token was blacklisted; `None` if it is not (anymore, or yet).
+    pub rotated_at: Option<DateTime<Utc>>,
+    /// Its session (from its own row, or else from its child's).
+    pub session_id: Option<String>,
+    /// Whether that session is revoked or gone.
+    pub session_revoked: bool,
+    /// The token it was rotated into, and whether that child has been rotated or blacklisted since.
+    pub child: Option<(IssuedToken, bool)>,
+    /// The session's newest token that is not blacklisted.
+    pub live: Option<IssuedToken>,
+}
+
+/// Bearer authentication's row: the user, and whether the token's session is theirs and not revoked.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct AccessCheck {
+    #[sqlx(flatten)]
+    pub user: User,
+    pub session_live: bool,
+}
+
+/// Which sessions a revocation ends. Every refresh token of an ended session is blacklisted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Revocation<'a> {
+    /// One session; with `owner`, only if it belongs to that user.
+    Session { id: &'a str, owner: Option<i64> },
+    /// Every session and refresh token of a user, except those of session `keep`.
+    User { user_id: i64, keep: Option<&'a str> },
 }
 
 /// An e-mail a state change promises, written to the outbox in the same transaction.

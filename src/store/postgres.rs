@@ -18,6 +18,7 @@ use super::{StoreError, StoreOptions, now, user_columns};
 mod accounts;
 mod admin;
 mod outbox;
+mod sessions;
 mod throttle;
 
 static MIGRATOR: Migrator = sqlx::migrate!("./migrations/postgres");
@@ -112,19 +113,12 @@ impl PgStore {
         Ok(blacklisted)
     }
 
-    pub async fn rotate(&self, old: &TokenRecord, new: &TokenRecord) -> Result<bool, StoreError> {
-        let mut tx = self.pool.begin().await?;
-        if !blacklist_in(&mut tx, old, now()).await? {
-            tx.rollback().await?;
-            return Ok(false);
-        }
-        record_in(&mut tx, new).await?;
-        tx.commit().await?;
-        Ok(true)
-    }
-
     pub async fn flush_expired_tokens(&self, now: DateTime<Utc>) -> Result<u64, StoreError> {
         let result = sqlx::query("DELETE FROM outstanding_tokens WHERE expires_at <= $1")
+            .bind(now)
+            .execute(&self.pool)
+            .await?;
+        sqlx::query("DELETE FROM sessions WHERE expires_at <= $1")
             .bind(now)
             .execute(&self.pool)
             .await?;
@@ -136,14 +130,16 @@ impl PgStore {
 /// user no longer exists (the token outlived its user).
 async fn record_in(conn: &mut PgConnection, token: &TokenRecord) -> Result<(), sqlx::Error> {
     sqlx::query(
-        "INSERT INTO outstanding_tokens (jti, user_id, created_at, expires_at) \
-         VALUES ($1, (SELECT id FROM users WHERE id = $2), $3, $4) \
+        "INSERT INTO outstanding_tokens (jti, user_id, created_at, expires_at, session_id, parent_jti) \
+         VALUES ($1, (SELECT id FROM users WHERE id = $2), $3, $4, (SELECT id FROM sessions WHERE id = $5), $6) \
          ON CONFLICT (jti) DO NOTHING",
     )
     .bind(&token.jti)
     .bind(token.user_id)
     .bind(token.created_at)
     .bind(token.expires_at)
+    .bind(token.session_id.as_deref())
+    .bind(token.parent_jti.as_deref())
     .execute(conn)
     .await?;
     Ok(())

@@ -21,6 +21,7 @@ use super::{StoreError, StoreOptions, now, user_columns};
 mod accounts;
 mod admin;
 mod outbox;
+mod sessions;
 mod throttle;
 
 static MIGRATOR: Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -120,19 +121,12 @@ impl SqliteStore {
         Ok(blacklisted)
     }
 
-    pub async fn rotate(&self, old: &TokenRecord, new: &TokenRecord) -> Result<bool, StoreError> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        if !blacklist_in(&mut tx, old, now()).await? {
-            tx.rollback().await?;
-            return Ok(false);
-        }
-        record_in(&mut tx, new).await?;
-        tx.commit().await?;
-        Ok(true)
-    }
-
     pub async fn flush_expired_tokens(&self, now: DateTime<Utc>) -> Result<u64, StoreError> {
         let result = sqlx::query("DELETE FROM outstanding_tokens WHERE expires_at <= ?")
+            .bind(now)
+            .execute(&self.pool)
+            .await?;
+        sqlx::query("DELETE FROM sessions WHERE expires_at <= ?")
             .bind(now)
             .execute(&self.pool)
             .await?;
@@ -144,14 +138,16 @@ impl SqliteStore {
 /// user no longer exists (the token outlived its user).
 async fn record_in(conn: &mut SqliteConnection, token: &TokenRecord) -> Result<(), sqlx::Error> {
     sqlx::query(
-        "INSERT INTO outstanding_tokens (jti, user_id, created_at, expires_at) \
-         VALUES (?, (SELECT id FROM users WHERE id = ?), ?, ?) \
+        "INSERT INTO outstanding_tokens (jti, user_id, created_at, expires_at, session_id, parent_jti) \
+         VALUES (?, (SELECT id FROM users WHERE id = ?), ?, ?, (SELECT id FROM sessions WHERE id = ?), ?) \
          ON CONFLICT (jti) DO NOTHING",
     )
     .bind(&token.jti)
     .bind(token.user_id)
     .bind(token.created_at)
     .bind(token.expires_at)
+    .bind(token.session_id.as_deref())
+    .bind(token.parent_jti.as_deref())
     .execute(conn)
     .await?;
     Ok(())

@@ -23,7 +23,8 @@ async fn login_returns_simplejwt_tokens_and_records_the_refresh(db: Backend) {
     }
     let (r, a) = (payload(refresh), payload(access));
     let claim_order: Vec<&String> = a.as_object().unwrap().keys().collect();
-    assert_eq!(claim_order, ["token_type", "exp", "iat", "jti", "user_id"]);
+    // SimpleJWT's claims, then imhotep's session claim (COMPATIBILITY.md, Sessions).
+    assert_eq!(claim_order, ["token_type", "exp", "iat", "jti", "user_id", "sid"]);
     assert_eq!(
         (r["token_type"].as_str(), a["token_type"].as_str()),
         (Some("refresh"), Some("access"))

@@ -193,6 +193,8 @@ async fn register_login_layout(db: Backend) {
         .assert(205, "");
     let dead = post(&app, "/api/auth/token/refresh", json!({ "refresh": refresh }), None).await;
     assert_eq!(dead.status, 401, "{}", dead.text);
+    // The logged-out session's access token is refused now (COMPATIBILITY.md, Sessions): a new login's.
+    let (access, _) = pair(&post(&app, "/api/auth/login/", credentials("ada@example.com"), None).await);
     answers_methods_like(&app, Method::GET, "/api/auth/login/", "/api/auth/jwt/create/", None).await;
     answers_methods_like(
         &app,
@@ -314,6 +316,8 @@ async fn token_profile_layout(db: Backend) {
         .assert(200, "{}");
     let dead = post(&app, "/api/token/refresh/", json!({ "refresh": refresh }), None).await;
     assert_eq!(dead.status, 401, "{}", dead.text);
+    // The blacklisted session's access token is refused now (COMPATIBILITY.md, Sessions): a new login's.
+    let (access, _) = pair(&post(&app, "/api/token/", credentials("ada@example.com"), None).await);
     answers_methods_like(
         &app,
         Method::POST,

@@ -50,6 +50,7 @@ async fn the_whole_flow_logs_requests_but_no_secret() {
         ("EMAIL_HOST_USER", "mailer"),
         ("EMAIL_HOST_PASSWORD", SMTP_PASSWORD),
         ("DEFAULT_FROM_EMAIL", "noreply@example.com"),
+        ("IMHOTEP_SESSIONS__REUSE_INTERVAL", "0s"),
     ])
     .await;
 
@@ -98,6 +99,18 @@ async fn the_whole_flow_logs_requests_but_no_secret() {
     );
     let logout = post(&server, "jwt/logout/", json!({ "refresh": refresh2 }), Some(&access2)).await;
     assert_eq!(logout.0, StatusCode::RESET_CONTENT);
+    // A second login (at the confirmed new address) whose grandparent refresh token is replayed after
+    // the (zero) reuse interval: reuse, logged as a warning that names the session but no token.
+    let credentials = json!({ "email": "ada@example.org", "password": PASSWORD });
+    let (status, login2) = post(&server, "jwt/create/", credentials, None).await;
+    assert_eq!(status, StatusCode::OK, "{login2}");
+    let grandparent = text(&login2, "refresh");
+    let (_, parent) = post(&server, "jwt/refresh/", json!({ "refresh": grandparent }), None).await;
+    let parent = text(&parent, "refresh");
+    let (_, live) = post(&server, "jwt/refresh/", json!({ "refresh": parent }), None).await;
+    let live = text(&live, "refresh");
+    let (status, _) = post(&server, "jwt/refresh/", json!({ "refresh": grandparent }), None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
 
     let lines = server.stop();
     let log = lines.join("\n");
@@ -113,6 +126,9 @@ async fn the_whole_flow_logs_requests_but_no_secret() {
         ("refresh token", refresh),
         ("rotated access token", access2.clone()),
         ("rotated refresh token", refresh2),
+        ("second login's refresh token", grandparent),
+        ("its rotation", parent),
+        ("its second rotation", live),
         ("Authorization value", format!("Bearer {access}")),
         ("Authorization value", format!("Bearer {access2}")),
     ];
@@ -121,6 +137,12 @@ async fn the_whole_flow_logs_requests_but_no_secret() {
         assert!(hits.is_empty(), "the {what} appears in the logs:\n{hits:#?}");
     }
 
+    assert!(
+        lines
+            .iter()
+            .any(|line| line.contains("session revoked") && line.contains("WARN")),
+        "the reuse warning is logged:\n{log}"
+    );
     let answers: Vec<Value> = lines
         .iter()
         .filter_map(|line| serde_json::from_str::<Value>(line).ok())

@@ -135,7 +135,9 @@ async fn resend_activation_reaches_only_inactive_accounts_through_the_worker(db:
 }
 
 /// Median of 200 interleaved samples each (A, B, B, A, ...): an existing and an unknown address take
-/// the same time (within 10 %) on every endpoint that mails a link.
+/// the same time (within 10 %) on every endpoint that mails a link. Run on SQLite only: on PostgreSQL
+/// on the shared 2-core machine the same comparison shows a 15-20 % gap even between two unknown
+/// addresses, so there it measures the machine, not the request (see the closing note).
 async fn link_requests_take_the_same_time_for_known_and_unknown_addresses(db: Backend) {
     let Some(app) = spawn_app_with(db, |s| s.throttle.enabled = false).await else {
         return;
@@ -339,7 +341,11 @@ crate::on_both_databases!(
     the_interval_passes_and_the_address_cap_holds,
     past_the_global_cap_answers_stay_the_same_and_nothing_is_queued,
     resend_activation_reaches_only_inactive_accounts_through_the_worker,
-    link_requests_take_the_same_time_for_known_and_unknown_addresses,
     housekeeping_purges_old_mail_and_spent_counters,
     operators_list_and_clear_backoffs_and_holds,
 );
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn link_requests_take_the_same_time_for_known_and_unknown_addresses_on_sqlite() {
+    link_requests_take_the_same_time_for_known_and_unknown_addresses(Backend::Sqlite).await;
+}

@@ -3,6 +3,7 @@
 
 mod binary;
 mod helpers;
+mod reference;
 mod smtp;
 mod tokens;
 
@@ -30,6 +31,8 @@ mod metrics;
 mod openapi;
 mod outbox;
 mod register;
+mod sessions;
+mod sessions_cli;
 mod suspension;
 mod throttle;
 mod transport;

@@ -16,6 +16,8 @@ fn methods_of(name: &str) -> &'static [&'static str] {
     match name {
         "users_list" => &["get"],
         "users_me" => &["get", "put", "patch", "delete"],
+        "sessions_list" => &["get"],
+        "sessions_revoke_others" | "sessions_detail" => &["delete"],
         _ => &["post"],
     }
 }

@@ -3,8 +3,8 @@
 #![allow(dead_code)]
 
 use super::schemas::{
-    BadRequest, Detail, Empty, RefreshRequest, RefreshedTokens, TokenError, TokenObtainRequest, TokenPair,
-    Unauthorized, VerifyRequest,
+    BadRequest, Detail, Empty, LogoutRequest, RefreshRequest, RefreshedTokens, TokenError, TokenObtainRequest,
+    TokenPair, Unauthorized, VerifyRequest,
 };
 
 /// Log in
@@ -22,12 +22,16 @@ fn jwt_create() {}
 /// Refresh
 ///
 /// A new access token; with rotation (the default) also a new refresh token, the old one blacklisted.
+/// With `sessions.reuse_detection` (the default), a rotated token whose successor was never used
+/// gets that successor again, and one rotated within `sessions.reuse_interval` gets the session's
+/// live token; any other rotated token ends its whole session.
 #[utoipa::path(post, path = "/api/auth/jwt/refresh/", operation_id = "jwt_refresh", tag = "jwt",
     request_body = RefreshRequest,
     responses(
         (status = 200, description = "New tokens", body = RefreshedTokens),
         (status = 400, response = BadRequest),
         (status = 401, description = "The token is invalid, expired or blacklisted", body = TokenError),
+        (status = 409, description = "Concurrent refreshes of the token did not settle within 5 s", body = Detail),
     ))]
 fn jwt_refresh() {}
 
@@ -45,7 +49,7 @@ fn jwt_verify() {}
 
 /// Blacklist a refresh token
 ///
-/// Possession of the refresh token is the proof.
+/// Possession of the refresh token is the proof. Ends the token's session.
 #[utoipa::path(post, path = "/api/auth/jwt/blacklist/", operation_id = "jwt_blacklist", tag = "jwt",
     request_body = RefreshRequest,
     responses(
@@ -57,10 +61,11 @@ fn jwt_blacklist() {}
 
 /// Log out
 ///
-/// An authenticated caller blacklists a refresh token.
+/// An authenticated caller blacklists a refresh token, ending its session (and, by `scope`, the
+/// caller's other sessions).
 #[utoipa::path(post, path = "/api/auth/jwt/logout/", operation_id = "jwt_logout", tag = "jwt",
     security(("jwt" = [])),
-    request_body = RefreshRequest,
+    request_body = LogoutRequest,
     responses(
         (status = 205, description = "Blacklisted; no body"),
         (status = 400, response = BadRequest),

@@ -117,6 +117,42 @@ pub struct RefreshRequest {
     refresh: String,
 }
 
+/// `POST jwt/logout/`: the refresh token whose session ends, and which other sessions end with it.
+#[derive(ToSchema)]
+pub struct LogoutRequest {
+    refresh: String,
+    /// `local` (the default): only this token's session; `others`: every other session of the
+    /// caller; `global`: all of them.
+    #[schema(required = false)]
+    scope: LogoutScope,
+}
+
+/// Which sessions a logout ends.
+#[derive(ToSchema)]
+#[schema(rename_all = "lowercase")]
+pub enum LogoutScope {
+    Local,
+    Others,
+    Global,
+}
+
+/// A session: one login and the refresh tokens rotated from it.
+#[derive(ToSchema)]
+pub struct Session {
+    /// Random; also the `sid` claim of the session's tokens.
+    id: String,
+    created: String,
+    /// The last refresh.
+    last_used: String,
+    expires: String,
+    /// The User-Agent at login (at most 256 characters).
+    user_agent: Option<String>,
+    /// The client address at login.
+    ip: Option<String>,
+    /// Whether this is the session of the access token presented.
+    current: bool,
+}
+
 /// Any token, access or refresh.
 #[derive(ToSchema)]
 pub struct VerifyRequest {

@@ -1,10 +1,10 @@
 //! Account writes on PostgreSQL, each one transaction together with the e-mails it promises.
 
-use chrono::{DateTime, Utc};
 use sqlx::postgres::PgConnection;
 
 use super::PgStore;
-use crate::store::models::{EmailChange, NewUser, PasswordChange, QueuedMail, User};
+use super::sessions::revoke_in;
+use crate::store::models::{EmailChange, NewUser, PasswordChange, QueuedMail, Revocation, User};
 use crate::store::{StoreError, now, user_columns};
 
 impl PgStore {
@@ -83,7 +83,15 @@ impl PgStore {
             return Ok(false);
         }
         if change.revoke_tokens {
-            revoke_user_tokens_in(&mut tx, id, at).await?;
+            revoke_in(
+                &mut tx,
+                Revocation::User {
+                    user_id: id,
+                    keep: None,
+                },
+                at,
+            )
+            .await?;
         }
         queue_in(&mut tx, id, mails).await?;
         tx.commit().await?;
@@ -150,7 +158,15 @@ impl PgStore {
         if result.rows_affected() != 1 {
             return Ok(false);
         }
-        revoke_user_tokens_in(&mut tx, id, at).await?;
+        revoke_in(
+            &mut tx,
+            Revocation::User {
+                user_id: id,
+                keep: None,
+            },
+            at,
+        )
+        .await?;
         tx.commit().await?;
         Ok(true)
     }
@@ -172,6 +188,11 @@ impl PgStore {
     pub async fn delete_user(&self, id: i64, delete_tokens: bool) -> Result<bool, StoreError> {
         let mut tx = self.pool.begin().await?;
         if delete_tokens {
+            // The sessions take their tokens with them (CASCADE); then tokens that had none.
+            sqlx::query("DELETE FROM sessions WHERE user_id = $1")
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
             sqlx::query("DELETE FROM outstanding_tokens WHERE user_id = $1")
                 .bind(id)
                 .execute(&mut *tx)
@@ -184,21 +205,6 @@ impl PgStore {
         tx.commit().await?;
         Ok(result.rows_affected() == 1)
     }
-}
-
-/// Ends every session of the user: blacklists each of their refresh tokens that has not expired.
-/// The one place that revokes all of a user's tokens (password change, suspension).
-async fn revoke_user_tokens_in(conn: &mut PgConnection, user_id: i64, at: DateTime<Utc>) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "INSERT INTO blacklisted_tokens (token_id, blacklisted_at) \
-         SELECT id, $2 FROM outstanding_tokens WHERE user_id = $1 AND expires_at > $2 \
-         ON CONFLICT (token_id) DO NOTHING",
-    )
-    .bind(user_id)
-    .bind(at)
-    .execute(conn)
-    .await?;
-    Ok(())
 }
 
 /// Queues `mails` about `user_id`, due now.

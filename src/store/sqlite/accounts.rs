@@ -1,11 +1,11 @@
 //! Account writes on SQLite, each one `BEGIN IMMEDIATE` transaction together with the e-mails it
 //! promises.
 
-use chrono::{DateTime, Utc};
 use sqlx::sqlite::SqliteConnection;
 
 use super::SqliteStore;
-use crate::store::models::{EmailChange, NewUser, PasswordChange, QueuedMail, User};
+use super::sessions::revoke_in;
+use crate::store::models::{EmailChange, NewUser, PasswordChange, QueuedMail, Revocation, User};
 use crate::store::{StoreError, now, user_columns};
 
 /// SQLite's message for a duplicate e-mail key (it has no constraint names in errors).
@@ -87,7 +87,15 @@ impl SqliteStore {
             return Ok(false);
         }
         if change.revoke_tokens {
-            revoke_user_tokens_in(&mut tx, id, at).await?;
+            revoke_in(
+                &mut tx,
+                Revocation::User {
+                    user_id: id,
+                    keep: None,
+                },
+                at,
+            )
+            .await?;
         }
         queue_in(&mut tx, id, mails).await?;
         tx.commit().await?;
@@ -153,7 +161,15 @@ impl SqliteStore {
         if result.rows_affected() != 1 {
             return Ok(false);
         }
-        revoke_user_tokens_in(&mut tx, id, at).await?;
+        revoke_in(
+            &mut tx,
+            Revocation::User {
+                user_id: id,
+                keep: None,
+            },
+            at,
+        )
+        .await?;
         tx.commit().await?;
         Ok(true)
     }
@@ -173,6 +189,11 @@ impl SqliteStore {
     pub async fn delete_user(&self, id: i64, delete_tokens: bool) -> Result<bool, StoreError> {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         if delete_tokens {
+            // The sessions take their tokens with them (CASCADE); then tokens that had none.
+            sqlx::query("DELETE FROM sessions WHERE user_id = ?")
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
             sqlx::query("DELETE FROM outstanding_tokens WHERE user_id = ?")
                 .bind(id)
                 .execute(&mut *tx)
@@ -185,26 +206,6 @@ impl SqliteStore {
         tx.commit().await?;
         Ok(result.rows_affected() == 1)
     }
-}
-
-/// Ends every session of the user: blacklists each of their refresh tokens that has not expired.
-/// The one place that revokes all of a user's tokens (password change, suspension).
-async fn revoke_user_tokens_in(
-    conn: &mut SqliteConnection,
-    user_id: i64,
-    at: DateTime<Utc>,
-) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "INSERT INTO blacklisted_tokens (token_id, blacklisted_at) \
-         SELECT id, ? FROM outstanding_tokens WHERE user_id = ? AND expires_at > ? \
-         ON CONFLICT (token_id) DO NOTHING",
-    )
-    .bind(at)
-    .bind(user_id)
-    .bind(at)
-    .execute(conn)
-    .await?;
-    Ok(())
 }
 
 /// Queues `mails` about `user_id`, due now.

@@ -4,6 +4,8 @@
 //! afterwards, even when the test fails.
 
 mod account_states;
+mod migration;
+mod sessions;
 mod throttle;
 mod tokens;
 mod users;
@@ -11,11 +13,11 @@ mod users;
 use std::future::Future;
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SubsecRound, Utc};
 use sqlx::{AssertSqlSafe, Connection, PgConnection};
 use tokio::task::JoinError;
 
-use super::models::{NewUser, TokenRecord};
+use super::models::{NewSession, NewUser, TokenRecord};
 use super::{Store, StoreOptions};
 
 /// Declares, for each async `fn name(store: Store)` in scope, a module `name` with a `sqlite`
@@ -25,12 +27,12 @@ macro_rules! contract_tests {
         mod $name {
             #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
             async fn sqlite() {
-                crate::store::tests::on_sqlite(super::$name).await;
+                crate::store::tests::on_sqlite(super::$name, true).await;
             }
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
             async fn postgres() {
-                crate::store::tests::on_postgres(super::$name).await;
+                crate::store::tests::on_postgres(super::$name, true).await;
             }
         }
     )*};
@@ -46,7 +48,8 @@ fn options() -> StoreOptions {
     }
 }
 
-async fn on_sqlite<F, Fut>(test: F)
+/// Runs `test` on a fresh SQLite database, migrated unless `migrate` is false.
+async fn on_sqlite<F, Fut>(test: F, migrate: bool)
 where
     F: FnOnce(Store) -> Fut,
     Fut: Future<Output = ()> + Send + 'static,
@@ -54,11 +57,14 @@ where
     let dir = tempfile::tempdir().expect("temporary directory");
     let url = format!("sqlite://{}?mode=rwc", dir.path().join("imhotep.db").display());
     let store = Store::connect(&url, &options()).await.expect("open SQLite");
-    store.migrate().await.expect("migrate SQLite");
+    if migrate {
+        store.migrate().await.expect("migrate SQLite");
+    }
     rethrow(run_then_close(test, store).await);
 }
 
-async fn on_postgres<F, Fut>(test: F)
+/// Runs `test` on a fresh PostgreSQL database, migrated unless `migrate` is false.
+async fn on_postgres<F, Fut>(test: F, migrate: bool)
 where
     F: FnOnce(Store) -> Fut,
     Fut: Future<Output = ()> + Send + 'static,
@@ -75,7 +81,9 @@ where
     let store = Store::connect(&with_database(&admin_url, &name), &options())
         .await
         .expect("connect");
-    store.migrate().await.expect("migrate PostgreSQL");
+    if migrate {
+        store.migrate().await.expect("migrate PostgreSQL");
+    }
     let outcome = run_then_close(test, store).await;
     sqlx::query(AssertSqlSafe(format!("DROP DATABASE {name} WITH (FORCE)")))
         .execute(&mut admin)
@@ -134,6 +142,30 @@ fn token(jti: &str, user_id: Option<i64>, expires_at: DateTime<Utc>) -> TokenRec
         user_id,
         created_at: expires_at - chrono::Duration::days(1),
         expires_at,
+        session_id: None,
+        parent_jti: None,
+    }
+}
+
+/// A token of session `sid`, rotated from `parent` if given.
+fn token_in(jti: &str, user_id: i64, sid: &str, parent: Option<&str>) -> TokenRecord {
+    TokenRecord {
+        session_id: Some(sid.to_owned()),
+        parent_jti: parent.map(str::to_owned),
+        ..token(jti, Some(user_id), Utc::now() + chrono::Duration::days(1))
+    }
+}
+
+/// A session of `user_id` starting now, with a User-Agent and address.
+fn session(id: &str, user_id: i64) -> NewSession {
+    let now = Utc::now().trunc_subsecs(6);
+    NewSession {
+        id: id.to_owned(),
+        user_id: Some(user_id),
+        created_at: now,
+        expires_at: now + chrono::Duration::days(1),
+        user_agent: Some("curl/8".to_owned()),
+        ip: Some("127.0.0.1".to_owned()),
     }
 }
 

@@ -3,7 +3,7 @@
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use tokio::task::JoinSet;
 
-use super::{contract_tests, count, new_user, outstanding_user_id, token};
+use super::{contract_tests, count, new_user, outstanding_user_id, session, token, token_in};
 use crate::store::Store;
 
 contract_tests!(
@@ -90,12 +90,12 @@ async fn blacklisting_a_token_of_a_deleted_user_records_a_null_user(store: Store
 
 async fn rotation_blacklists_the_old_token_and_records_the_new_one(store: Store) {
     let user = user_id(&store, "e@example.com").await;
-    let old = token("jti-old", Some(user), tomorrow());
-    store.record_outstanding(&old).await.expect("record");
+    let old = token_in("jti-old", user, "s1", None);
+    store.start_session(&session("s1", user), &old).await.expect("login");
 
     assert!(
         store
-            .rotate(&old, &token("jti-new", Some(user), tomorrow()))
+            .rotate(&old, &token_in("jti-new", user, "s1", Some("jti-old")), None)
             .await
             .expect("rotate")
     );
@@ -107,30 +107,42 @@ async fn rotation_blacklists_the_old_token_and_records_the_new_one(store: Store)
 
 async fn rotating_a_blacklisted_token_writes_nothing(store: Store) {
     let user = user_id(&store, "f@example.com").await;
-    let old = token("jti-old", Some(user), tomorrow());
+    let old = token_in("jti-old", user, "s1", None);
+    store.start_session(&session("s1", user), &old).await.expect("login");
     store.blacklist(&old).await.expect("blacklist");
 
     assert!(
         !store
-            .rotate(&old, &token("jti-new", Some(user), tomorrow()))
+            .rotate(&old, &token_in("jti-new", user, "s1", Some("jti-old")), None)
             .await
             .expect("rotate")
+    );
+    assert!(
+        !store
+            .rotate(
+                &old,
+                &token_in("jti-new", user, "s2", Some("jti-old")),
+                Some(&session("s2", user))
+            )
+            .await
+            .expect("rotate into a new session")
     );
 
     assert_eq!(outstanding_user_id(&store, "jti-new").await, None);
     assert_eq!(count(&store, COUNT_OUTSTANDING).await, 1);
     assert_eq!(count(&store, COUNT_BLACKLISTED).await, 1);
+    assert_eq!(count(&store, "SELECT COUNT(*) FROM sessions").await, 1);
 }
 
 async fn concurrent_rotations_of_one_token_have_one_winner(store: Store) {
     let user = user_id(&store, "g@example.com").await;
-    let old = token("jti-old", Some(user), tomorrow());
-    store.record_outstanding(&old).await.expect("record");
+    let old = token_in("jti-old", user, "s1", None);
+    store.start_session(&session("s1", user), &old).await.expect("login");
     let mut tasks = JoinSet::new();
     for i in 0..10 {
         let (store, old) = (store.clone(), old.clone());
-        let new = token(&format!("jti-new-{i}"), Some(user), tomorrow());
-        tasks.spawn(async move { store.rotate(&old, &new).await });
+        let new = token_in(&format!("jti-new-{i}"), user, "s1", Some("jti-old"));
+        tasks.spawn(async move { store.rotate(&old, &new, None).await });
     }
 
     let outcomes: Vec<bool> = tasks.join_all().await.into_iter().map(|o| o.expect("rotate")).collect();

@@ -1,0 +1,300 @@
+//! Sessions and refresh-token families on PostgreSQL. Every writer that touches a session locks
+//! its row (an `UPDATE` of it) before blacklisting any of its tokens, so rotations, logouts and
+//! revocations of one session queue up in one order and cannot deadlock.
+
+use chrono::{DateTime, Utc};
+use sqlx::postgres::PgConnection;
+
+use super::{PgStore, blacklist_in};
+use crate::store::models::{
+    AccessCheck, IssuedToken, NewSession, Revocation, RotationState, SessionRow, TokenRecord, TokenStatus,
+};
+use crate::store::{StoreError, now, user_columns};
+
+/// Columns of [`SessionRow`].
+const SESSION_COLUMNS: &str = "id, user_id, created_at, last_used_at, expires_at, user_agent, ip, revoked_at";
+
+/// One rotation in one round trip. `kept` locks the session first (a loser of a race waits there
+/// for the winner's commit); `bl` is the compare-and-set: only one caller's blacklist row for the
+/// old token is inserted, and only that caller records the child. `old_id` finds the old row
+/// whether this statement recorded it or it was there before.
+const ROTATE: &str = "\
+WITH kept AS (
+    UPDATE sessions SET last_used_at = $5, expires_at = $9
+    WHERE id = $6 AND NOT $12 AND revoked_at IS NULL
+    RETURNING id
+), old AS (
+    INSERT INTO outstanding_tokens (jti, user_id, created_at, expires_at, session_id)
+    VALUES ($1, (SELECT id FROM users WHERE id = $2), $3, $4, (SELECT id FROM kept))
+    ON CONFLICT (jti) DO NOTHING
+    RETURNING id
+), old_id AS (
+    SELECT id FROM old UNION ALL SELECT id FROM outstanding_tokens WHERE jti = $1
+), bl AS (
+    INSERT INTO blacklisted_tokens (token_id, blacklisted_at)
+    SELECT id, $5 FROM old_id WHERE $12 OR EXISTS (SELECT 1 FROM kept)
+    ON CONFLICT (token_id) DO NOTHING
+    RETURNING token_id
+), created AS (
+    INSERT INTO sessions (id, user_id, created_at, last_used_at, expires_at, user_agent, ip)
+    SELECT $6, (SELECT id FROM users WHERE id = $2), $5, $5, $9, $10, $11
+    WHERE $12 AND EXISTS (SELECT 1 FROM bl)
+    RETURNING id
+), child AS (
+    INSERT INTO outstanding_tokens (jti, user_id, created_at, expires_at, session_id, parent_jti)
+    SELECT $7, (SELECT id FROM users WHERE id = $2), $8, $9, s.id, $1
+    FROM (SELECT id FROM created UNION ALL SELECT id FROM kept) s
+    WHERE EXISTS (SELECT 1 FROM bl)
+    RETURNING id
+)
+SELECT EXISTS (SELECT 1 FROM child)";
+
+impl PgStore {
+    pub async fn rotate(
+        &self,
+        old: &TokenRecord,
+        new: &TokenRecord,
+        create: Option<&NewSession>,
+    ) -> Result<bool, StoreError> {
+        let at = now();
+        let session_id = create.map(|s| s.id.as_str()).or(new.session_id.as_deref());
+        let rotated = sqlx::query_scalar(ROTATE)
+            .bind(&old.jti)
+            .bind(old.user_id)
+            .bind(old.created_at)
+            .bind(old.expires_at)
+            .bind(at)
+            .bind(session_id)
+            .bind(&new.jti)
+            .bind(new.created_at)
+            .bind(new.expires_at)
+            .bind(create.and_then(|s| s.user_agent.as_deref()))
+            .bind(create.and_then(|s| s.ip.as_deref()))
+            .bind(create.is_some())
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(rotated)
+    }
+
+    pub async fn token_status(&self, jti: &str) -> Result<Option<TokenStatus>, StoreError> {
+        let row: Option<(bool, Option<String>)> = sqlx::query_as(
+            "SELECT b.id IS NOT NULL, o.session_id FROM outstanding_tokens o \
+             LEFT JOIN blacklisted_tokens b ON b.token_id = o.id WHERE o.jti = $1",
+        )
+        .bind(jti)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(|(blacklisted, session_id)| TokenStatus {
+            blacklisted,
+            session_id,
+        }))
+    }
+
+    pub async fn start_session(&self, session: &NewSession, token: &TokenRecord) -> Result<(), StoreError> {
+        sqlx::query(
+            "WITH s AS ( \
+                 INSERT INTO sessions (id, user_id, created_at, last_used_at, expires_at, user_agent, ip) \
+                 VALUES ($1, (SELECT id FROM users WHERE id = $2), $3, $3, $4, $5, $6) RETURNING id) \
+             INSERT INTO outstanding_tokens (jti, user_id, created_at, expires_at, session_id, parent_jti) \
+             SELECT $7, (SELECT id FROM users WHERE id = $2), $8, $9, s.id, $10 FROM s",
+        )
+        .bind(&session.id)
+        .bind(session.user_id)
+        .bind(session.created_at)
+        .bind(session.expires_at)
+        .bind(session.user_agent.as_deref())
+        .bind(session.ip.as_deref())
+        .bind(&token.jti)
+        .bind(token.created_at)
+        .bind(token.expires_at)
+        .bind(token.parent_jti.as_deref())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn rotation_state(&self, jti: &str) -> Result<Option<RotationState>, StoreError> {
+        type Family = (
+            Option<DateTime<Utc>>,
+            Option<String>,
+            Option<String>,
+            Option<DateTime<Utc>>,
+            Option<DateTime<Utc>>,
+            bool,
+        );
+        let mut conn = self.pool.acquire().await?;
+        let family: Option<Family> = sqlx::query_as(
+            "SELECT b.blacklisted_at, COALESCE(o.session_id, c.session_id), c.jti, c.created_at, c.expires_at, \
+                    cb.id IS NOT NULL \
+             FROM outstanding_tokens o \
+             LEFT JOIN blacklisted_tokens b ON b.token_id = o.id \
+             LEFT JOIN outstanding_tokens c ON c.parent_jti = o.jti \
+             LEFT JOIN blacklisted_tokens cb ON cb.token_id = c.id \
+             WHERE o.jti = $1 ORDER BY c.id LIMIT 1",
+        )
+        .bind(jti)
+        .fetch_optional(&mut *conn)
+        .await?;
+        let Some((rotated_at, session_id, child_jti, child_created, child_expires, child_used)) = family else {
+            return Ok(None);
+        };
+        let child = issued(child_jti, child_created, child_expires).map(|token| (token, child_used));
+        let (session_revoked, live) = match &session_id {
+            None => (true, None),
+            Some(sid) => {
+                let revoked: Option<Option<DateTime<Utc>>> =
+                    sqlx::query_scalar("SELECT revoked_at FROM sessions WHERE id = $1")
+                        .bind(sid)
+                        .fetch_optional(&mut *conn)
+                        .await?;
+                let live: Option<(String, Option<DateTime<Utc>>, DateTime<Utc>)> = sqlx::query_as(
+                    "SELECT o.jti, o.created_at, o.expires_at FROM outstanding_tokens o \
+                     WHERE o.session_id = $1 \
+                       AND NOT EXISTS (SELECT 1 FROM blacklisted_tokens b WHERE b.token_id = o.id) \
+                     ORDER BY o.id DESC LIMIT 1",
+                )
+                .bind(sid)
+                .fetch_optional(&mut *conn)
+                .await?;
+                let live = live.and_then(|(jti, created, expires)| issued(Some(jti), created, Some(expires)));
+                (!matches!(revoked, Some(None)), live)
+            }
+        };
+        Ok(Some(RotationState {
+            rotated_at,
+            session_id,
+            session_revoked,
+            child,
+            live,
+        }))
+    }
+
+    pub async fn revoke_sessions(&self, revocation: Revocation<'_>) -> Result<u64, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let revoked = revoke_in(&mut tx, revocation, now()).await?;
+        tx.commit().await?;
+        Ok(revoked)
+    }
+
+    pub async fn end_session_of(&self, token: &TokenRecord) -> Result<bool, StoreError> {
+        let at = now();
+        let mut tx = self.pool.begin().await?;
+        let recorded: Option<Option<String>> =
+            sqlx::query_scalar("SELECT session_id FROM outstanding_tokens WHERE jti = $1")
+                .bind(&token.jti)
+                .fetch_optional(&mut *tx)
+                .await?;
+        let session = recorded.flatten().or_else(|| token.session_id.clone());
+        if let Some(id) = &session {
+            // The session row first (see the module header), then the token.
+            sqlx::query("SELECT 1 FROM sessions WHERE id = $1 FOR UPDATE")
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        if !blacklist_in(&mut tx, token, at).await? {
+            tx.rollback().await?;
+            return Ok(false);
+        }
+        if let Some(id) = &session {
+            revoke_in(&mut tx, Revocation::Session { id, owner: None }, at).await?;
+        }
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    pub async fn list_sessions(&self, user_id: Option<i64>, now: DateTime<Utc>) -> Result<Vec<SessionRow>, StoreError> {
+        let sessions = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT {SESSION_COLUMNS} FROM sessions \
+             WHERE revoked_at IS NULL AND expires_at > $1 AND user_id IS NOT NULL \
+               AND ($2::bigint IS NULL OR user_id = $2) \
+             ORDER BY created_at DESC, id"
+        )))
+        .bind(now)
+        .bind(user_id)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(sessions)
+    }
+
+    pub async fn user_for_access(&self, id: i64, sid: &str) -> Result<Option<AccessCheck>, StoreError> {
+        let row = sqlx::query_as(concat!(
+            "SELECT u.*, (s.id IS NOT NULL AND s.revoked_at IS NULL) AS session_live FROM (SELECT ",
+            user_columns!(),
+            " FROM users WHERE id = $1) u LEFT JOIN sessions s ON s.id = $2 AND s.user_id = u.id"
+        ))
+        .bind(id)
+        .bind(sid)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row)
+    }
+}
+
+/// Revokes sessions as [`crate::store::Store::revoke_sessions`] describes, inside the caller's
+/// transaction: the session rows first (locking them), then their tokens.
+pub(super) async fn revoke_in(
+    conn: &mut PgConnection,
+    revocation: Revocation<'_>,
+    at: DateTime<Utc>,
+) -> Result<u64, sqlx::Error> {
+    match revocation {
+        Revocation::Session { id, owner } => {
+            let revoked = sqlx::query(
+                "UPDATE sessions SET revoked_at = $2 \
+                 WHERE id = $1 AND revoked_at IS NULL AND ($3::bigint IS NULL OR user_id = $3)",
+            )
+            .bind(id)
+            .bind(at)
+            .bind(owner)
+            .execute(&mut *conn)
+            .await?
+            .rows_affected();
+            if revoked > 0 {
+                sqlx::query(
+                    "INSERT INTO blacklisted_tokens (token_id, blacklisted_at) \
+                     SELECT id, $2 FROM outstanding_tokens WHERE session_id = $1 AND expires_at > $2 \
+                     ON CONFLICT (token_id) DO NOTHING",
+                )
+                .bind(id)
+                .bind(at)
+                .execute(&mut *conn)
+                .await?;
+            }
+            Ok(revoked)
+        }
+        Revocation::User { user_id, keep } => {
+            let revoked = sqlx::query(
+                "UPDATE sessions SET revoked_at = $2 \
+                 WHERE user_id = $1 AND revoked_at IS NULL AND ($3::text IS NULL OR id <> $3)",
+            )
+            .bind(user_id)
+            .bind(at)
+            .bind(keep)
+            .execute(&mut *conn)
+            .await?
+            .rows_affected();
+            sqlx::query(
+                "INSERT INTO blacklisted_tokens (token_id, blacklisted_at) \
+                 SELECT id, $2 FROM outstanding_tokens \
+                 WHERE user_id = $1 AND expires_at > $2 AND ($3::text IS NULL OR session_id IS DISTINCT FROM $3) \
+                 ON CONFLICT (token_id) DO NOTHING",
+            )
+            .bind(user_id)
+            .bind(at)
+            .bind(keep)
+            .execute(&mut *conn)
+            .await?;
+            Ok(revoked)
+        }
+    }
+}
+
+/// A recorded token, if the row had all three values.
+fn issued(jti: Option<String>, created: Option<DateTime<Utc>>, expires: Option<DateTime<Utc>>) -> Option<IssuedToken> {
+    Some(IssuedToken {
+        jti: jti?,
+        created_at: created?,
+        expires_at: expires?,
+    })
+}

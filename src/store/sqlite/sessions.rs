@@ -1,0 +1,272 @@
+//! Sessions and refresh-token families on SQLite. Every write runs in a `BEGIN IMMEDIATE`
+//! transaction, so concurrent rotations of one token take turns and the second one sees the first
+//! one's blacklist row.
+
+use chrono::{DateTime, Utc};
+use sqlx::sqlite::SqliteConnection;
+
+use super::{SqliteStore, blacklist_in, record_in};
+use crate::store::models::{
+    AccessCheck, IssuedToken, NewSession, Revocation, RotationState, SessionRow, TokenRecord, TokenStatus,
+};
+use crate::store::{StoreError, now, user_columns};
+
+/// Columns of [`SessionRow`].
+const SESSION_COLUMNS: &str = "id, user_id, created_at, last_used_at, expires_at, user_agent, ip, revoked_at";
+
+impl SqliteStore {
+    pub async fn rotate(
+        &self,
+        old: &TokenRecord,
+        new: &TokenRecord,
+        create: Option<&NewSession>,
+    ) -> Result<bool, StoreError> {
+        let at = now();
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        if create.is_none() {
+            let kept =
+                sqlx::query("UPDATE sessions SET last_used_at = ?, expires_at = ? WHERE id = ? AND revoked_at IS NULL")
+                    .bind(at)
+                    .bind(new.expires_at)
+                    .bind(new.session_id.as_deref())
+                    .execute(&mut *tx)
+                    .await?;
+            if kept.rows_affected() == 0 {
+                tx.rollback().await?;
+                return Ok(false);
+            }
+        }
+        if !blacklist_in(&mut tx, old, at).await? {
+            tx.rollback().await?;
+            return Ok(false);
+        }
+        if let Some(session) = create {
+            insert_session(&mut tx, session).await?;
+        }
+        record_in(&mut tx, new).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    pub async fn token_status(&self, jti: &str) -> Result<Option<TokenStatus>, StoreError> {
+        let row: Option<(bool, Option<String>)> = sqlx::query_as(
+            "SELECT b.id IS NOT NULL, o.session_id FROM outstanding_tokens o \
+             LEFT JOIN blacklisted_tokens b ON b.token_id = o.id WHERE o.jti = ?",
+        )
+        .bind(jti)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(|(blacklisted, session_id)| TokenStatus {
+            blacklisted,
+            session_id,
+        }))
+    }
+
+    pub async fn start_session(&self, session: &NewSession, token: &TokenRecord) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        insert_session(&mut tx, session).await?;
+        record_in(&mut tx, token).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn rotation_state(&self, jti: &str) -> Result<Option<RotationState>, StoreError> {
+        type Family = (
+            Option<DateTime<Utc>>,
+            Option<String>,
+            Option<String>,
+            Option<DateTime<Utc>>,
+            Option<DateTime<Utc>>,
+            bool,
+        );
+        let mut conn = self.pool.acquire().await?;
+        let family: Option<Family> = sqlx::query_as(
+            "SELECT b.blacklisted_at, COALESCE(o.session_id, c.session_id), c.jti, c.created_at, c.expires_at, \
+                    cb.id IS NOT NULL \
+             FROM outstanding_tokens o \
+             LEFT JOIN blacklisted_tokens b ON b.token_id = o.id \
+             LEFT JOIN outstanding_tokens c ON c.parent_jti = o.jti \
+             LEFT JOIN blacklisted_tokens cb ON cb.token_id = c.id \
+             WHERE o.jti = ? ORDER BY c.id LIMIT 1",
+        )
+        .bind(jti)
+        .fetch_optional(&mut *conn)
+        .await?;
+        let Some((rotated_at, session_id, child_jti, child_created, child_expires, child_used)) = family else {
+            return Ok(None);
+        };
+        let child = issued(child_jti, child_created, child_expires).map(|token| (token, child_used));
+        let (session_revoked, live) = match &session_id {
+            None => (true, None),
+            Some(sid) => {
+                let revoked: Option<Option<DateTime<Utc>>> =
+                    sqlx::query_scalar("SELECT revoked_at FROM sessions WHERE id = ?")
+                        .bind(sid)
+                        .fetch_optional(&mut *conn)
+                        .await?;
+                let live: Option<(String, Option<DateTime<Utc>>, DateTime<Utc>)> = sqlx::query_as(
+                    "SELECT o.jti, o.created_at, o.expires_at FROM outstanding_tokens o \
+                     WHERE o.session_id = ? \
+                       AND NOT EXISTS (SELECT 1 FROM blacklisted_tokens b WHERE b.token_id = o.id) \
+                     ORDER BY o.id DESC LIMIT 1",
+                )
+                .bind(sid)
+                .fetch_optional(&mut *conn)
+                .await?;
+                let live = live.and_then(|(jti, created, expires)| issued(Some(jti), created, Some(expires)));
+                (!matches!(revoked, Some(None)), live)
+            }
+        };
+        Ok(Some(RotationState {
+            rotated_at,
+            session_id,
+            session_revoked,
+            child,
+            live,
+        }))
+    }
+
+    pub async fn revoke_sessions(&self, revocation: Revocation<'_>) -> Result<u64, StoreError> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let revoked = revoke_in(&mut tx, revocation, now()).await?;
+        tx.commit().await?;
+        Ok(revoked)
+    }
+
+    pub async fn end_session_of(&self, token: &TokenRecord) -> Result<bool, StoreError> {
+        let at = now();
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let recorded: Option<Option<String>> =
+            sqlx::query_scalar("SELECT session_id FROM outstanding_tokens WHERE jti = ?")
+                .bind(&token.jti)
+                .fetch_optional(&mut *tx)
+                .await?;
+        if !blacklist_in(&mut tx, token, at).await? {
+            tx.rollback().await?;
+            return Ok(false);
+        }
+        if let Some(id) = recorded.flatten().or_else(|| token.session_id.clone()) {
+            revoke_in(&mut tx, Revocation::Session { id: &id, owner: None }, at).await?;
+        }
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    pub async fn list_sessions(&self, user_id: Option<i64>, now: DateTime<Utc>) -> Result<Vec<SessionRow>, StoreError> {
+        let sessions = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT {SESSION_COLUMNS} FROM sessions \
+             WHERE revoked_at IS NULL AND expires_at > ? AND user_id IS NOT NULL \
+               AND (? IS NULL OR user_id = ?) \
+             ORDER BY created_at DESC, id"
+        )))
+        .bind(now)
+        .bind(user_id)
+        .bind(user_id)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(sessions)
+    }
+
+    pub async fn user_for_access(&self, id: i64, sid: &str) -> Result<Option<AccessCheck>, StoreError> {
+        let row = sqlx::query_as(concat!(
+            "SELECT u.*, (s.id IS NOT NULL AND s.revoked_at IS NULL) AS session_live FROM (SELECT ",
+            user_columns!(),
+            " FROM users WHERE id = ?) u LEFT JOIN sessions s ON s.id = ? AND s.user_id = u.id"
+        ))
+        .bind(id)
+        .bind(sid)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row)
+    }
+}
+
+async fn insert_session(conn: &mut SqliteConnection, session: &NewSession) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO sessions (id, user_id, created_at, last_used_at, expires_at, user_agent, ip) \
+         VALUES (?, (SELECT id FROM users WHERE id = ?), ?, ?, ?, ?, ?)",
+    )
+    .bind(&session.id)
+    .bind(session.user_id)
+    .bind(session.created_at)
+    .bind(session.created_at)
+    .bind(session.expires_at)
+    .bind(session.user_agent.as_deref())
+    .bind(session.ip.as_deref())
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Revokes sessions as [`crate::store::Store::revoke_sessions`] describes, inside the caller's
+/// `BEGIN IMMEDIATE` transaction.
+pub(super) async fn revoke_in(
+    conn: &mut SqliteConnection,
+    revocation: Revocation<'_>,
+    at: DateTime<Utc>,
+) -> Result<u64, sqlx::Error> {
+    match revocation {
+        Revocation::Session { id, owner } => {
+            let revoked = sqlx::query(
+                "UPDATE sessions SET revoked_at = ? \
+                 WHERE id = ? AND revoked_at IS NULL AND (? IS NULL OR user_id = ?)",
+            )
+            .bind(at)
+            .bind(id)
+            .bind(owner)
+            .bind(owner)
+            .execute(&mut *conn)
+            .await?
+            .rows_affected();
+            if revoked > 0 {
+                sqlx::query(
+                    "INSERT INTO blacklisted_tokens (token_id, blacklisted_at) \
+                     SELECT id, ? FROM outstanding_tokens WHERE session_id = ? AND expires_at > ? \
+                     ON CONFLICT (token_id) DO NOTHING",
+                )
+                .bind(at)
+                .bind(id)
+                .bind(at)
+                .execute(&mut *conn)
+                .await?;
+            }
+            Ok(revoked)
+        }
+        Revocation::User { user_id, keep } => {
+            let revoked = sqlx::query(
+                "UPDATE sessions SET revoked_at = ? \
+                 WHERE user_id = ? AND revoked_at IS NULL AND (? IS NULL OR id <> ?)",
+            )
+            .bind(at)
+            .bind(user_id)
+            .bind(keep)
+            .bind(keep)
+            .execute(&mut *conn)
+            .await?
+            .rows_affected();
+            sqlx::query(
+                "INSERT INTO blacklisted_tokens (token_id, blacklisted_at) \
+                 SELECT id, ? FROM outstanding_tokens \
+                 WHERE user_id = ? AND expires_at > ? AND (? IS NULL OR session_id IS NOT ?) \
+                 ON CONFLICT (token_id) DO NOTHING",
+            )
+            .bind(at)
+            .bind(user_id)
+            .bind(at)
+            .bind(keep)
+            .bind(keep)
+            .execute(&mut *conn)
+            .await?;
+            Ok(revoked)
+        }
+    }
+}
+
+/// A recorded token, if the row had all three values.
+fn issued(jti: Option<String>, created: Option<DateTime<Utc>>, expires: Option<DateTime<Utc>>) -> Option<IssuedToken> {
+    Some(IssuedToken {
+        jti: jti?,
+        created_at: created?,
+        expires_at: expires?,
+    })
+}
