@@ -101,7 +101,12 @@ def chart(results, path: Path) -> bool:
 def write(results: dict, md_path: Path, png_path: Path) -> None:
     has_chart = chart(results, png_path)
     data = os.path.relpath(png_path.parent / "results.json", md_path.parent)
-    md_path.write_text(render(results, os.path.relpath(png_path, md_path.parent) if has_chart else None, data))
+    text = render(results, os.path.relpath(png_path, md_path.parent) if has_chart else None, data)
+    # Measured separately (bench/django_users.py), kept across regenerations.
+    extra = ROOT / "bench" / "django_import.md"
+    if md_path == ROOT / "BENCHMARKS.md" and extra.exists():
+        text = text.rstrip("\n") + "\n\n" + extra.read_text()
+    md_path.write_text(text)
 
 
 def render(r: dict, png: str | None, data: str) -> str:

@@ -1,5 +1,5 @@
 //! The command line: `serve` (the default), `migrate`, `createsuperuser`, `check`, `flushexpiredtokens`,
-//! and the operator tools (`outbox`, `users`, `sessions`, `keys`).
+//! `import-django` and the operator tools (`outbox`, `users`, `sessions`, `keys`).
 
 use std::io::BufRead;
 use std::path::PathBuf;
@@ -43,7 +43,11 @@ pub enum Command {
         password_stdin: bool,
     },
     /// Validate the configuration, connect to the database and print what `serve` would run with (secrets masked).
-    Check,
+    Check {
+        /// Instead, print what a cut-over from Django needs and verify what can be verified (exit 1 on a failure).
+        #[arg(long)]
+        django_compat: bool,
+    },
     /// Delete expired outstanding refresh tokens and their blacklist entries (run it from cron).
     Flushexpiredtokens,
     /// Inspect the e-mail outbox, or queue a failed message again.
@@ -51,6 +55,8 @@ pub enum Command {
         #[command(subcommand)]
         action: OutboxAction,
     },
+    /// Copy a Django deployment's users and SimpleJWT tokens into this database (one transaction).
+    ImportDjango(crate::import::ImportArgs),
     /// Inspect and manage users: list, show, activate, deactivate, set-staff, delete.
     Users {
         #[command(subcommand)]
@@ -118,7 +124,14 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Createsuperuser { email, password_stdin } => create_superuser(settings, &email, password_stdin).await,
-        Command::Check => check(settings, generated).await,
+        Command::Check { django_compat: false } => check(settings, generated).await,
+        Command::Check { django_compat: true } => {
+            if !crate::import::compat::print(&crate::import::compat::findings(&settings, generated)) {
+                bail!("the configuration is not ready for a cut-over from Django");
+            }
+            Ok(())
+        }
+        Command::ImportDjango(args) => crate::import::run(&settings, args).await,
         Command::Outbox { action } => outbox(&settings, action).await,
         Command::Users { action } => crate::users_cli::run(&settings, action).await,
         Command::Throttle { action } => crate::throttle_cli::run(&settings, action).await,

@@ -7,6 +7,7 @@ pub mod cli;
 pub mod config;
 mod housekeeping;
 pub mod http;
+pub mod import;
 mod key_reload;
 pub mod keys_cli;
 pub mod mail;

@@ -6,6 +6,7 @@
 //! constraints, conditional updates), never by a check-then-write in Rust.
 
 mod error;
+mod import_sql;
 pub mod models;
 pub mod postgres;
 pub mod sqlite;
@@ -19,8 +20,8 @@ use chrono::{DateTime, SubsecRound, Utc};
 
 pub use error::StoreError;
 use models::{
-    AccessCheck, ClaimedMail, EmailChange, NewSession, NewUser, OutboxEntry, PasswordChange, ProfileChange, QueuedMail,
-    Revocation, RotationState, SessionRow, TokenRecord, TokenStatus, User,
+    AccessCheck, ClaimedMail, EmailChange, ImportBatch, ImportCounts, NewSession, NewUser, OutboxEntry, PasswordChange,
+    ProfileChange, QueuedMail, Revocation, RotationState, SessionRow, TokenRecord, TokenStatus, User,
 };
 
 /// The `users` columns of [`User`], in its field order, for every query that reads a user (a
@@ -272,6 +273,19 @@ impl Store {
         create: Option<&NewSession>,
     ) -> Result<bool, StoreError> {
         delegate!(self, rotate(old, new, create))
+    }
+
+    /// Writes an import (`imhotep import-django`) in one transaction: all of it or, on any error,
+    /// nothing. New users keep their ids (the id counter moves past them); a duplicate e-mail key
+    /// gives `EmailTaken`. Tokens and blacklist rows already present are skipped, so running the
+    /// same batch twice writes nothing the second time. `progress` is called with the number of
+    /// rows after each statement.
+    pub async fn import_batch(
+        &self,
+        batch: &ImportBatch,
+        progress: &(dyn Fn(u64) + Sync),
+    ) -> Result<ImportCounts, StoreError> {
+        delegate!(self, import_batch(batch, progress))
     }
 
     /// Whether a refresh token is blacklisted, and its session; `None` if it was never recorded.

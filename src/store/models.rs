@@ -10,7 +10,8 @@ pub struct User {
     pub username: String,
     pub first_name: String,
     pub last_name: String,
-    /// The encoded password hash (`$argon2id$...`, Django's `pbkdf2_sha256$...`, or `!...` for unusable).
+    /// The encoded password hash (`$argon2id$...`, any Django hasher's format until the next login, or
+    /// `!...` for unusable).
     pub password: String,
     pub is_active: bool,
     pub is_staff: bool,
@@ -199,4 +200,52 @@ pub struct ProfileChange {
     pub username: Option<String>,
     pub first_name: Option<String>,
     pub last_name: Option<String>,
+}
+
+/// A user copied from another database (`imhotep import-django`): every column kept as it was,
+/// id and timestamps included, with the uniqueness key the caller computed for its e-mail.
+#[derive(Debug, Clone)]
+pub struct ImportedUser {
+    pub user: User,
+    pub email_key: String,
+}
+
+/// An outstanding refresh token copied from SimpleJWT's `token_blacklist_outstandingtoken`, without
+/// the encoded token (see `outstanding_tokens`). `created_at` is nullable there too.
+#[derive(Debug, Clone)]
+pub struct ImportedToken {
+    pub jti: String,
+    pub user_id: Option<i64>,
+    pub created_at: Option<DateTime<Utc>>,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// A blacklisting copied from SimpleJWT's `token_blacklist_blacklistedtoken`, named by the jti of
+/// its outstanding token.
+#[derive(Debug, Clone)]
+pub struct ImportedBlacklisting {
+    pub jti: String,
+    pub blacklisted_at: DateTime<Utc>,
+}
+
+/// Everything one import writes, in one transaction.
+#[derive(Debug, Clone, Default)]
+pub struct ImportBatch {
+    /// Users whose id is not in the store yet.
+    pub new_users: Vec<ImportedUser>,
+    /// Users whose row is replaced (`--update`): every column but the id.
+    pub changed_users: Vec<ImportedUser>,
+    /// Outstanding refresh tokens; a jti already recorded is left alone.
+    pub tokens: Vec<ImportedToken>,
+    /// Blacklist rows; a token already blacklisted, or whose jti is not recorded, is left alone.
+    pub blacklist: Vec<ImportedBlacklisting>,
+}
+
+/// What an import wrote.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ImportCounts {
+    pub users_inserted: u64,
+    pub users_updated: u64,
+    pub tokens_inserted: u64,
+    pub blacklisted_inserted: u64,
 }

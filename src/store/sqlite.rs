@@ -20,6 +20,7 @@ use super::{StoreError, StoreOptions, now, user_columns};
 
 mod accounts;
 mod admin;
+mod import;
 mod outbox;
 mod sessions;
 mod throttle;

@@ -152,7 +152,43 @@ async fn rotation_settings_are_honoured(db: Backend) {
     assert_eq!(app.scalar("SELECT count(*) FROM outstanding_tokens").await, 3);
 }
 
+/// A refresh token signed with the same key elsewhere (Django after the import) whose jti imhotep has
+/// never seen: accepted whatever the rotation settings; with rotation and blacklisting (the default)
+/// recorded, with its user, by its first refresh; and once blacklisted, refused.
+async fn a_refresh_token_minted_elsewhere_is_accepted_and_recorded(db: Backend) {
+    type Configure = fn(&mut imhotep::config::Settings);
+    let modes: [(&str, Configure); 3] = [
+        ("rotation with blacklist", |_| {}),
+        ("no rotation", |s| s.simple_jwt.rotate_refresh_tokens = false),
+        ("rotation without blacklist", |s| {
+            s.simple_jwt.blacklist_after_rotation = false
+        }),
+    ];
+    for (mode, configure) in modes {
+        let Some(app) = crate::helpers::spawn_app_with(db, configure).await else {
+            return;
+        };
+        let user = app.active_user("alice@example.com").await;
+        let claims = refresh_claims(user);
+        let jti = claims["jti"].as_str().unwrap().to_owned();
+        let foreign = sign(&claims);
+        assert_eq!(app.refresh(&foreign).await.status, 200, "{mode}");
+        let recorded = format!("SELECT count(*) FROM outstanding_tokens WHERE jti = '{jti}' AND user_id = {user}");
+        if mode == "rotation with blacklist" {
+            assert_eq!(app.scalar(&recorded).await, 1, "{mode}: recorded with its user");
+            continue;
+        }
+        let logout = app.post("jwt/blacklist/", &json!({"refresh": foreign}), None).await;
+        assert_eq!(logout.status, 200, "{mode}: {}", logout.text);
+        assert_eq!(app.scalar(&recorded).await, 1, "{mode}: recorded with its user");
+        app.refresh(&foreign)
+            .await
+            .assert(401, r#"{"detail":"Token is blacklisted","code":"token_not_valid"}"#);
+    }
+}
+
 crate::on_both_databases!(
+    a_refresh_token_minted_elsewhere_is_accepted_and_recorded,
     refresh_rotates_and_blacklists_the_old_token,
     concurrent_refreshes_of_one_token_rotate_once,
     refresh_errors_match_simplejwt,

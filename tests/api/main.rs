@@ -13,6 +13,7 @@ mod bearer;
 mod config_files;
 mod cors;
 mod csrf;
+mod django_import;
 mod email_change;
 mod email_keys;
 mod flow;

@@ -96,8 +96,10 @@ impl PasswordHasher {
     }
 
     /// Checks `password` against a stored hash: imhotep's `$argon2id$...` PHC strings (any
-    /// parameters), Django's `argon2$...` and `pbkdf2_sha256$...`. Anything else is a mismatch,
-    /// and costs one dummy verification so that it takes as long as a real one.
+    /// parameters) and every Django hasher's format (`pbkdf2_sha256`, `pbkdf2_sha1`, `argon2`,
+    /// `bcrypt_sha256`, `bcrypt`, `scrypt`, `md5`, `sha1`, unsalted MD5 and SHA-1), which always
+    /// ask for a rehash. Anything else, or a hash over the cost bounds, is a mismatch, and costs
+    /// one dummy verification so that it takes as long as a real one.
     pub async fn verify(&self, password: &str, encoded: &str) -> Result<Verification, HashError> {
         let (password, encoded) = (password.to_owned(), encoded.to_owned());
         self.run(move || verify_stored(&password, &encoded)).await

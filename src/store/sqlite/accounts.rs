@@ -9,7 +9,7 @@ use crate::store::models::{EmailChange, NewUser, PasswordChange, QueuedMail, Rev
 use crate::store::{StoreError, now, user_columns};
 
 /// SQLite's message for a duplicate e-mail key (it has no constraint names in errors).
-const EMAIL_TAKEN: &str = "UNIQUE constraint failed: users.email_key";
+pub(super) const EMAIL_TAKEN: &str = "UNIQUE constraint failed: users.email_key";
 
 impl SqliteStore {
     pub async fn create_user(&self, user: &NewUser, email_key: &str, mails: &[QueuedMail]) -> Result<User, StoreError> {

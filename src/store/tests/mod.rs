@@ -4,6 +4,7 @@
 //! afterwards, even when the test fails.
 
 mod account_states;
+mod import;
 mod migration;
 mod sessions;
 mod throttle;
