@@ -14,6 +14,7 @@ process is bounded in time; traffic goes to 127.0.0.1 only.
 from __future__ import annotations
 
 import argparse
+import statistics
 import base64
 import csv
 import datetime as dt
@@ -61,6 +62,11 @@ WORKLOAD_TITLES = {
     "w5": "W5 POST users/ (register + mail)",
     "w6": "W6 mix 80/15/4/1",
 }
+# The per-client rate limits set out of reach (every workload comes from one address): the limiter
+# still runs on every request, as deployed, but never refuses one. The account backoff and e-mail
+# limits keep their defaults (W4 logs in successfully, which resets its account's counter).
+THROTTLE_OUT_OF_REACH = {f"IMHOTEP_THROTTLE__{group}": "1000000000/s"
+                         for group in ("LOGIN", "REFRESH", "SIGNUP", "EMAIL", "CONFIRM")}
 # Share of requests that consume a fresh refresh token.
 REFRESH_SHARE = {"w3": 1.0, "w6": 0.15}
 # Refresh tokens minted for a warm-up, per second of warm-up: above any rate this machine reaches.
@@ -419,7 +425,9 @@ class Imhotep(Server):
                    RUST_LOG="warn,imhotep::app=info", EMAIL_BACKEND="smtp", EMAIL_HOST="127.0.0.1",
                    EMAIL_PORT=str(smtp_port),
                    # No separate metrics listener: nothing here scrapes it, and its port may be taken.
-                   IMHOTEP_METRICS__BIND="", **self.extra_env)
+                   IMHOTEP_METRICS__BIND="")
+        env.update(THROTTLE_OUT_OF_REACH)
+        env.update(self.extra_env)
         return env
 
     def prepare(self, users: int, outstanding: int = 0, blacklisted: int = 0) -> None:
@@ -1015,12 +1023,20 @@ def parse_args(argv):
     parser.add_argument("--publish", action="store_true",
                         help="with --quick: write results.json/BENCHMARKS.md where a full run does")
     parser.add_argument("--keep", action="store_true", help="keep the benchmark databases and bench/work/")
+    parser.add_argument("--throttle", action="store_true",
+                        help="only the rate limiter's measurements (writes bench/throttle/results.json): W1/W2 "
+                             "with the limiter on (limits out of reach) and off, interleaved, then a login flood "
+                             "from many addresses at --flood-connections")
+    parser.add_argument("--throttle-rounds", type=int, default=3,
+                        help="on/off pairs per workload with --throttle (default 3)")
+    parser.add_argument("--flood-connections", type=int, default=1000,
+                        help="connections of the --throttle login flood (default 1000)")
     parser.add_argument("--jwt-algorithms", default="",
                         help="signing-key mode instead of the full run: W1 and W2 on the first imhotep server of "
                              "--servers once per listed algorithm (e.g. HS256,EdDSA,RS256; also ES256); writes "
                              "signing-keys.json and signing-keys.md next to results.json")
     cfg = parser.parse_args(argv)
-    if cfg.quick:
+    if cfg.quick or cfg.throttle:
         cfg.no_reference = True
         cfg.no_scale = True
     cfg.duration = cfg.duration or (2 if cfg.quick else 20)
@@ -1036,6 +1052,67 @@ def parse_args(argv):
     if cfg.jwt_algorithms and not any(s.startswith("imhotep-") for s in servers):
         parser.error("--jwt-algorithms needs an imhotep server in --servers")
     return cfg
+
+
+def throttle_bench(cfg, work: Path, minter: Minter, imhotep_hash: str) -> tuple[dict, list[str]]:
+    """The limiter's cost on W1/W2 (on with limits out of reach vs throttle.enabled=false, the runs
+    interleaved on, off, on, off, ... and compared by their medians) and the longest wait of a login
+    flood from many addresses (the bounded hashing queue answers 503 at once instead)."""
+    results: dict = {"cost": {}, "flood": {}}
+    failures: list[str] = []
+    modes = {"on": {}, "off": {"IMHOTEP_THROTTLE__ENABLED": "false"}}
+    for label in [s for s in cfg.server_list if s.startswith("imhotep")]:
+        backend = label.split("-")[1]
+        runs: dict = {"on": {"w1": [], "w2": []}, "off": {"w1": [], "w2": []}}
+        for round_ in range(cfg.throttle_rounds):
+            for mode, env in modes.items():
+                server = Imhotep(cfg, work, f"{label}-{mode}-{round_}", backend, imhotep_hash, env)
+                done = bench_server(cfg, server, minter, cfg.users, ["w1", "w2"])
+                for workload, data in done["workloads"].items():
+                    runs[mode][workload].append(data["rps"])
+                    if data["errors"] + data["warmup"]["errors"]:
+                        failures.append(f"throttle/{label}/{mode}/{workload}: {data['errors']} failed requests")
+        summary = {}
+        for workload in ("w1", "w2"):
+            on, off = statistics.median(runs["on"][workload]), statistics.median(runs["off"][workload])
+            summary[workload] = {"on_rps": runs["on"][workload], "off_rps": runs["off"][workload],
+                                 "on_median": on, "off_median": off,
+                                 "cost_pct": round(100 * (off - on) / off, 2) if off else None}
+            log(f"{label} {workload}: limiter on {on:.0f} req/s, off {off:.0f} req/s, "
+                f"cost {summary[workload]['cost_pct']} %")
+        results["cost"][label] = summary
+
+        flood_env = {"IMHOTEP_THROTTLE__CLIENT_IP_HEADER": "X-Forwarded-For"}
+        server = Imhotep(cfg, work, f"{label}-flood", backend, imhotep_hash, flood_env)
+        server.prepare(cfg.users)
+        sink = SmtpSink(server.work, server.label)
+        server.start(sink.port)
+        try:
+            flood_cfg = argparse.Namespace(**vars(cfg))
+            flood_cfg.connections = cfg.flood_connections
+            out = server.work / f"wrk-{server.label}-flood.json"
+            probe = HealthProbe(server.port, cfg.duration, "/readyz")
+            probe.start()
+            data = wrk(flood_cfg, server.port, "flood", cfg.duration, {}, out)
+            probe.join(cfg.duration + 60)
+        finally:
+            server.stop()
+            sink.stop()
+            server.close()
+        latency = data["latency_us"]
+        results["flood"][label] = {"connections": cfg.flood_connections, "requests": data["requests"],
+                                   "rps": data["rps"], "statuses": data["statuses"],
+                                   "socket_errors": data["socket_errors"], "latency_us": latency,
+                                   "readyz_probe": probe.summary()}
+        log(f"{label} flood at {cfg.flood_connections} connections: {data['rps']:.0f} req/s, statuses "
+            f"{data['statuses']}, p99 {latency['p99'] / 1000:.1f} ms, max {latency['max'] / 1000:.1f} ms")
+        if latency["max"] > 2_000_000:
+            failures.append(f"throttle/{label}/flood: a request waited {latency['max'] / 1e6:.2f} s (> 2 s)")
+        unexpected = set(data["statuses"]) - {"401", "503"}
+        if unexpected or sum(data["socket_errors"].values()):
+            failures.append(f"throttle/{label}/flood: statuses {data['statuses']}, "
+                            f"socket errors {data['socket_errors']}")
+    return results, failures
 
 
 def signing_keys(cfg, work: Path, out_dir: Path, imhotep_hash: str) -> int:
@@ -1108,6 +1185,8 @@ def main(argv) -> int:
     signal.signal(signal.SIGINT, on_signal)
     work = BENCH / "work" / f"run-{os.getpid()}"
     work.mkdir(parents=True, exist_ok=True)
+    if cfg.throttle:
+        return main_throttle(cfg, work)
     out_dir = BENCH / "quick" if cfg.quick and not cfg.publish else BENCH
     report_path = out_dir / "BENCHMARKS.md" if out_dir != BENCH else ROOT / "BENCHMARKS.md"
     started = time.monotonic()
@@ -1208,6 +1287,39 @@ def main(argv) -> int:
     if not cfg.keep:
         shutil.rmtree(work, ignore_errors=True)
     log(f"done in {results['total_seconds']:.0f} s")
+    if failures:
+        log("FAILURES:\n  " + "\n  ".join(failures))
+        return 1
+    return 0
+
+
+def main_throttle(cfg, work: Path) -> int:
+    """`--throttle`: the limiter's measurements only, into bench/throttle/results.json."""
+    started = time.monotonic()
+    results = {"kind": "throttle", "command": os.environ.get("BENCH_COMMAND", "bash bench/run.sh --throttle"),
+               "started_at": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+               "commit": git_commit(), "machine": machine(),
+               "config": {"users": cfg.users, "connections": cfg.connections, "duration_s": cfg.duration,
+                          "warmup_s": cfg.warmup, "rounds": cfg.throttle_rounds,
+                          "flood_connections": cfg.flood_connections, "servers": cfg.server_list}}
+    failures: list[str] = []
+    try:
+        imhotep_hash = run([str(CEILING_BIN / "argon2-rate"), "hash", PASSWORD], timeout=60).strip()
+        measured, failures = throttle_bench(cfg, work, Minter(SECRET_KEY), imhotep_hash)
+        results.update(measured)
+    except Exception as error:  # noqa: BLE001 - record, report, exit non-zero
+        failures.append(f"harness: {type(error).__name__}: {error}")
+        log(f"FAILED: {error}")
+    finally:
+        cleanup()
+    results["failures"] = failures
+    results["total_seconds"] = round(time.monotonic() - started, 1)
+    out_dir = BENCH / "throttle"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "results.json").write_text(json.dumps(results, indent=2) + "\n")
+    log(f"wrote {(out_dir / 'results.json').relative_to(ROOT)}")
+    if not cfg.keep:
+        shutil.rmtree(work, ignore_errors=True)
     if failures:
         log("FAILURES:\n  " + "\n  ".join(failures))
         return 1

@@ -7,6 +7,8 @@
 #   bash bench/run.sh --quick    CI smoke run (~1 min plus builds): imhotep only, 1 s warm-up + 2 s per
 #                                workload, no scale step, no reference; writes bench/quick/ (add
 #                                --publish to write the files above instead)
+#   bash bench/run.sh --throttle the rate limiter only: W1/W2 with it on and off (interleaved), and a
+#                                1,000-connection login flood; writes bench/throttle/results.json
 #   bash bench/run.sh --jwt-algorithms HS256,EdDSA,RS256 --servers imhotep-pg
 #                                signing-key mode: W1 and W2 once per JWT algorithm (~2 min at the
 #                                defaults); writes bench/signing-keys.json and bench/signing-keys.md
@@ -63,6 +65,8 @@ BENCH_CEILING_BUILD_SECONDS=$(since "$started")
 say "builds took ${BENCH_BUILD_SECONDS} s (imhotep) and ${BENCH_CEILING_BUILD_SECONDS} s (bench/ceiling)"
 
 export BENCH_BUILD_SECONDS BENCH_CEILING_BUILD_SECONDS
+# The --throttle login flood opens 1,000 connections (wrk and the server each hold one descriptor per connection).
+ulimit -n "$(ulimit -Hn)" 2> /dev/null || true
 export BENCH_COMMAND="bash bench/run.sh${*:+ $*}"
 # A hard stop for the whole run; bench.py cleans up (servers, databases) on SIGTERM.
 if $quick; then limit=900; else limit=3600; fi

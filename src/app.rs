@@ -11,6 +11,7 @@ use tokio::net::TcpListener;
 
 use crate::auth::jwt::TokenService;
 use crate::auth::keys::KeyRing;
+use crate::auth::limits::Limits;
 use crate::auth::links::LinkTokens;
 use crate::auth::notify::MailRenderer;
 use crate::auth::outbox::Outbox;
@@ -19,6 +20,7 @@ use crate::auth::{Accounts, Sessions};
 use crate::background::Background;
 use crate::config::{EmailBackendKind, Settings};
 use crate::http::connections::{self, ConnectionLimits};
+use crate::http::client_ip::ClientIpSource;
 use crate::http::{self, AppState};
 use crate::mail::{Backend, Mailer, SmtpSettings, Templates};
 use crate::metrics::Metrics;
@@ -142,12 +144,17 @@ pub fn build_state(settings: Settings, store: Store) -> anyhow::Result<(AppState
         0 => std::thread::available_parallelism().map_or(2, usize::from),
         n => n,
     };
+    let queue_limit = match settings.server.hash_queue_limit {
+        0 => concurrency.saturating_mul(4),
+        n => n,
+    };
     let accounts = Accounts::new(
         store.clone(),
-        PasswordHasher::new(concurrency),
+        PasswordHasher::new(concurrency).with_queue_limit(queue_limit),
         links,
         (&settings.djoser, &settings.sessions),
         outbox.bell(),
+        Limits::new(store.clone(), &settings.throttle),
     );
     let metrics = Metrics::default();
     let sessions = Sessions::new(
@@ -156,12 +163,14 @@ pub fn build_state(settings: Settings, store: Store) -> anyhow::Result<(AppState
         (&settings.simple_jwt, &settings.sessions),
         metrics.clone(),
     );
+    let client_ip = Arc::new(ClientIpSource::new(&settings.throttle));
     let state = AppState {
         settings: Arc::new(settings),
         accounts: Arc::new(accounts),
         sessions: Arc::new(sessions),
         store,
         metrics,
+        client_ip,
         keys,
     };
     Ok((state, outbox))

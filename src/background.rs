@@ -20,6 +20,7 @@ use crate::{housekeeping, key_reload};
 pub struct Background {
     store: Store,
     flush_interval: Duration,
+    mail_retention: Duration,
     metrics: Option<(TcpListener, Router)>,
     limits: ConnectionLimits,
     /// The ring to reload and how often, when it has a directory.
@@ -45,6 +46,7 @@ impl Background {
         Ok(Background {
             store: state.store.clone(),
             flush_interval: state.settings.housekeeping.flush_interval,
+            mail_retention: state.settings.outbox.retention,
             metrics,
             limits: crate::app::connection_limits(&state.settings),
             keys: state
@@ -61,7 +63,7 @@ impl Background {
         if !self.flush_interval.is_zero() {
             tasks.push(tokio::spawn(housekeeping::flush_periodically(
                 self.store,
-                self.flush_interval,
+                (self.flush_interval, self.mail_retention),
                 stop.clone(),
             )));
         }

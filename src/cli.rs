@@ -63,6 +63,11 @@ pub enum Command {
         #[command(subcommand)]
         action: crate::users_cli::UsersAction,
     },
+    /// Show active login backoffs and e-mail holds, or lift them.
+    Throttle {
+        #[command(subcommand)]
+        action: crate::throttle_cli::ThrottleAction,
+    },
     /// List sessions, or end one (by id) or all of a user's (--user).
     Sessions {
         #[command(subcommand)]
@@ -134,6 +139,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::ImportDjango(args) => crate::import::run(&settings, args).await,
         Command::Outbox { action } => outbox(&settings, action).await,
         Command::Users { action } => crate::users_cli::run(&settings, action).await,
+        Command::Throttle { action } => crate::throttle_cli::run(&settings, action).await,
         Command::Sessions { action } => crate::sessions_cli::run(&settings, action).await,
         Command::Keys { action } => crate::keys_cli::run(action),
         Command::Flushexpiredtokens => {

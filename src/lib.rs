@@ -16,4 +16,5 @@ pub mod sessions_cli;
 pub mod store;
 pub mod telemetry;
 mod terminal;
+pub mod throttle_cli;
 pub mod users_cli;

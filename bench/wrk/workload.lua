@@ -1,6 +1,6 @@
 -- wrk script for every benchmark workload. Configured through the environment (bench.py sets it):
 --
---   BENCH_WORKLOAD  w1 | w2 | w3 | w4 | w5 | w6
+--   BENCH_WORKLOAD  w1 | w2 | w3 | w4 | w5 | w6 | flood
 --   BENCH_ACCESS    file of access tokens, one a line (w1, w2, w6): requests cycle through them
 --   BENCH_REFRESH   file of unused refresh tokens, one a line (w3, w6): each is sent exactly once;
 --                   wrk thread k of BENCH_THREADS takes lines k, k+T, k+2T, ...
@@ -13,7 +13,10 @@
 -- W1 GET users/me/ with a bearer access token; W2 POST jwt/verify/; W3 POST jwt/refresh/ with a
 -- distinct refresh token per request; W4 POST jwt/create/ (login as a random seeded user);
 -- W5 POST users/ (registration, distinct e-mails); W6 a fixed 100-request cycle of 80 W1, 15 W3,
--- 4 W4 and 1 W5, interleaved.
+-- 4 W4 and 1 W5, interleaved. `flood` (bench.py --throttle): POST jwt/create/ with a wrong password for
+-- a random unknown address, each request from a random client address in X-Forwarded-For (the server
+-- is configured to trust it), so neither the per-client rate nor the account backoff stops it: only
+-- the bounded hashing queue does.
 --
 -- Every response outside 200-299 is counted (wrk itself only counts >= 400) and the first few
 -- are kept with their bodies. Running out of refresh tokens is counted too (the result is then
@@ -126,8 +129,17 @@ local function register_request()
     '","re_password":"' .. register_password .. '"}')
 end
 
+local function flood_request()
+  local client = "10." .. math.random(0, 255) .. "." .. math.random(0, 255) .. "." .. math.random(1, 254)
+  local email = "flood" .. math.random(1, 1000000000) .. "@example.com"
+  return wrk.format("POST", "/api/auth/jwt/create/",
+    { ["Content-Type"] = "application/json", ["X-Forwarded-For"] = client },
+    '{"email":"' .. email .. '","password":"wrong-password"}')
+end
+
 local builders = {
   w1 = me_request, w2 = verify_request, w3 = refresh_request, w4 = login_request, w5 = register_request,
+  flood = flood_request,
 }
 
 function request()

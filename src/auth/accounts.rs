@@ -2,6 +2,7 @@
 //! e-mail change and reset, deletion). Every e-mail a change promises is queued in the change's
 //! own transaction; the outbox worker delivers it.
 
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use chrono::Utc;
@@ -9,6 +10,7 @@ use tokio::sync::Notify;
 
 use super::AuthError;
 use super::email::{Email, key_for};
+use super::limits::{Limits, MailPermit};
 use super::links::{LinkTokens, Purpose, decode_uid};
 use super::notify::queued;
 use super::password::{PasswordHasher, PasswordPolicy, UserAttributes, Verification};
@@ -28,6 +30,7 @@ pub struct Accounts {
     djoser: Arc<DjoserSettings>,
     sessions: SessionSettings,
     outbox_bell: Arc<Notify>,
+    limits: Limits,
 }
 
 impl Accounts {
@@ -37,6 +40,7 @@ impl Accounts {
         links: LinkTokens,
         settings: (&DjoserSettings, &SessionSettings),
         outbox_bell: Arc<Notify>,
+        limits: Limits,
     ) -> Self {
         Self {
             store,
@@ -46,12 +50,18 @@ impl Accounts {
             djoser: Arc::new(settings.0.clone()),
             sessions: settings.1.clone(),
             outbox_bell,
+            limits,
         }
     }
 
     /// Password hashes waiting for a free hashing slot (for `/metrics`).
     pub fn hash_queue_depth(&self) -> usize {
         self.hasher.queue_depth()
+    }
+
+    /// Whether password hashing turned requests away within `within` or is full now (for `/readyz`).
+    pub fn hashing_saturated(&self, within: std::time::Duration) -> bool {
+        self.hasher.saturated(within)
     }
 
     /// Whether an account with this address exists (case-insensitively).
@@ -97,6 +107,50 @@ impl Accounts {
             .await?;
         self.ring(mails.len());
         Ok(user)
+    }
+
+    /// `djoser.registration_hides_existing`: registers like [`Accounts::register`], but a taken
+    /// address gets the answer of a new account (a fresh id no account will ever have, inactive) and
+    /// its owner a notice instead; the same password hash was computed either way. The notice is
+    /// spaced like any e-mail to that address, silently (a new address is never refused either).
+    pub async fn register_hiding_existing(
+        &self,
+        email: &Email,
+        password: &str,
+        profile: &ProfileChange,
+        client: IpAddr,
+    ) -> Result<User, AuthError> {
+        match self.register(email, password, profile).await {
+            Err(AuthError::EmailTaken) => {}
+            other => return other,
+        }
+        let id = self.store.reserve_user_id().await?;
+        if let Some(owner) = self.store.user_by_email(email.key()).await? {
+            let kind = EmailKind::RegistrationAttempt;
+            match self.limits.before_mail(kind.name(), email.key(), client).await {
+                Ok(MailPermit::Queue) => {
+                    self.store.queue_mail(owner.id, &[queued(kind, &owner.email)]).await?;
+                    self.ring(1);
+                }
+                Ok(MailPermit::Capped) | Err(AuthError::Throttled(_)) => {}
+                Err(other) => return Err(other),
+            }
+        }
+        Ok(User {
+            id,
+            email: email.as_str().to_owned(),
+            username: profile.username.clone().unwrap_or_default(),
+            first_name: profile.first_name.clone().unwrap_or_default(),
+            last_name: profile.last_name.clone().unwrap_or_default(),
+            password: String::new(),
+            is_active: false,
+            is_staff: false,
+            is_superuser: false,
+            last_login: None,
+            date_joined: Utc::now(),
+            pending_email: None,
+            suspended_at: None,
+        })
     }
 
     /// An active staff superuser (the `createsuperuser` command); no e-mail.
@@ -161,20 +215,41 @@ impl Accounts {
 
     /// Django's `authenticate()`: the user with this e-mail (any case), the right password, active
     /// and not suspended. Unknown users (and inputs that name nobody, see [`key_for`]) cost one
-    /// dummy verification, so all failures take the same time and look alike.
-    pub async fn authenticate(&self, email: &str, password: &str) -> Result<User, AuthError> {
+    /// dummy verification, so all failures take the same time and look alike. While the account's
+    /// backoff runs (`[throttle]`), no password is checked at all.
+    pub async fn authenticate(&self, email: &str, password: &str, client: IpAddr) -> Result<User, AuthError> {
+        self.limits.begin_password_check(email, client).await?;
+        let outcome = self.authenticate_now(email, password).await;
+        match &outcome {
+            Ok(_) => self.limits.end_password_check(email, client, true).await?,
+            Err(AuthError::InvalidCredentials) => self.limits.end_password_check(email, client, false).await?,
+            Err(_) => {}
+        }
+        outcome
+    }
+
+    async fn authenticate_now(&self, email: &str, password: &str) -> Result<User, AuthError> {
         let found = match key_for(email) {
             Some(key) => self.store.user_by_email(&key).await?,
             None => None,
         };
         let Some(user) = found else {
-            self.hasher.verify_dummy(password).await;
+            self.hasher.verify_dummy(password).await?;
             return Err(AuthError::InvalidCredentials);
         };
         if !self.check_password(&user, password).await? || !user.is_active || user.is_suspended() {
             return Err(AuthError::InvalidCredentials);
         }
         Ok(user)
+    }
+
+    /// Djoser's `current_password` check (`set_password`, `set_email`, `DELETE users/me/`), counted
+    /// like a login for the account: a stolen access token cannot be used to guess the password.
+    pub async fn check_current_password(&self, user: &User, password: &str, client: IpAddr) -> Result<bool, AuthError> {
+        self.limits.begin_password_check(&user.email, client).await?;
+        let right = self.check_password(user, password).await?;
+        self.limits.end_password_check(&user.email, client, right).await?;
+        Ok(right)
     }
 
     /// Whether `password` is the user's; re-hashes a Django or outdated hash on success.
@@ -214,6 +289,27 @@ impl Accounts {
     pub async fn user_for_reset(&self, email: &Email, active: bool) -> Result<Option<User>, AuthError> {
         let user = self.store.user_by_email(email.key()).await?;
         Ok(user.filter(|u| u.is_active == active && !u.is_suspended() && !u.password.starts_with('!')))
+    }
+
+    /// `reset_password`, `reset_email`, `resend_activation`: the same work whether or not an account
+    /// has `email` (the spacing counters and one request row); the outbox worker finds the account
+    /// (active, or inactive for `want_active = false`) and queues the e-mail. Refused with
+    /// `Throttled` when the address had its share; past the global cap nothing is queued, silently.
+    pub async fn request_mail(
+        &self,
+        email: &Email,
+        kind: EmailKind,
+        want_active: bool,
+        client: IpAddr,
+    ) -> Result<(), AuthError> {
+        let key = email.key();
+        if self.limits.before_mail(kind.name(), key, client).await? == MailPermit::Queue {
+            // The worker is not woken: it resolves requests on its own schedule (`outbox.poll_interval`),
+            // so the work a known address causes does not follow its request at once, where the
+            // client's next request could feel it.
+            self.store.request_mail(kind.name(), key, want_active).await?;
+        }
+        Ok(())
     }
 
     /// Queues one e-mail to the user's stored address.

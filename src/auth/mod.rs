@@ -5,6 +5,7 @@ pub mod claims;
 pub mod email;
 pub mod jwt;
 pub mod keys;
+pub mod limits;
 pub mod links;
 pub mod notify;
 pub mod outbox;
@@ -52,11 +53,26 @@ pub enum AuthError {
     /// Concurrent refreshes of one token did not settle in time (GoTrue answers 409 too).
     #[error("concurrent refreshes did not settle")]
     RefreshConflict,
-    /// Every password-hashing slot stayed busy.
+    /// Too many password hashes were already waiting for a slot.
     #[error("password hashing is saturated")]
     Busy,
+    /// A limit of `[throttle]` refused the request; it may be tried again after the wait.
+    #[error("throttled for {0:?}")]
+    Throttled(std::time::Duration),
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error("password hashing failed")]
-    Hash(#[from] password::HashError),
+    Hash(#[source] password::HashError),
+}
+
+impl From<password::HashError> for AuthError {
+    fn from(error: password::HashError) -> Self {
+        match error {
+            password::HashError::QueueFull => {
+                crate::metrics::hash_queue_full();
+                AuthError::Busy
+            }
+            other => AuthError::Hash(other),
+        }
+    }
 }

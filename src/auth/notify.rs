@@ -71,7 +71,8 @@ impl MailRenderer {
             EmailKind::Confirmation
             | EmailKind::PasswordChangedConfirmation
             | EmailKind::UsernameChangedConfirmation
-            | EmailKind::EmailChangeNotice => None,
+            | EmailKind::EmailChangeNotice
+            | EmailKind::RegistrationAttempt => None,
         }
     }
 }

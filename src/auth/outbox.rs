@@ -73,9 +73,17 @@ impl Outbox {
         }
     }
 
-    /// Claims one batch of due messages and tries each once, concurrently; returns how many
-    /// were claimed.
+    /// Turns one batch of link e-mail requests into messages for the accounts they name, then
+    /// claims one batch of due messages and tries each once, concurrently; returns how many
+    /// requests and messages were handled (0: nothing left to do).
     pub async fn deliver_due(&self) -> Result<usize, StoreError> {
+        let (requests, queued) = self
+            .store
+            .resolve_mail_requests(i64::from(self.settings.batch_size))
+            .await?;
+        for _ in 0..queued {
+            metrics::email_queued();
+        }
         let lease_until = Utc::now() + self.settings.lease;
         let batch = self
             .store
@@ -104,7 +112,7 @@ impl Outbox {
                 tracing::warn!(%error, "outbox: cannot record a delivery outcome");
             }
         }
-        Ok(claimed)
+        Ok(claimed + usize::try_from(requests).unwrap_or(usize::MAX))
     }
 
     async fn deliver(&self, mail: &ClaimedMail) -> Result<Outcome, StoreError> {

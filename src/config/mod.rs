@@ -12,6 +12,7 @@ pub mod limits;
 mod operations;
 mod secret;
 mod sections;
+mod throttle;
 
 use std::path::Path;
 
@@ -26,6 +27,7 @@ pub use sections::{
     DatabaseSettings, DjoserSettings, EmailBackendKind, EmailSettings, OutboxSettings, RouteSettings, ServerSettings,
     SessionSettings, SimpleJwtSettings,
 };
+pub use throttle::{Rate, ThrottleSettings};
 
 /// Shortest `SECRET_KEY` accepted in production: HS256 needs at least 256 bits of key (RFC 7518 §3.2).
 pub const MIN_SECRET_KEY_BYTES: usize = 32;
@@ -94,6 +96,7 @@ pub struct Settings {
     pub sessions: SessionSettings,
     pub outbox: OutboxSettings,
     pub routes: RouteSettings,
+    pub throttle: ThrottleSettings,
     /// Several JWT keys with a `kid` each, and a directory of keys re-read while running.
     pub keys: KeySettings,
 }
@@ -115,6 +118,7 @@ impl Default for Settings {
             sessions: SessionSettings::default(),
             outbox: OutboxSettings::default(),
             routes: RouteSettings::default(),
+            throttle: ThrottleSettings::default(),
             keys: KeySettings::default(),
         }
     }
@@ -220,6 +224,14 @@ impl Settings {
         }
         self.cors.check()?;
         limits::check(self)?;
+        self.throttle.check()?;
+        if self.djoser.registration_hides_existing && !self.djoser.send_activation_email {
+            return Err(ConfigError::Invalid(
+                "djoser.registration_hides_existing needs djoser.send_activation_email = true: without \
+                 activation a new account can log in at once and a hidden duplicate cannot, which tells them apart"
+                    .into(),
+            ));
+        }
         for (name, template) in [
             ("djoser.activation_url", &self.djoser.activation_url),
             (

@@ -35,6 +35,9 @@ pub struct ServerSettings {
     pub keep_alive_timeout: Duration,
     /// Connections open at once; further clients wait in the listen backlog until one closes.
     pub max_connections: usize,
+    /// Password hashes allowed to wait for a slot; past it requests get an immediate 503.
+    /// 0 = 4 × the number of slots.
+    pub hash_queue_limit: usize,
 }
 
 impl Default for ServerSettings {
@@ -49,6 +52,7 @@ impl Default for ServerSettings {
             header_read_timeout: Duration::from_secs(10),
             keep_alive_timeout: Duration::from_secs(60),
             max_connections: 10_000,
+            hash_queue_limit: 0,
         }
     }
 }
@@ -184,6 +188,10 @@ pub struct DjoserSettings {
     /// With activation off, `POST users/` answers `{"user": {...}, "refresh", "access"}` (auto-login).
     #[serde(deserialize_with = "lenient::bool")]
     pub register_returns_tokens: bool,
+    /// Registering a taken address answers 201 like a new one and mails the owner instead
+    /// (Supabase Auth's behaviour); off = Djoser's 400.
+    #[serde(deserialize_with = "lenient::bool")]
+    pub registration_hides_existing: bool,
     /// `set_email` only records the new address and mails it a confirmation link (and the old one a
     /// notice); `set_email_confirm` makes the change. Off: Djoser's immediate change.
     #[serde(deserialize_with = "lenient::bool")]
@@ -225,6 +233,7 @@ impl Default for DjoserSettings {
             accept_django_links: true,
             required_fields: Vec::new(),
             register_returns_tokens: false,
+            registration_hides_existing: false,
             set_email_requires_confirmation: true,
         }
     }
@@ -348,6 +357,9 @@ pub struct OutboxSettings {
     /// How long a claimed message stays reserved; a worker that dies mid-delivery releases it then.
     #[serde(with = "duration")]
     pub lease: Duration,
+    /// Sent messages older than this are deleted by the housekeeping task (failed ones after 30 days).
+    #[serde(with = "duration")]
+    pub retention: Duration,
 }
 
 impl Default for OutboxSettings {
@@ -359,6 +371,7 @@ impl Default for OutboxSettings {
             poll_interval: Duration::from_secs(5),
             batch_size: 20,
             lease: Duration::from_secs(120),
+            retention: Duration::from_secs(7 * 86_400),
         }
     }
 }

@@ -8,6 +8,7 @@ use axum::response::{IntoResponse, Response};
 
 use super::bearer::{CurrentUser, MaybeUser};
 use super::body::Body;
+use super::client_ip::ClientIp;
 use super::error::{ApiError, ApiResult};
 use super::fields::{Form, checked};
 use super::state::AppState;
@@ -23,50 +24,59 @@ const NOT_FOUND: &str = "User with given email does not exist.";
 /// `POST users/resend_activation/`: the activation e-mail again, for an inactive account.
 pub async fn resend_activation(
     State(state): State<AppState>,
+    client: ClientIp,
     _caller: MaybeUser,
     Body(body): Body,
 ) -> ApiResult<Response> {
     let email = email_field(&body, "email")?;
-    let user = state.accounts.user_for_reset(&email, false).await?;
     let djoser = &state.settings.djoser;
-    if user.is_none() && djoser.show_email_not_found() {
+    if djoser.show_email_not_found() && state.accounts.user_for_reset(&email, false).await?.is_none() {
         return Err(ApiError::BareList(vec![NOT_FOUND.into()]));
     }
     if !djoser.send_activation_email {
         // Djoser answers a bare 400 with no body here.
         return Ok(StatusCode::BAD_REQUEST.into_response());
     }
-    if let Some(user) = user {
-        state.accounts.send(&user, EmailKind::Activation).await?;
-    }
+    state
+        .accounts
+        .request_mail(&email, EmailKind::Activation, false, client.key())
+        .await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
 /// `POST users/reset_password/`: always 204 unless configured to reveal unknown addresses.
 pub async fn reset_password(
     State(state): State<AppState>,
+    client: ClientIp,
     _caller: MaybeUser,
     Body(body): Body,
 ) -> ApiResult<StatusCode> {
-    request_link(&state, &body, EmailKind::PasswordReset).await
+    request_link(&state, client, &body, EmailKind::PasswordReset).await
 }
 
 /// `POST users/reset_email/`: like `reset_password`, with the e-mail reset link.
-pub async fn reset_email(State(state): State<AppState>, _caller: MaybeUser, Body(body): Body) -> ApiResult<StatusCode> {
-    request_link(&state, &body, EmailKind::UsernameReset).await
+pub async fn reset_email(
+    State(state): State<AppState>,
+    client: ClientIp,
+    _caller: MaybeUser,
+    Body(body): Body,
+) -> ApiResult<StatusCode> {
+    request_link(&state, client, &body, EmailKind::UsernameReset).await
 }
 
+/// The same work for every address (the outbox worker finds the account), unless configured to
+/// reveal unknown addresses, which needs the lookup first.
 async fn request_link(
     state: &AppState,
+    client: ClientIp,
     body: &serde_json::Map<String, serde_json::Value>,
     kind: EmailKind,
 ) -> ApiResult<StatusCode> {
     let email = email_field(body, "email")?;
-    match state.accounts.user_for_reset(&email, true).await? {
-        Some(user) => state.accounts.send(&user, kind).await?,
-        None if state.settings.djoser.show_email_not_found() => return Err(ApiError::BareList(vec![NOT_FOUND.into()])),
-        None => {}
+    if state.settings.djoser.show_email_not_found() && state.accounts.user_for_reset(&email, true).await?.is_none() {
+        return Err(ApiError::BareList(vec![NOT_FOUND.into()]));
     }
+    state.accounts.request_mail(&email, kind, true, client.key()).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -74,6 +84,7 @@ async fn request_link(
 /// then the validators against the caller, then the retype.
 pub async fn set_password(
     State(state): State<AppState>,
+    client: ClientIp,
     CurrentUser(user): CurrentUser,
     Body(body): Body,
 ) -> ApiResult<StatusCode> {
@@ -81,7 +92,7 @@ pub async fn set_password(
     let mut form = Form::new(&body);
     let new_password = form.password("new_password");
     let retyped = if retype { form.password("re_new_password") } else { None };
-    current_password(&state, &mut form, &user).await?;
+    current_password(&state, &mut form, &user, client).await?;
     form.finish()?;
     let new_password = checked(new_password)?;
     let problems = state.accounts.password_problems_for(&new_password, &user);
@@ -128,12 +139,13 @@ pub async fn reset_password_confirm(
 /// together, then the retype.
 pub async fn set_email(
     State(state): State<AppState>,
+    client: ClientIp,
     CurrentUser(user): CurrentUser,
     Body(body): Body,
 ) -> ApiResult<StatusCode> {
     let retype = state.settings.djoser.set_username_retype;
     let mut form = Form::new(&body);
-    current_password(&state, &mut form, &user).await?;
+    current_password(&state, &mut form, &user, client).await?;
     let new_email = new_email_field(&state, &mut form).await?;
     let retyped = if retype { form.char("re_new_email", None) } else { None };
     form.finish()?;
@@ -214,10 +226,19 @@ pub(super) fn new_password_checks(
     Ok(())
 }
 
-/// Djoser's `current_password` field: required, then checked against the caller's password.
-async fn current_password(state: &AppState, form: &mut Form<'_>, user: &User) -> ApiResult<()> {
+/// Djoser's `current_password` field: required, then checked against the caller's password
+/// (counted like a login: 429 while the account's backoff runs).
+pub(super) async fn current_password(
+    state: &AppState,
+    form: &mut Form<'_>,
+    user: &User,
+    client: ClientIp,
+) -> ApiResult<()> {
     if let Some(password) = form.password("current_password")
-        && !state.accounts.check_password(user, &password).await?
+        && !state
+            .accounts
+            .check_current_password(user, &password, client.key())
+            .await?
     {
         form.add("current_password", INVALID_PASSWORD);
     }

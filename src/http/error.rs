@@ -1,6 +1,8 @@
 //! The one API error type. Its bodies are DRF's and SimpleJWT's shapes (API.md §1.2); internal
 //! causes go to the log, never to the client.
 
+use std::time::Duration;
+
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
@@ -36,6 +38,14 @@ pub enum ApiError {
     /// 401 `{"detail": "Authentication credentials were not provided."}`.
     #[error("not authenticated")]
     NotAuthenticated,
+    /// 429, DRF's throttle answer: `{"detail": "Request was throttled. Expected available in N seconds."}`
+    /// with `Retry-After: N` (the wait rounded up, at least 1).
+    #[error("throttled")]
+    Throttled(Duration),
+    /// 503 `{"detail": "Server busy, try again later."}` with `Retry-After: 1`: the password-hashing
+    /// queue is full. Answered at once, so a flood never makes anyone wait.
+    #[error("password hashing is saturated")]
+    Busy,
     /// 503: the database (or another dependency) is unreachable; the client may retry.
     #[error("service unavailable")]
     Unavailable(#[source] anyhow::Error),
@@ -88,6 +98,21 @@ impl ApiError {
                 StatusCode::UNAUTHORIZED,
                 Some(json!({ "detail": "Authentication credentials were not provided." })),
             ),
+            ApiError::Throttled(wait) => {
+                let seconds = retry_after_seconds(*wait);
+                // DRF's Throttled: ngettext("... {wait} second.", "... {wait} seconds.", wait).
+                let unit = if seconds == 1 { "second" } else { "seconds" };
+                (
+                    StatusCode::TOO_MANY_REQUESTS,
+                    Some(
+                        json!({ "detail": format!("Request was throttled. Expected available in {seconds} {unit}.") }),
+                    ),
+                )
+            }
+            ApiError::Busy => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Some(json!({ "detail": "Server busy, try again later." })),
+            ),
             ApiError::Unavailable(_) => (
                 StatusCode::SERVICE_UNAVAILABLE,
                 Some(json!({ "detail": "Service temporarily unavailable, try again later." })),
@@ -112,10 +137,14 @@ impl IntoResponse for ApiError {
             Some(body) => (status, axum::Json(body)).into_response(),
             None => status.into_response(),
         };
-        if status == StatusCode::SERVICE_UNAVAILABLE {
-            response
-                .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+        let retry_after = match &self {
+            ApiError::Throttled(wait) => Some(HeaderValue::from(retry_after_seconds(*wait))),
+            ApiError::Busy => Some(HeaderValue::from_static("1")),
+            _ if status == StatusCode::SERVICE_UNAVAILABLE => Some(HeaderValue::from_static("5")),
+            _ => None,
+        };
+        if let Some(value) = retry_after {
+            response.headers_mut().insert(header::RETRY_AFTER, value);
         }
         response
     }
@@ -154,8 +183,53 @@ impl From<AuthError> for ApiError {
                 "Concurrent refreshes of this token did not settle; try again.",
             ),
             AuthError::Store(store) => store.into(),
-            AuthError::Busy => ApiError::Unavailable(error.into()),
+            AuthError::Busy => ApiError::Busy,
+            AuthError::Throttled(wait) => ApiError::Throttled(wait),
             AuthError::Hash(_) => ApiError::Internal(error.into()),
         }
+    }
+}
+
+/// A wait in whole seconds, rounded up, at least 1 (DRF's `math.ceil(wait)`; 0 would invite a retry storm).
+fn retry_after_seconds(wait: Duration) -> u64 {
+    wait.as_secs().saturating_add(u64::from(wait.subsec_nanos() > 0)).max(1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn throttled_answers_are_drfs() {
+        for (wait, detail, header) in [
+            (
+                Duration::from_millis(1),
+                "Request was throttled. Expected available in 1 second.",
+                "1",
+            ),
+            (
+                Duration::from_millis(1500),
+                "Request was throttled. Expected available in 2 seconds.",
+                "2",
+            ),
+            (
+                Duration::from_secs(60),
+                "Request was throttled. Expected available in 60 seconds.",
+                "60",
+            ),
+        ] {
+            let response = ApiError::Throttled(wait).into_response();
+            assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+            assert_eq!(response.headers()[header::RETRY_AFTER], header);
+            let (_, body) = ApiError::Throttled(wait).status_and_body();
+            assert_eq!(body, Some(json!({ "detail": detail })));
+        }
+    }
+
+    #[test]
+    fn a_full_hash_queue_answers_busy_with_a_one_second_retry() {
+        let response = ApiError::Busy.into_response();
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(response.headers()[header::RETRY_AFTER], "1");
     }
 }

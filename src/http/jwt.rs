@@ -8,6 +8,7 @@ use serde_json::{Map, Value, json};
 use super::bearer::CurrentUser;
 use super::body::Body;
 use super::client::RequestClient;
+use super::client_ip::ClientIp;
 use super::error::{ApiError, ApiResult};
 use super::fields::{Form, checked};
 use super::state::AppState;
@@ -17,7 +18,8 @@ use crate::auth::sessions::LogoutScope;
 /// `POST jwt/create/`: e-mail and password → `{"refresh", "access"}`, in a new session.
 pub async fn create(
     State(state): State<AppState>,
-    RequestClient(client): RequestClient,
+    client: ClientIp,
+    RequestClient(session_client): RequestClient,
     Body(body): Body,
 ) -> ApiResult<Json<Value>> {
     let mut form = Form::new(&body);
@@ -26,9 +28,9 @@ pub async fn create(
     form.finish()?;
     let user = state
         .accounts
-        .authenticate(&checked(email)?, &checked(password)?)
+        .authenticate(&checked(email)?, &checked(password)?, client.key())
         .await?;
-    let pair = state.sessions.login(&user, &client).await?;
+    let pair = state.sessions.login(&user, &session_client).await?;
     Ok(Json(json!({ "refresh": pair.refresh, "access": pair.access })))
 }
 

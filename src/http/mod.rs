@@ -5,6 +5,7 @@ mod account;
 mod bearer;
 mod body;
 mod client;
+pub mod client_ip;
 pub mod connections;
 mod cors;
 mod csrf;
@@ -21,8 +22,11 @@ mod profile;
 pub mod routes;
 mod sessions;
 pub mod state;
+mod throttle;
 mod user_detail;
 mod users;
+
+use std::sync::Arc;
 
 use axum::Router;
 use axum::routing::{MethodRouter, get};
@@ -37,11 +41,14 @@ pub fn router(state: AppState) -> Result<Router, String> {
     let mut router = Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz));
+    let limits = Arc::new(throttle::Throttle::new(&state.settings.throttle));
     for (path, methods) in routes::builtin() {
+        let methods = throttle::limit_builtin(&limits, path, methods);
         router = with_and_without_slash(router, path, methods);
     }
     for (path, name) in &aliases {
         if let Some(methods) = routes::endpoint(name) {
+            let methods = throttle::limit_endpoint(&limits, name, methods);
             router = with_and_without_slash(router, &routes::mounted(path, name), methods);
         }
     }

@@ -57,7 +57,7 @@ use crate::config::Settings;
         ),
         responses(
             schemas::BadRequest, schemas::Unauthorized, schemas::UnsupportedMediaType, schemas::PayloadTooLarge,
-            schemas::Unavailable,
+            schemas::Unavailable, schemas::TooManyRequests,
         ),
     ),
     tags(
@@ -91,6 +91,26 @@ pub fn router<S: Clone + Send + Sync + 'static>(settings: &Settings, aliases: &[
         .merge(docs::router("/api/schema/"))
 }
 
+/// The operations `[throttle]` may answer 429: those of a per-client group, and those that check a
+/// password (the account backoff).
+const THROTTLED_OPERATIONS: &[&str] = &[
+    "users_create",
+    "users_activation",
+    "users_resend_activation",
+    "users_set_password",
+    "users_reset_password",
+    "users_reset_password_confirm",
+    "users_set_email",
+    "users_set_email_confirm",
+    "users_reset_email",
+    "users_reset_email_confirm",
+    "users_me_delete",
+    "users_delete",
+    "jwt_create",
+    "jwt_refresh",
+    "jwt_verify",
+];
+
 /// The complete document for these settings and aliases.
 pub fn document(settings: &Settings, aliases: &[(String, String)]) -> Value {
     let mut doc = serde_json::to_value(ApiDoc::openapi()).expect("the OpenAPI document serializes");
@@ -101,6 +121,18 @@ pub fn document(settings: &Settings, aliases: &[(String, String)]) -> Value {
     for (path, item) in paths.iter_mut() {
         for operation in item.as_object_mut().into_iter().flat_map(|ops| ops.values_mut()) {
             complete(operation, path.starts_with("/api/auth/"));
+        }
+    }
+    if settings.throttle.enabled {
+        for operation in paths
+            .values_mut()
+            .flat_map(|item| item.as_object_mut())
+            .flat_map(|ops| ops.values_mut())
+        {
+            let id = operation["operationId"].as_str().unwrap_or_default();
+            if THROTTLED_OPERATIONS.contains(&id) {
+                operation["responses"]["429"] = json!({ "$ref": "#/components/responses/TooManyRequests" });
+            }
         }
     }
     if !settings.djoser.send_activation_email

@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use super::client_ip::ClientIpSource;
 use crate::auth::keys::KeyRing;
 use crate::auth::{Accounts, Sessions};
 use crate::config::Settings;
@@ -19,6 +20,8 @@ pub struct AppState {
     pub store: Store,
     /// Request and authentication counters for `/metrics`.
     pub metrics: Metrics,
+    /// Where the client's address comes from (`throttle.client_ip_header`), for the `ClientIp` extractor.
+    pub client_ip: Arc<ClientIpSource>,
     /// The JWT keys (shared with the token service), for the JWKS.
     pub keys: KeyRing,
 }

@@ -8,6 +8,7 @@ use serde_json::Value;
 
 use super::bearer::CurrentUser;
 use super::body::Body;
+use super::client_ip::ClientIp;
 use super::error::{ApiError, ApiResult};
 use super::profile;
 use super::state::AppState;
@@ -54,13 +55,14 @@ pub async fn edit(
 /// `DELETE users/{id}/`: the caller's password, whoever the target.
 pub async fn remove(
     State(state): State<AppState>,
+    client: ClientIp,
     CurrentUser(caller): CurrentUser,
     Path(id): Path<String>,
     Body(body): Body,
 ) -> ApiResult<StatusCode> {
     let target = target(&state, &caller, &id).await?;
     may_manage(&caller, &target)?;
-    delete(&state, &caller, &target, &body).await
+    delete(&state, (&caller, client), &target, &body).await
 }
 
 /// Only a superuser may edit or delete another superuser: staff without the flag could otherwise

@@ -6,10 +6,11 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
-use super::account::new_password_checks;
+use super::account::{current_password, new_password_checks};
 use super::bearer::{CurrentUser, MaybeUser};
 use super::body::Body;
 use super::client::RequestClient;
+use super::client_ip::ClientIp;
 use super::error::ApiResult;
 use super::fields::{Form, checked};
 use super::profile;
@@ -18,10 +19,13 @@ use crate::auth::password::UserAttributes;
 use crate::store::models::User;
 
 /// `POST users/`: Djoser's `UserCreatePasswordRetypeSerializer`.
+/// With `djoser.registration_hides_existing` a taken address is not reported: it gets the answer of
+/// a new account and its owner a notice.
 pub async fn register(
     State(state): State<AppState>,
+    client: ClientIp,
     _caller: MaybeUser,
-    RequestClient(client): RequestClient,
+    RequestClient(session_client): RequestClient,
     Body(body): Body,
 ) -> ApiResult<Response> {
     let djoser = &state.settings.djoser;
@@ -30,6 +34,7 @@ pub async fn register(
     let profile = profile::read_fields(&mut form, &body, &djoser.required_fields);
     let email = form.email("email");
     if let Some(email) = &email
+        && !djoser.registration_hides_existing
         && state.accounts.email_taken(email).await?
     {
         form.add("email", "user with this email address already exists.");
@@ -46,10 +51,18 @@ pub async fn register(
     };
     let problems = state.accounts.password_problems(&password, Some(&attributes));
     new_password_checks("password", problems, retype.then_some(retyped.as_deref()), &password)?;
-    let user = state.accounts.register(&email, &password, &profile).await?;
+    let user = if djoser.registration_hides_existing {
+        let client = client.key();
+        state
+            .accounts
+            .register_hiding_existing(&email, &password, &profile, client)
+            .await?
+    } else {
+        state.accounts.register(&email, &password, &profile).await?
+    };
     let created = profile::created(&user, &djoser.required_fields);
     if djoser.register_returns_tokens && !djoser.send_activation_email {
-        let pair = state.sessions.login(&user, &client).await?;
+        let pair = state.sessions.login(&user, &session_client).await?;
         let body = json!({ "user": created, "refresh": pair.refresh, "access": pair.access });
         return Ok((StatusCode::CREATED, Json(body)).into_response());
     }
@@ -74,10 +87,11 @@ pub async fn update_me(
 /// `DELETE users/me/`: needs the caller's `current_password`.
 pub async fn delete_me(
     State(state): State<AppState>,
+    client: ClientIp,
     CurrentUser(user): CurrentUser,
     Body(body): Body,
 ) -> ApiResult<StatusCode> {
-    delete(&state, &user, &user, &body).await
+    delete(&state, (&user, client), &user, &body).await
 }
 
 /// Applies a `PUT`/`PATCH` body to `target` and answers its new representation.
@@ -94,16 +108,12 @@ pub async fn update(state: &AppState, target: &User, body: &serde_json::Map<Stri
 /// admin deleting someone types the admin's password).
 pub async fn delete(
     state: &AppState,
-    caller: &User,
+    (caller, client): (&User, ClientIp),
     target: &User,
     body: &serde_json::Map<String, Value>,
 ) -> ApiResult<StatusCode> {
     let mut form = Form::new(body);
-    if let Some(password) = form.password("current_password")
-        && !state.accounts.check_password(caller, &password).await?
-    {
-        form.add("current_password", "Invalid password.");
-    }
+    current_password(state, &mut form, caller, client).await?;
     form.finish()?;
     state.accounts.delete(target).await?;
     Ok(StatusCode::NO_CONTENT)

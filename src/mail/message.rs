@@ -1,7 +1,8 @@
-//! What an e-mail is about and what it ends up as: the eight kinds, the values a template may print, and
+//! What an e-mail is about and what it ends up as: the nine kinds, the values a template may print, and
 //! the rendered message.
 
-/// The six Djoser e-mails and the two of imhotep's confirmed e-mail change.
+/// The six Djoser e-mails, the two of imhotep's confirmed e-mail change, and imhotep's notice to the
+/// owner of an address someone tried to register again (`djoser.registration_hides_existing`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EmailKind {
     Activation,
@@ -14,11 +15,12 @@ pub enum EmailKind {
     EmailChangeConfirmation,
     /// To the old address of a `set_email` request: a change was asked for.
     EmailChangeNotice,
+    RegistrationAttempt,
 }
 
 impl EmailKind {
     /// Every kind, in declaration order (so `ALL[kind as usize] == kind`).
-    pub const ALL: [EmailKind; 8] = [
+    pub const ALL: [EmailKind; 9] = [
         EmailKind::Activation,
         EmailKind::Confirmation,
         EmailKind::PasswordReset,
@@ -27,6 +29,7 @@ impl EmailKind {
         EmailKind::UsernameReset,
         EmailKind::EmailChangeConfirmation,
         EmailKind::EmailChangeNotice,
+        EmailKind::RegistrationAttempt,
     ];
 
     /// Djoser's template name, also the stem of this kind's template files (`activation.txt`, ...).
@@ -40,6 +43,7 @@ impl EmailKind {
             EmailKind::UsernameReset => "username_reset",
             EmailKind::EmailChangeConfirmation => "email_change_confirmation",
             EmailKind::EmailChangeNotice => "email_change_notice",
+            EmailKind::RegistrationAttempt => "registration_attempt",
         }
     }
 

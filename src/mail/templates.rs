@@ -4,8 +4,9 @@
 //! Each kind has three files named after Djoser's template, e.g. for the activation mail
 //! `activation.subject.txt`, `activation.txt` (text part) and `activation.html` (HTML part); the other stems
 //! are `confirmation`, `password_reset`, `password_changed_confirmation`, `username_changed_confirmation`,
-//! `username_reset`, and imhotep's own `email_change_confirmation` and `email_change_notice`. In an override directory every file is optional and replaces the built-in one; a
-//! `.txt` or `.html` file with any other name is refused so that a misspelt override is not silently ignored.
+//! `username_reset`, and imhotep's own `email_change_confirmation`, `email_change_notice` and
+//! `registration_attempt` (see `djoser.registration_hides_existing`). In an override directory every
+//! file is optional and replaces the built-in one; a `.txt` or `.html` file with any other name is refused so that a misspelt override is not silently ignored.
 
 use std::path::Path;
 
@@ -102,6 +103,10 @@ mod tests {
             (
                 EmailKind::EmailChangeNotice,
                 "Email address change requested on Imhotep",
+            ),
+            (
+                EmailKind::RegistrationAttempt,
+                "Imhotep - Someone tried to register with your address",
             ),
         ];
         let templates = built_in();

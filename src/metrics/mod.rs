@@ -8,6 +8,7 @@
 
 mod emails;
 mod render;
+mod throttle;
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -15,6 +16,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 pub use emails::{email_failed, email_queued, email_sent};
+pub use throttle::{hash_queue_full, login_backoff, throttled};
 
 /// Upper bounds of the latency histogram's buckets, in seconds (Prometheus' defaults: a login's
 /// password hash lands around 0.05–0.25).
@@ -152,6 +154,23 @@ impl Metrics {
             "Password hashes waiting for a hashing slot (one slot per core by default).",
             "state",
             &[("waiting", hash_queue as u64)],
+        );
+        out.labelled(
+            "imhotep_throttled_total",
+            "counter",
+            "Requests refused by a rate limit, by group (whole process).",
+            "group",
+            &throttle::throttled_snapshot(),
+        );
+        out.counter(
+            "imhotep_login_backoff_total",
+            "Login and current_password attempts refused while the account's backoff ran (whole process).",
+            throttle::login_backoffs(),
+        );
+        out.counter(
+            "imhotep_password_hash_rejected_total",
+            "Password hashes refused with 503 because the hashing queue was full (whole process).",
+            throttle::hash_queue_refusals(),
         );
         out.finish()
     }

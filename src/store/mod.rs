@@ -59,6 +59,8 @@ macro_rules! delegate {
     };
 }
 
+pub mod throttle;
+
 impl Store {
     /// Opens a pool for `url` by its scheme: `sqlite:`, `postgres:` or `postgresql:`. Fails with
     /// `Unavailable` when the database cannot be reached.

@@ -23,6 +23,7 @@ mod admin;
 mod import;
 mod outbox;
 mod sessions;
+mod throttle;
 
 static MIGRATOR: Migrator = sqlx::migrate!("./migrations/sqlite");
 

@@ -223,3 +223,64 @@ async fn private_keys_never_reach_the_logs() {
         }
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refusal_is_logged_with_its_group_and_masked_client_and_account_never_the_password() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let database_url = format!("sqlite://{}?mode=rwc", dir.path().join("logs.db").display());
+    let server = Server::start(&[
+        ("DEBUG", "false"),
+        ("RUST_LOG", "debug"),
+        ("SECRET_KEY", SECRET_KEY),
+        ("DATABASE_URL", &database_url),
+        ("HOST", "127.0.0.1"),
+        ("PORT", "0"),
+        ("EMAIL_BACKEND", "memory"),
+        ("IMHOTEP_THROTTLE__FAILURES_BEFORE_BACKOFF", "1"),
+        ("IMHOTEP_THROTTLE__LOGIN", "2/m"),
+    ])
+    .await;
+    let guess = json!({ "email": "grace@example.com", "password": "Wr0ng-Horse-Battery-7" });
+    assert_eq!(
+        post(&server, "jwt/create/", guess.clone(), None).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    let right = json!({ "email": "grace@example.com", "password": PASSWORD });
+    assert_eq!(
+        post(&server, "jwt/create/", right, None).await.0,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    assert_eq!(
+        post(&server, "jwt/create/", guess, None).await.0,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    let reset = json!({ "email": "grace@example.com" });
+    assert_eq!(
+        post(&server, "users/reset_password/", reset.clone(), None).await.0,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        post(&server, "users/reset_password/", reset, None).await.0,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+
+    let lines = server.stop();
+    for secret in [PASSWORD, "Wr0ng-Horse-Battery-7"] {
+        assert!(
+            !lines.iter().any(|line| line.contains(secret)),
+            "a password is in the logs"
+        );
+    }
+    let refusals: Vec<Value> = lines
+        .iter()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .filter(|event| event["level"] == "WARN" && event["fields"].get("group").is_some())
+        .collect();
+    let groups: Vec<&str> = refusals.iter().filter_map(|e| e["fields"]["group"].as_str()).collect();
+    assert_eq!(groups, ["login_backoff", "login", "email_recipient"], "{refusals:#?}");
+    for refusal in &refusals {
+        assert_eq!(refusal["fields"]["client"], "127.0.x.x", "{refusal}");
+        assert!(!refusal.to_string().contains("grace@"), "{refusal}");
+    }
+    assert_eq!(refusals[0]["fields"]["account"], "g***@example.com");
+}

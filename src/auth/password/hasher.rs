@@ -1,9 +1,10 @@
 //! The password hashing pool: runs every hash and verification on tokio's blocking threads, at most
-//! `max_concurrent` at a time, and picks the verifier for each stored format.
-
-use std::sync::Arc;
+//! `max_concurrent` at a time, with a bounded number waiting for a slot, and picks the verifier for
+//! each stored format.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
 use tokio::sync::{AcquireError, Semaphore};
 use tokio::task::JoinError;
@@ -14,12 +15,17 @@ use super::{argon2id, django};
 ///
 /// Cloning is cheap and clones share the same limit. Each call holds its permit until the
 /// blocking work finishes, even if the calling future is dropped (for example by a timeout), so
-/// cancelled requests cannot push the number of running hashes above the limit.
+/// cancelled requests cannot push the number of running hashes above the limit. At most
+/// `queue_limit` calls wait for a permit; past that a call fails at once with
+/// [`HashError::QueueFull`], so a flood gets fast refusals instead of ever longer waits.
 #[derive(Clone, Debug)]
 pub struct PasswordHasher {
     permits: Arc<Semaphore>,
-    /// Hashes waiting for a permit (the `/metrics` queue-depth gauge).
+    /// Hashes waiting for a permit (the `/metrics` queue-depth gauge and the queue bound).
     waiting: Arc<AtomicUsize>,
+    queue_limit: usize,
+    /// When a call was last refused for a full queue (for `/readyz`).
+    refused_at: Arc<Mutex<Option<Instant>>>,
 }
 
 /// The outcome of checking a password against a stored hash.
@@ -45,6 +51,9 @@ pub enum HashError {
     /// The concurrency limiter was closed.
     #[error("password hashing pool is closed")]
     Closed(#[from] AcquireError),
+    /// `queue_limit` hashes were already waiting for a slot.
+    #[error("password hashing queue is full")]
+    QueueFull,
 }
 
 impl PasswordHasher {
@@ -54,7 +63,22 @@ impl PasswordHasher {
         Self {
             permits: Arc::new(Semaphore::new(max_concurrent.max(1))),
             waiting: Arc::new(AtomicUsize::new(0)),
+            queue_limit: usize::MAX,
+            refused_at: Arc::new(Mutex::new(None)),
         }
+    }
+
+    /// The same pool letting at most `limit` calls wait for a slot (unbounded by default).
+    #[must_use]
+    pub fn with_queue_limit(mut self, limit: usize) -> Self {
+        self.queue_limit = limit;
+        self
+    }
+
+    /// Whether the queue is full now or refused a call within `within`.
+    pub fn saturated(&self, within: Duration) -> bool {
+        let refused = *self.refused_at.lock().unwrap_or_else(PoisonError::into_inner);
+        self.queue_depth() >= self.queue_limit || refused.is_some_and(|at| at.elapsed() < within)
     }
 
     /// How many hashes are waiting for a free slot right now.
@@ -82,11 +106,9 @@ impl PasswordHasher {
     }
 
     /// Runs a verification of the same cost against a fixed dummy argon2id hash, so an unknown
-    /// user takes as long as a wrong password.
-    pub async fn verify_dummy(&self, password: &str) {
-        if let Err(error) = self.verify(password, argon2id::DUMMY_HASH).await {
-            tracing::warn!(%error, "dummy password verification did not run");
-        }
+    /// user takes as long as a wrong password, and fails as a real one would (a full queue).
+    pub async fn verify_dummy(&self, password: &str) -> Result<(), HashError> {
+        self.verify(password, argon2id::DUMMY_HASH).await.map(|_| ())
     }
 
     /// Runs `work` on a blocking thread once a permit is free; the permit moves into the task.
@@ -95,10 +117,19 @@ impl PasswordHasher {
         T: Send + 'static,
         F: FnOnce() -> T + Send + 'static,
     {
-        self.waiting.fetch_add(1, Ordering::Relaxed);
-        let permit = Arc::clone(&self.permits).acquire_owned().await;
-        self.waiting.fetch_sub(1, Ordering::Relaxed);
-        let permit = permit?;
+        let permit = match Arc::clone(&self.permits).try_acquire_owned() {
+            Ok(permit) => permit,
+            Err(_) => {
+                // Counted until the permit comes or the caller gives up (the guard's drop).
+                let Some(waiting) = Waiting::enter(&self.waiting, self.queue_limit) else {
+                    *self.refused_at.lock().unwrap_or_else(PoisonError::into_inner) = Some(Instant::now());
+                    return Err(HashError::QueueFull);
+                };
+                let permit = Arc::clone(&self.permits).acquire_owned().await;
+                drop(waiting);
+                permit?
+            }
+        };
         let output = tokio::task::spawn_blocking(move || {
             let output = work();
             drop(permit);
@@ -106,6 +137,28 @@ impl PasswordHasher {
         })
         .await?;
         Ok(output)
+    }
+}
+
+/// One place in the waiting line, given back when dropped, so a caller cancelled while it waits
+/// (a request timeout, a closed connection) leaves the gauge and the bound right.
+struct Waiting<'a>(&'a AtomicUsize);
+
+impl<'a> Waiting<'a> {
+    /// Takes a place unless `limit` are taken.
+    fn enter(waiting: &'a AtomicUsize, limit: usize) -> Option<Self> {
+        waiting
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |now| {
+                (now < limit).then_some(now + 1)
+            })
+            .ok()
+            .map(|_| Waiting(waiting))
+    }
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
     }
 }
 

@@ -219,10 +219,13 @@ pub struct Health {
 /// `GET /readyz`.
 #[derive(ToSchema)]
 pub struct Ready {
+    /// `ready`, or `degraded` while password hashing turns requests away (503 at once).
     #[schema(example = "ready")]
     status: String,
     /// `sqlite` or `postgres`.
     database: String,
+    /// Only when `degraded`: password hashes waiting for a slot.
+    hash_queue: Option<u64>,
 }
 
 /// One public key of `GET /.well-known/jwks.json` (RFC 7517): RSA keys have `n` and `e`, EC keys
@@ -323,3 +326,7 @@ pub struct PayloadTooLarge(Detail);
 /// The database is unreachable or the request timed out; retry later (`Retry-After`).
 #[derive(ToResponse)]
 pub struct Unavailable(Detail);
+
+/// A rate limit of `[throttle]` refused the request: DRF's throttle answer, with `Retry-After` in seconds.
+#[derive(ToResponse)]
+pub struct TooManyRequests(Detail);

@@ -7,6 +7,7 @@ mod account_states;
 mod import;
 mod migration;
 mod sessions;
+mod throttle;
 mod tokens;
 mod users;
 

@@ -72,7 +72,7 @@ async fn unusable_empty_and_garbage_hashes_are_a_mismatch_not_an_error() {
 
 #[tokio::test]
 async fn the_dummy_verification_completes() {
-    PasswordHasher::new(1).verify_dummy(PASSWORD).await;
+    assert!(PasswordHasher::new(1).verify_dummy(PASSWORD).await.is_ok());
 }
 
 #[tokio::test(flavor = "current_thread")]
@@ -124,4 +124,56 @@ async fn a_cancelled_caller_keeps_its_permit_until_the_work_ends() {
     release.send(()).expect("the blocking job is still waiting");
     let permit = tokio::time::timeout(Duration::from_secs(5), hasher.permits.acquire()).await;
     assert!(permit.is_ok(), "the permit came back when the work ended");
+}
+
+#[tokio::test]
+async fn past_the_queue_limit_a_call_fails_at_once() {
+    let hasher = PasswordHasher::new(1).with_queue_limit(1);
+    let (release, released) = mpsc::channel::<()>();
+    let running = tokio::spawn({
+        let hasher = hasher.clone();
+        async move { hasher.run(move || released.recv().is_ok()).await }
+    });
+    while hasher.permits.available_permits() != 0 {
+        tokio::task::yield_now().await;
+    }
+    let queued = tokio::spawn({
+        let hasher = hasher.clone();
+        async move { hasher.run(|| ()).await }
+    });
+    while hasher.queue_depth() != 1 {
+        tokio::task::yield_now().await;
+    }
+    let refused = tokio::time::timeout(Duration::from_millis(500), hasher.run(|| ())).await;
+    assert!(
+        matches!(refused, Ok(Err(HashError::QueueFull))),
+        "the third call was not refused at once"
+    );
+    release.send(()).expect("the blocking job is still waiting");
+    assert!(running.await.expect("joins").expect("runs"));
+    assert!(queued.await.expect("joins").is_ok());
+    assert_eq!(hasher.queue_depth(), 0);
+}
+
+#[tokio::test]
+async fn a_caller_cancelled_while_waiting_leaves_the_queue() {
+    let hasher = PasswordHasher::new(1).with_queue_limit(1);
+    let (release, released) = mpsc::channel::<()>();
+    let running = tokio::spawn({
+        let hasher = hasher.clone();
+        async move { hasher.run(move || released.recv().is_ok()).await }
+    });
+    while hasher.permits.available_permits() != 0 {
+        tokio::task::yield_now().await;
+    }
+    let gave_up = tokio::time::timeout(Duration::from_millis(50), hasher.run(|| ())).await;
+    assert!(gave_up.is_err(), "the waiting caller gave up");
+    assert_eq!(hasher.queue_depth(), 0, "the cancelled waiter is still counted");
+    let next = tokio::spawn({
+        let hasher = hasher.clone();
+        async move { hasher.run(|| ()).await }
+    });
+    release.send(()).expect("the blocking job is still waiting");
+    assert!(running.await.expect("joins").expect("runs"));
+    assert!(next.await.expect("joins").is_ok(), "the freed place was usable");
 }

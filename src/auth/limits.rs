@@ -1,0 +1,239 @@
+//! Abuse limits that every instance shares through the store: the per-account backoff after failed
+//! password checks (logins and `current_password`), and the per-recipient spacing and global cap of
+//! link e-mails. Decisions only; the counting is one atomic statement in the store per counter.
+//!
+//! Accounts and recipients are keyed by the lower-cased address the client sent, whether or not an
+//! account has it, so known and unknown addresses get the same answers.
+
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use sha2::{Digest, Sha256};
+
+use super::AuthError;
+use super::email::key_for;
+use crate::config::{Rate, ThrottleSettings};
+use crate::mail::mask_address;
+use crate::metrics;
+use crate::store::Store;
+use crate::store::throttle::Hit;
+
+/// How often the "global e-mail cap reached" warning may be logged.
+const GLOBAL_WARNING_EVERY: Duration = Duration::from_secs(60);
+
+/// Prefix of an account's login counter; the address key follows.
+pub const LOGIN_PREFIX: &str = "login:";
+/// Prefix of an account + client failure counter: `login_client:<address key>|<client>`.
+pub const LOGIN_CLIENT_PREFIX: &str = "login_client:";
+/// Prefix of a per-recipient, per-kind spacing counter: `mail:<kind>:<address key>`.
+pub const MAIL_PREFIX: &str = "mail:";
+/// Prefix of a per-recipient counter: `mail_address:<address key>`.
+pub const MAIL_ADDRESS_PREFIX: &str = "mail_address:";
+/// The deployment-wide e-mail counter.
+pub const MAIL_GLOBAL: &str = "mail_global";
+
+/// Whether a requested e-mail may be queued.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MailPermit {
+    /// Queue it.
+    Queue,
+    /// The deployment-wide cap is reached: answer as usual, queue nothing.
+    Capped,
+}
+
+/// The shared limits (cheap to clone).
+#[derive(Clone)]
+pub struct Limits {
+    store: Store,
+    settings: Arc<ThrottleSettings>,
+    global_warned: Arc<Mutex<Option<Instant>>>,
+}
+
+impl Limits {
+    pub fn new(store: Store, settings: &ThrottleSettings) -> Self {
+        Self {
+            store,
+            settings: Arc::new(settings.clone()),
+            global_warned: Arc::new(Mutex::new(None)),
+        }
+    }
+
+    /// Before checking a password of the account with address `account` (as sent): counts the
+    /// attempt, or refuses it while the account's backoff runs. A refused attempt must not be
+    /// checked at all, so a right and a wrong password get the same answer during the wait.
+    pub async fn begin_password_check(&self, account: &str, client: IpAddr) -> Result<(), AuthError> {
+        if !self.settings.enabled {
+            return Ok(());
+        }
+        let settings = &self.settings;
+        let limits = (
+            millis(settings.failure_window),
+            i64::from(settings.failures_before_backoff),
+            millis(settings.max_lockout),
+        );
+        let key = format!("{LOGIN_PREFIX}{}", address_key(account));
+        match self.store.throttle_attempt(&key, now_ms(), limits).await? {
+            Hit::Allowed { .. } => Ok(()),
+            Hit::Refused { until_ms } => {
+                metrics::login_backoff();
+                let wait = wait_until(until_ms);
+                tracing::warn!(
+                    group = "login_backoff",
+                    client = %mask_client(client),
+                    account = %mask_address(account),
+                    retry_after = wait.as_secs(),
+                    "password check refused: the account's backoff is running"
+                );
+                Err(AuthError::Throttled(wait))
+            }
+        }
+    }
+
+    /// After a password check that [`Limits::begin_password_check`] let through: a success forgets
+    /// the account's failures, a failure is also counted for the account + client.
+    pub async fn end_password_check(&self, account: &str, client: IpAddr, succeeded: bool) -> Result<(), AuthError> {
+        if !self.settings.enabled {
+            return Ok(());
+        }
+        let account_key = address_key(account);
+        let pair = format!("{LOGIN_CLIENT_PREFIX}{account_key}|{}", client_key(client));
+        if succeeded {
+            self.store
+                .throttle_clear(&format!("{LOGIN_PREFIX}{account_key}"), &pair)
+                .await?;
+        } else {
+            let window = millis(self.settings.failure_window);
+            self.store.throttle_hit(&pair, i64::MAX, window, now_ms()).await?;
+        }
+        Ok(())
+    }
+
+    /// Before queueing a `kind` e-mail to `address` (as sent, lower-cased): at most one per kind per
+    /// `email_min_interval` and `email_per_address` per address (else 429), and `email_global` in all.
+    pub async fn before_mail(&self, kind: &str, address: &str, client: IpAddr) -> Result<MailPermit, AuthError> {
+        let settings = &self.settings;
+        if !settings.enabled {
+            return Ok(MailPermit::Queue);
+        }
+        let key = address_key(address);
+        let now = now_ms();
+        let spacing = (!settings.email_min_interval.is_zero()).then(|| {
+            (
+                format!("{MAIL_PREFIX}{kind}:{key}"),
+                Rate {
+                    count: 1,
+                    period: settings.email_min_interval,
+                },
+            )
+        });
+        let per_address = settings
+            .email_per_address
+            .map(|rate| (format!("{MAIL_ADDRESS_PREFIX}{key}"), rate));
+        for (counter, rate) in spacing.into_iter().chain(per_address) {
+            if let Hit::Refused { until_ms } = self.hit(&counter, rate, now).await? {
+                metrics::throttled("email_recipient");
+                let wait = wait_until(until_ms);
+                tracing::warn!(
+                    group = "email_recipient",
+                    client = %mask_client(client),
+                    account = %mask_address(address),
+                    retry_after = wait.as_secs(),
+                    "e-mail request refused: too many for this address"
+                );
+                return Err(AuthError::Throttled(wait));
+            }
+        }
+        if let Some(rate) = settings.email_global
+            && let Hit::Refused { .. } = self.hit(MAIL_GLOBAL, rate, now).await?
+        {
+            metrics::throttled("email_global");
+            self.warn_global_cap(rate);
+            return Ok(MailPermit::Capped);
+        }
+        Ok(MailPermit::Queue)
+    }
+
+    async fn hit(&self, key: &str, rate: Rate, now: i64) -> Result<Hit, AuthError> {
+        Ok(self
+            .store
+            .throttle_hit(key, i64::from(rate.count), millis(rate.period), now)
+            .await?)
+    }
+
+    fn warn_global_cap(&self, rate: Rate) {
+        let mut last = self.global_warned.lock().unwrap_or_else(PoisonError::into_inner);
+        if last.is_none_or(|at| at.elapsed() >= GLOBAL_WARNING_EVERY) {
+            *last = Some(Instant::now());
+            tracing::warn!(
+                limit = %rate,
+                "throttle.email_global reached: e-mail requests are answered as usual but nothing is queued"
+            );
+        }
+    }
+}
+
+/// The form an address takes in counter keys: its account lookup key (`email::key_for`, or the input
+/// lower-cased when it can name no account), or the SHA-256 of that when longer than any real address
+/// (only a login attempt can send one), so keys stay short.
+pub fn address_key(address: &str) -> String {
+    let lowered = key_for(address).unwrap_or_else(|| address.to_lowercase());
+    if lowered.chars().count() <= 254 {
+        lowered
+    } else {
+        format!("sha256:{:x}", Sha256::digest(lowered.as_bytes()))
+    }
+}
+
+/// A client in counter keys: its address, IPv6 cut to the /64 by the caller's grouping.
+pub fn client_key(client: IpAddr) -> String {
+    client.to_string()
+}
+
+/// A client address for logs: the network half only (`203.0.x.x`, `2001:db8:x:x::`).
+pub fn mask_client(client: IpAddr) -> String {
+    match client {
+        IpAddr::V4(v4) => {
+            let [a, b, _, _] = v4.octets();
+            format!("{a}.{b}.x.x")
+        }
+        IpAddr::V6(v6) => {
+            let s = v6.segments();
+            format!("{:x}:{:x}:x:x::", s[0], s[1])
+        }
+    }
+}
+
+fn now_ms() -> i64 {
+    Utc::now().timestamp_millis()
+}
+
+fn millis(duration: Duration) -> i64 {
+    i64::try_from(duration.as_millis()).unwrap_or(i64::MAX / 4)
+}
+
+/// The wait until `until_ms`, at least 1 ms (the answer rounds it up to whole seconds).
+fn wait_until(until_ms: i64) -> Duration {
+    Duration::from_millis(u64::try_from(until_ms - now_ms()).unwrap_or(0).max(1))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_are_lower_case_and_bounded() {
+        assert_eq!(address_key("Alice@Example.COM"), "alice@example.com");
+        let long = format!("{}@example.com", "a".repeat(300));
+        let key = address_key(&long);
+        assert!(key.starts_with("sha256:") && key.len() == 7 + 64, "{key}");
+        assert_eq!(key, address_key(&long.to_uppercase()));
+    }
+
+    #[test]
+    fn clients_are_masked_to_their_network() {
+        assert_eq!(mask_client("203.0.113.7".parse().unwrap()), "203.0.x.x");
+        assert_eq!(mask_client("2001:db8::1".parse().unwrap()), "2001:db8:x:x::");
+    }
+}
