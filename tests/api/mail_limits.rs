@@ -92,7 +92,13 @@ async fn the_interval_passes_and_the_address_cap_holds(db: Backend) {
 }
 
 async fn past_the_global_cap_answers_stay_the_same_and_nothing_is_queued(db: Backend) {
-    let Some(app) = spawn_app_with(db, |s| s.throttle.email_global = Rate::parse("1/h").unwrap()).await else {
+    let Some(app) = spawn_app_with(db, |s| {
+        s.throttle.email_global = Rate::parse("1/h").unwrap();
+        // The refusal counter is read from /metrics, which the main port serves only when public.
+        s.metrics.public = true;
+    })
+    .await
+    else {
         return;
     };
     app.active_user("alice@example.com").await;
