@@ -1,36 +1,33 @@
-//! Where a request comes from: its User-Agent and the client's address, as kept with a session.
+//! Where a request comes from: its User-Agent and the client's address (the trusted-header rule of
+//! `throttle.client_ip_header`, else the peer), as kept with a session.
 
-use std::net::SocketAddr;
-
-use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::extract::FromRequestParts;
 use axum::http::header::USER_AGENT;
 use axum::http::request::Parts;
 
+use super::state::AppState;
 use crate::auth::sessions::Client;
 
 /// The requesting client (never a rejection: both parts are optional).
 pub struct RequestClient(pub Client);
 
-impl<S: Send + Sync> FromRequestParts<S> for RequestClient {
+impl FromRequestParts<AppState> for RequestClient {
     type Rejection = std::convert::Infallible;
 
-    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let user_agent = parts
             .headers
             .get(USER_AGENT)
             .map(|value| String::from_utf8_lossy(value.as_bytes()).into_owned());
         Ok(RequestClient(Client {
             user_agent,
-            ip: client_ip(parts),
+            ip: Some(
+                state
+                    .client_ip
+                    .client(&parts.headers, &parts.extensions)
+                    .addr()
+                    .to_string(),
+            ),
         }))
     }
-}
-
-/// The client's address: the TCP peer. (The one place to change when a trusted proxy header rule
-/// decides the client's identity instead.)
-fn client_ip(parts: &Parts) -> Option<String> {
-    parts
-        .extensions
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|ConnectInfo(peer)| peer.ip().to_string())
 }

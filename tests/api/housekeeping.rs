@@ -8,10 +8,12 @@ use crate::helpers::{Backend, TestApp, spawn_app_with};
 const EXPIRED: &str = "SELECT count(*) FROM outstanding_tokens WHERE jti = 'expired-jti'";
 
 /// Inserts an expired blacklisted token and a live one, as `rotate` and `record_outstanding` would.
+/// The first token expires only once its blacklist row exists: a flush running between the inserts
+/// would otherwise delete it under the second insert's foreign key.
 async fn arrange_tokens(app: &TestApp) {
     app.execute(
         "INSERT INTO outstanding_tokens (jti, user_id, created_at, expires_at) VALUES \
-         ('expired-jti', NULL, '2000-01-01T00:00:00+00:00', '2000-01-02T00:00:00+00:00'), \
+         ('expired-jti', NULL, '2000-01-01T00:00:00+00:00', '2999-01-01T00:00:00+00:00'), \
          ('live-jti', NULL, '2000-01-01T00:00:00+00:00', '2999-01-01T00:00:00+00:00')",
     )
     .await;
@@ -20,6 +22,8 @@ async fn arrange_tokens(app: &TestApp) {
          SELECT id, '2000-01-01T12:00:00+00:00' FROM outstanding_tokens WHERE jti = 'expired-jti'",
     )
     .await;
+    app.execute("UPDATE outstanding_tokens SET expires_at = '2000-01-02T00:00:00+00:00' WHERE jti = 'expired-jti'")
+        .await;
 }
 
 async fn expired_tokens_are_flushed_periodically(db: Backend) {

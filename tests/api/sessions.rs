@@ -207,6 +207,28 @@ async fn the_session_list_shows_the_user_agent_and_marks_current(db: Backend) {
     assert_eq!(sessions(&app, "").await.status, 401);
 }
 
+/// A session records the client as the rate limits see it: the peer, unless a trusted header is configured.
+async fn a_sessions_address_follows_the_trusted_client_ip_header_only_when_configured(db: Backend) {
+    let login_from = |app: &TestApp, forwarded: &'static str| {
+        let request = app
+            .client
+            .post(app.url("jwt/create/"))
+            .header("X-Forwarded-For", forwarded)
+            .json(&json!({ "email": "alice@example.com", "password": PASSWORD }));
+        async move { Answer::read(request.send().await.expect("request sent")).await }
+    };
+    for (header, expected) in [(None, "127.0.0.1"), (Some("X-Forwarded-For"), "203.0.113.7")] {
+        let Some(app) = spawn_app_with(db, |s| s.throttle.client_ip_header = header.map(str::to_owned)).await else {
+            return;
+        };
+        app.active_user("alice@example.com").await;
+        let login = login_from(&app, "203.0.113.7").await;
+        assert_eq!(login.status, 200, "{}", login.text);
+        let list = sessions(&app, login.body["access"].as_str().unwrap()).await;
+        assert_eq!(list.body[0]["ip"], json!(expected), "header {header:?}");
+    }
+}
+
 async fn sessions_are_revoked_by_id_and_others_ids_are_not_found(db: Backend) {
     let Some(app) = spawn_app(db).await else { return };
     let (bob_access, bob_refresh) = app.tokens_for("bob@example.com").await;
@@ -395,6 +417,7 @@ crate::on_both_databases!(
     reuse_detection_off_gives_simplejwts_answers,
     logout_scopes_end_this_other_or_all_sessions,
     the_session_list_shows_the_user_agent_and_marks_current,
+    a_sessions_address_follows_the_trusted_client_ip_header_only_when_configured,
     sessions_are_revoked_by_id_and_others_ids_are_not_found,
     staff_see_and_end_a_users_sessions,
     a_password_change_kills_every_access_token_unless_the_check_is_off,
