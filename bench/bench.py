@@ -1086,7 +1086,10 @@ def throttle_bench(cfg, work: Path, minter: Minter, imhotep_hash: str) -> tuple[
                 f"cost {summary[workload]['cost_pct']} %")
         results["cost"][label] = summary
 
-        flood_env = {"IMHOTEP_THROTTLE__CLIENT_IP_HEADER": "X-Forwarded-For"}
+        # The flood measures the deployed hash-queue bound (0 = its default), not the raised one of
+        # the throughput workloads.
+        flood_env = {"IMHOTEP_THROTTLE__CLIENT_IP_HEADER": "X-Forwarded-For",
+                     "IMHOTEP_SERVER__HASH_QUEUE_LIMIT": "0"}
         server = Imhotep(cfg, work, f"{label}-flood", backend, imhotep_hash, flood_env)
         server.prepare(cfg.users)
         sink = SmtpSink(server.work, server.label)
