@@ -11,7 +11,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use sqlx::{AssertSqlSafe, Connection, Executor, PgConnection};
 
-use crate::helpers::{Backend, PASSWORD, SECRET_KEY, TestApp, spawn_app};
+use crate::helpers::{Backend, PASSWORD, SECRET_KEY, TestApp, drop_postgres_database, spawn_app};
 use crate::reference::{ReferenceServer, python};
 use crate::smtp::{Received, SmtpSink};
 
@@ -98,20 +98,7 @@ impl DjangoDb {
 impl Drop for DjangoDb {
     fn drop(&mut self) {
         if let Some((admin_url, name)) = self.postgres.take() {
-            let _ = std::thread::spawn(move || {
-                let runtime = tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                    .expect("runtime");
-                runtime.block_on(async {
-                    if let Ok(mut admin) = PgConnection::connect(&admin_url).await {
-                        let _ = admin
-                            .execute(AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")))
-                            .await;
-                    }
-                });
-            })
-            .join();
+            drop_postgres_database(&admin_url, &name);
         }
     }
 }

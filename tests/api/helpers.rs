@@ -79,24 +79,29 @@ impl TestDb {
 impl Drop for TestDb {
     fn drop(&mut self) {
         if let TestDb::Postgres { admin_url, name } = self {
-            let (admin_url, name) = (admin_url.clone(), name.clone());
-            // Drop cannot await: a short-lived runtime on its own thread removes the database.
-            let _ = std::thread::spawn(move || {
-                let runtime = tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                    .expect("runtime");
-                runtime.block_on(async {
-                    if let Ok(mut admin) = PgConnection::connect(&admin_url).await {
-                        let _ = admin
-                            .execute(AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")))
-                            .await;
-                    }
-                });
-            })
-            .join();
+            drop_postgres_database(admin_url, name);
         }
     }
+}
+
+/// Drops a PostgreSQL database made for a test, from a `Drop` impl (which cannot await: a short-lived
+/// runtime on its own thread does it).
+pub fn drop_postgres_database(admin_url: &str, name: &str) {
+    let (admin_url, name) = (admin_url.to_owned(), name.to_owned());
+    let _ = std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        runtime.block_on(async {
+            if let Ok(mut admin) = PgConnection::connect(&admin_url).await {
+                let _ = admin
+                    .execute(AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")))
+                    .await;
+            }
+        });
+    })
+    .join();
 }
 
 /// A running server and everything a test needs to talk to it.
