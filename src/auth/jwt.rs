@@ -110,7 +110,35 @@ impl Claims {
         }
     }
 
-    /// The outstanding-token row for this (refresh) token.
+    /// Whether `token_type` is exactly `kind`.
+    pub fn is_of_type(&self, kind: TokenType) -> bool {
+        self.0.get("token_type").and_then(Value::as_str) == Some(kind.as_str())
+    }
+
+    /// These claims as a refresh token's, after [`Self::verify_type`] accepted them as one.
+    pub fn into_refresh(self) -> Result<RefreshClaims, TokenError> {
+        self.verify_type(TokenType::Refresh)?;
+        Ok(RefreshClaims(self))
+    }
+}
+
+/// The claims of a refresh token: a `jti` and `token_type` `refresh` were checked. Only these
+/// become [`TokenRecord`]s, the rows that are recorded as outstanding and the only rows the
+/// blacklist can point at, so an access token's `jti` is never blacklisted (which lets
+/// `jwt/verify` skip the lookup for access tokens).
+#[derive(Debug, Clone)]
+pub struct RefreshClaims(Claims);
+
+impl std::ops::Deref for RefreshClaims {
+    type Target = Claims;
+
+    fn deref(&self) -> &Claims {
+        &self.0
+    }
+}
+
+impl RefreshClaims {
+    /// The outstanding-token row for this token.
     pub fn record(&self) -> Result<TokenRecord, TokenError> {
         Ok(TokenRecord {
             jti: self.jti().ok_or(TokenError::NoId)?.to_owned(),

@@ -11,7 +11,7 @@ use serde_json::{Map, Value, json};
 
 use super::AuthError;
 use super::claims::{ClaimSettings, REVOKE_CLAIM, password_fingerprint};
-use super::jwt::{Claims, SESSION_CLAIM, TokenError, TokenService, TokenType, UserIdClaim};
+use super::jwt::{Claims, RefreshClaims, SESSION_CLAIM, TokenError, TokenService, TokenType, UserIdClaim};
 use crate::config::{SessionSettings, SimpleJwtSettings};
 use crate::metrics::Metrics;
 use crate::store::Store;
@@ -126,15 +126,14 @@ impl Sessions {
 
     /// Decodes a refresh token as SimpleJWT's `RefreshToken(...)` does: signature and expiry, then the
     /// blacklist, then `jti` and type.
-    async fn decode_refresh(&self, token: &str) -> Result<Claims, AuthError> {
+    async fn decode_refresh(&self, token: &str) -> Result<RefreshClaims, AuthError> {
         let claims = self.tokens.decode(token)?;
         if let Some(jti) = claims.jti()
             && self.store.is_blacklisted(jti).await?
         {
             return Err(TokenError::Blacklisted.into());
         }
-        claims.verify_type(TokenType::Refresh)?;
-        Ok(claims)
+        Ok(claims.into_refresh()?)
     }
 
     /// Whether rotated tokens are judged by the reuse rules (they only exist when rotation blacklists).
@@ -155,7 +154,7 @@ impl Sessions {
         if blacklisted && !self.detects_reuse() {
             return Err(TokenError::Blacklisted.into());
         }
-        claims.verify_type(TokenType::Refresh)?;
+        let claims = claims.into_refresh()?;
         if blacklisted {
             return self.recover(&claims, client).await;
         }
@@ -177,7 +176,7 @@ impl Sessions {
     /// here); `None` when another caller rotated the token first or its session is revoked.
     async fn try_rotate(
         &self,
-        claims: &Claims,
+        claims: &RefreshClaims,
         mut fresh: Map<String, Value>,
         known: Option<String>,
         client: &Client,
@@ -210,7 +209,7 @@ impl Sessions {
 
     /// The reuse rules for a token that was already rotated (or lost the race to rotate it).
     /// Retries while the family has not settled, for at most [`SETTLE_TIMEOUT`], then answers 409.
-    async fn recover(&self, claims: &Claims, client: &Client) -> Result<Refreshed, AuthError> {
+    async fn recover(&self, claims: &RefreshClaims, client: &Client) -> Result<Refreshed, AuthError> {
         let deadline = Instant::now() + SETTLE_TIMEOUT;
         let jti = claims.jti().ok_or(TokenError::NoId)?;
         loop {
@@ -272,11 +271,15 @@ impl Sessions {
 
     /// `jwt/verify`: signature, expiry and `jti` of any token type; the blacklist only when
     /// blacklisting after rotation (SimpleJWT's behaviour). Sessions are not consulted, so the
-    /// answer is the one a service verifying offline would give.
+    /// answer is the one a service verifying offline would give. An access token is never looked
+    /// up: only [`RefreshClaims`] are recorded, so no access token's `jti` is on the blacklist.
     pub async fn verify(&self, token: &str) -> Result<(), AuthError> {
         let claims = self.tokens.decode(token)?;
         let jti = claims.jti().ok_or(TokenError::NoId)?;
-        if self.blacklist_after_rotation && self.store.is_blacklisted(jti).await? {
+        if self.blacklist_after_rotation
+            && !claims.is_of_type(TokenType::Access)
+            && self.store.is_blacklisted(jti).await?
+        {
             return Err(AuthError::BlacklistedOnVerify);
         }
         Ok(())
