@@ -269,9 +269,22 @@ impl TokenService {
         claims.0.get(name)
     }
 
+    /// The `jti`, `iat` and `exp` of a refresh token issued `now`, to be recorded before it is
+    /// signed (with [`Self::reissue_refresh`], byte for byte what [`Self::rotate_refresh`] signs).
+    pub fn next_refresh(&self, now: DateTime<Utc>) -> IssuedToken {
+        IssuedToken {
+            jti: uuid::Uuid::new_v4().simple().to_string(),
+            created_at: now,
+            expires_at: Utc
+                .timestamp_opt(expiry(now, self.refresh_lifetime), 0)
+                .single()
+                .unwrap_or(now),
+        }
+    }
+
     fn sign_refresh(&self, mut claims: Map<String, Value>, now: DateTime<Utc>) -> IssuedRefresh {
-        let jti = uuid::Uuid::new_v4().simple().to_string();
-        claims.insert("jti".into(), json!(jti));
+        let issued = self.next_refresh(now);
+        claims.insert("jti".into(), json!(issued.jti));
         let carried = Claims(claims.clone());
         let user_id = match carried.user_id() {
             UserIdClaim::Id(id) => Some(id),
@@ -279,18 +292,14 @@ impl TokenService {
         };
         let session_id = carried.session_id().map(str::to_owned);
         let token = self.sign(TokenType::Refresh, claims, now, self.refresh_lifetime);
-        let expires_at = Utc
-            .timestamp_opt(expiry(now, self.refresh_lifetime), 0)
-            .single()
-            .unwrap_or(now);
         IssuedRefresh {
             token,
             record: TokenRecord {
                 session_id,
-                jti,
+                jti: issued.jti,
                 user_id,
-                created_at: now,
-                expires_at,
+                created_at: issued.created_at,
+                expires_at: issued.expires_at,
                 parent_jti: None,
             },
         }
