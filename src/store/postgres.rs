@@ -18,6 +18,7 @@ use super::{StoreError, StoreOptions, now, user_columns};
 mod accounts;
 mod admin;
 mod import;
+mod mfa;
 mod outbox;
 mod sessions;
 mod throttle;

@@ -208,7 +208,7 @@ impl PgStore {
 }
 
 /// Queues `mails` about `user_id`, due now.
-async fn queue_in(conn: &mut PgConnection, user_id: i64, mails: &[QueuedMail]) -> Result<(), sqlx::Error> {
+pub(super) async fn queue_in(conn: &mut PgConnection, user_id: i64, mails: &[QueuedMail]) -> Result<(), sqlx::Error> {
     let at = now();
     for mail in mails {
         sqlx::query(

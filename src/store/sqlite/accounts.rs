@@ -209,7 +209,11 @@ impl SqliteStore {
 }
 
 /// Queues `mails` about `user_id`, due now.
-async fn queue_in(conn: &mut SqliteConnection, user_id: i64, mails: &[QueuedMail]) -> Result<(), sqlx::Error> {
+pub(super) async fn queue_in(
+    conn: &mut SqliteConnection,
+    user_id: i64,
+    mails: &[QueuedMail],
+) -> Result<(), sqlx::Error> {
     let at = now();
     for mail in mails {
         sqlx::query(

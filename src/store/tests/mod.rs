@@ -5,6 +5,7 @@
 
 mod account_states;
 mod import;
+mod mfa;
 mod migration;
 mod sessions;
 mod throttle;
