@@ -48,23 +48,33 @@ fn base32_decode(text: &str) -> Vec<u8> {
     out
 }
 
-/// A user with a confirmed TOTP factor: `(access, secret, factor id, recovery codes)`. The code
-/// used to confirm was the current step's: later logins must use another step's.
-async fn enrolled(app: &TestApp, email: &str) -> (String, String, String, Vec<String>) {
+/// A user with a confirmed TOTP factor.
+struct Enrolled {
+    access: String,
+    secret: String,
+    id: String,
+    recovery_codes: Vec<String>,
+    /// The code that confirmed the factor (of the step current then): spent for good.
+    spent: String,
+}
+
+/// Enrols `email` with the code of the current step: later logins must use a later step's.
+async fn enrolled(app: &TestApp, email: &str) -> Enrolled {
     let (access, _) = app.tokens_for(email).await;
     let started = app.post("mfa/totp/", &json!({}), Some(&access)).await;
     assert_eq!(started.status, 201, "{}", started.text);
     let secret = started.body["secret"].as_str().unwrap().to_owned();
     let id = started.body["id"].as_str().unwrap().to_owned();
+    let spent = code(&secret, 0);
     let confirmed = app
         .post(
             &format!("mfa/totp/{id}/confirm/"),
-            &json!({ "code": code(&secret, 0) }),
+            &json!({ "code": spent }),
             Some(&access),
         )
         .await;
     assert_eq!(confirmed.status, 200, "{}", confirmed.text);
-    let codes = confirmed.body["recovery_codes"]
+    let recovery_codes = confirmed.body["recovery_codes"]
         .as_array()
         .unwrap()
         .iter()
@@ -77,7 +87,13 @@ async fn enrolled(app: &TestApp, email: &str) -> (String, String, String, Vec<St
             .unwrap()
             .contains("Two-factor authentication turned on")
     );
-    (access, secret, id, codes)
+    Enrolled {
+        access,
+        secret,
+        id,
+        recovery_codes,
+        spent,
+    }
 }
 
 /// The ticket of a login that needs its second step.
@@ -198,11 +214,11 @@ async fn wrong_replayed_and_burnt_codes_are_refused(db: Backend) {
     let Some(app) = spawn_app_with(db, |s| s.throttle.failures_before_backoff = 100).await else {
         return;
     };
-    let (_, secret, _, _) = enrolled(&app, "alice@example.com").await;
-    // The code that confirmed the factor (this step's) cannot be replayed.
+    let Enrolled { secret, spent, .. } = enrolled(&app, "alice@example.com").await;
+    // The code that confirmed the factor cannot be replayed.
     let replay = second_step(
         &app,
-        &json!({ "ticket": ticket(&app, "alice@example.com").await, "code": code(&secret, 0) }),
+        &json!({ "ticket": ticket(&app, "alice@example.com").await, "code": spent }),
     )
     .await;
     replay.assert(400, r#"{"code":["Invalid or expired code."]}"#);
@@ -225,7 +241,7 @@ async fn wrong_replayed_and_burnt_codes_are_refused(db: Backend) {
 
 async fn expired_and_reused_tickets_are_refused(db: Backend) {
     let Some(app) = spawn_app(db).await else { return };
-    let (_, secret, _, _) = enrolled(&app, "alice@example.com").await;
+    let Enrolled { secret, .. } = enrolled(&app, "alice@example.com").await;
     let expired = ticket(&app, "alice@example.com").await;
     app.execute("UPDATE mfa_tickets SET expires_ms = 0").await;
     let answer = second_step(&app, &json!({ "ticket": expired, "code": code(&secret, 1) })).await;
@@ -246,7 +262,7 @@ async fn expired_and_reused_tickets_are_refused(db: Backend) {
 
 async fn a_recovery_code_works_once(db: Backend) {
     let Some(app) = spawn_app(db).await else { return };
-    let (_, _, _, codes) = enrolled(&app, "alice@example.com").await;
+    let codes = enrolled(&app, "alice@example.com").await.recovery_codes;
     let typed = codes[3].to_uppercase().replace('-', " ");
     let ticket_one = ticket(&app, "alice@example.com").await;
     let tokens = second_step(&app, &json!({ "ticket": ticket_one, "recovery_code": typed })).await;
@@ -279,7 +295,7 @@ async fn a_recovery_code_works_once(db: Backend) {
 
 async fn code_failures_count_towards_the_account_backoff(db: Backend) {
     let Some(app) = spawn_app(db).await else { return };
-    let (_, secret, _, _) = enrolled(&app, "alice@example.com").await;
+    let Enrolled { secret, .. } = enrolled(&app, "alice@example.com").await;
     // Five wrong codes over two tickets (a right password in between forgets nothing).
     for wrong in ["000000", "111111", "222222"] {
         let ticket = ticket(&app, "alice@example.com").await;
@@ -301,7 +317,13 @@ async fn delete_factor(app: &TestApp, access: &str, id: &str, body: Value) -> cr
 
 async fn removal_needs_the_password_and_a_fresh_code(db: Backend) {
     let Some(app) = spawn_app(db).await else { return };
-    let (access, secret, id, _) = enrolled(&app, "alice@example.com").await;
+    let Enrolled {
+        access,
+        secret,
+        id,
+        spent,
+        ..
+    } = enrolled(&app, "alice@example.com").await;
     let remove = |body: Value| delete_factor(&app, &access, &id, body);
     remove(json!({ "current_password": PASSWORD }))
         .await
@@ -309,7 +331,7 @@ async fn removal_needs_the_password_and_a_fresh_code(db: Backend) {
     remove(json!({ "current_password": "wrong", "code": code(&secret, 1) }))
         .await
         .assert(400, r#"{"current_password":["Invalid password."]}"#);
-    remove(json!({ "current_password": PASSWORD, "code": code(&secret, 0) }))
+    remove(json!({ "current_password": PASSWORD, "code": spent }))
         .await
         .assert(400, r#"{"code":["Invalid or expired code."]}"#);
     let other = app.post("mfa/totp/", &json!({}), Some(&access)).await;
@@ -340,7 +362,12 @@ async fn removal_needs_the_password_and_a_fresh_code(db: Backend) {
 
 async fn regenerated_recovery_codes_replace_the_old_ones(db: Backend) {
     let Some(app) = spawn_app(db).await else { return };
-    let (access, secret, _, old) = enrolled(&app, "alice@example.com").await;
+    let Enrolled {
+        access,
+        secret,
+        recovery_codes: old,
+        ..
+    } = enrolled(&app, "alice@example.com").await;
     let missing = app
         .post(
             "mfa/recovery_codes/",
@@ -429,7 +456,7 @@ async fn operators_see_and_reset_a_users_second_factor(db: Backend) {
     app.active_user("bob@example.com").await;
     let shown = users_ok(&app, &["show", "bob@example.com"]);
     assert!(shown.lines().any(|l| l == "mfa:         off"), "{shown}");
-    let (_, _, _, _) = enrolled(&app, "alice@example.com").await;
+    enrolled(&app, "alice@example.com").await;
     let shown = users_ok(&app, &["show", "alice@example.com"]);
     assert!(
         shown
