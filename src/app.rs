@@ -139,7 +139,14 @@ pub fn build_state(settings: Settings, store: Store) -> anyhow::Result<(AppState
         .context("configuring e-mail (DEFAULT_FROM_EMAIL)")?;
     let templates = Templates::load(settings.email.templates_dir.as_deref()).context("loading e-mail templates")?;
     let renderer = MailRenderer::new(templates, links.clone(), &settings.djoser);
-    let outbox = Outbox::new(store.clone(), renderer, mailer, settings.outbox.clone());
+    let metrics = Metrics::default();
+    let outbox = Outbox::new(
+        store.clone(),
+        renderer,
+        mailer,
+        settings.outbox.clone(),
+        metrics.clone(),
+    );
     let concurrency = match settings.server.hash_concurrency {
         0 => std::thread::available_parallelism().map_or(2, usize::from),
         n => n,
@@ -150,13 +157,15 @@ pub fn build_state(settings: Settings, store: Store) -> anyhow::Result<(AppState
     };
     let accounts = Accounts::new(
         store.clone(),
-        PasswordHasher::new(concurrency).with_queue_limit(queue_limit),
+        PasswordHasher::new(concurrency)
+            .with_queue_limit(queue_limit)
+            .with_metrics(metrics.clone()),
         links,
         (&settings.djoser, &settings.sessions),
         outbox.bell(),
-        Limits::new(store.clone(), &settings.throttle),
+        Limits::new(store.clone(), &settings.throttle, metrics.clone()),
+        metrics.clone(),
     );
-    let metrics = Metrics::default();
     let sessions = Sessions::new(
         store.clone(),
         tokens,

@@ -16,7 +16,7 @@ use super::notify::queued;
 use super::password::{PasswordHasher, PasswordPolicy, UserAttributes, Verification};
 use crate::config::{DjoserSettings, SessionSettings};
 use crate::mail::EmailKind;
-use crate::metrics;
+use crate::metrics::{EmailOutcome, Metrics};
 use crate::store::models::{EmailChange, NewUser, PasswordChange, ProfileChange, QueuedMail, User};
 use crate::store::{Store, StoreError};
 
@@ -31,6 +31,7 @@ pub struct Accounts {
     sessions: SessionSettings,
     outbox_bell: Arc<Notify>,
     limits: Limits,
+    metrics: Metrics,
 }
 
 impl Accounts {
@@ -41,6 +42,7 @@ impl Accounts {
         settings: (&DjoserSettings, &SessionSettings),
         outbox_bell: Arc<Notify>,
         limits: Limits,
+        metrics: Metrics,
     ) -> Self {
         Self {
             store,
@@ -51,6 +53,7 @@ impl Accounts {
             sessions: settings.1.clone(),
             outbox_bell,
             limits,
+            metrics,
         }
     }
 
@@ -221,8 +224,14 @@ impl Accounts {
         self.limits.begin_password_check(email, client).await?;
         let outcome = self.authenticate_now(email, password).await;
         match &outcome {
-            Ok(_) => self.limits.end_password_check(email, client, true).await?,
-            Err(AuthError::InvalidCredentials) => self.limits.end_password_check(email, client, false).await?,
+            Ok(_) => {
+                self.metrics.login(true);
+                self.limits.end_password_check(email, client, true).await?;
+            }
+            Err(AuthError::InvalidCredentials) => {
+                self.metrics.login(false);
+                self.limits.end_password_check(email, client, false).await?;
+            }
             Err(_) => {}
         }
         outcome
@@ -470,9 +479,7 @@ impl Accounts {
 
     /// Counts `queued` e-mails committed to the outbox and wakes its worker.
     fn ring(&self, queued: usize) {
-        for _ in 0..queued {
-            metrics::email_queued();
-        }
+        self.metrics.emails(EmailOutcome::Queued, queued as u64);
         if queued > 0 {
             self.outbox_bell.notify_one();
         }

@@ -68,10 +68,7 @@ pub enum AuthError {
 impl From<password::HashError> for AuthError {
     fn from(error: password::HashError) -> Self {
         match error {
-            password::HashError::QueueFull => {
-                crate::metrics::hash_queue_full();
-                AuthError::Busy
-            }
+            password::HashError::QueueFull => AuthError::Busy,
             other => AuthError::Hash(other),
         }
     }

@@ -12,7 +12,7 @@ use tokio::sync::Notify;
 use super::notify::MailRenderer;
 use crate::config::OutboxSettings;
 use crate::mail::{MailError, Mailer, mask_address};
-use crate::metrics;
+use crate::metrics::{EmailOutcome, Metrics};
 use crate::store::models::ClaimedMail;
 use crate::store::{Store, StoreError};
 
@@ -24,6 +24,7 @@ pub struct Outbox {
     mailer: Mailer,
     settings: OutboxSettings,
     bell: Arc<Notify>,
+    metrics: Metrics,
 }
 
 /// What happened to one claimed message.
@@ -35,13 +36,20 @@ enum Outcome {
 }
 
 impl Outbox {
-    pub fn new(store: Store, renderer: MailRenderer, mailer: Mailer, settings: OutboxSettings) -> Self {
+    pub fn new(
+        store: Store,
+        renderer: MailRenderer,
+        mailer: Mailer,
+        settings: OutboxSettings,
+        metrics: Metrics,
+    ) -> Self {
         Self {
             store,
             renderer,
             mailer,
             settings,
             bell: Arc::new(Notify::new()),
+            metrics,
         }
     }
 
@@ -81,9 +89,7 @@ impl Outbox {
             .store
             .resolve_mail_requests(i64::from(self.settings.batch_size))
             .await?;
-        for _ in 0..queued {
-            metrics::email_queued();
-        }
+        self.metrics.emails(EmailOutcome::Queued, queued);
         let lease_until = Utc::now() + self.settings.lease;
         let batch = self
             .store
@@ -103,6 +109,9 @@ impl Outbox {
                     outcome = ?outcome,
                     "outbox delivery"
                 );
+                if let Ok(Outcome::Failed) = outcome {
+                    outbox.metrics.emails(EmailOutcome::Failed, 1);
+                }
                 outcome
             });
         }
@@ -130,7 +139,7 @@ impl Outbox {
         match self.mailer.send(&message).await {
             Ok(()) => {
                 self.store.mark_mail_sent(mail.id).await?;
-                metrics::email_sent();
+                self.metrics.emails(EmailOutcome::Sent, 1);
                 Ok(Outcome::Sent)
             }
             Err(error) => self.after_failure(mail, &error).await,
@@ -146,7 +155,6 @@ impl Outbox {
         if error.is_permanent() || attempts >= self.settings.max_attempts {
             tracing::warn!(message_id = mail.id, error = %reason, "outbox: giving up on a message");
             self.store.fail_mail(mail.id, &reason).await?;
-            metrics::email_failed();
             return Ok(Outcome::Failed);
         }
         let wait = backoff(&self.settings, attempts);

@@ -10,6 +10,7 @@ use tokio::sync::{AcquireError, Semaphore};
 use tokio::task::JoinError;
 
 use super::{argon2id, django};
+use crate::metrics::Metrics;
 
 /// Hashes and verifies passwords off the async runtime, at most `max_concurrent` at a time.
 ///
@@ -26,6 +27,8 @@ pub struct PasswordHasher {
     queue_limit: usize,
     /// When a call was last refused for a full queue (for `/readyz`).
     refused_at: Arc<Mutex<Option<Instant>>>,
+    /// Where refusals are counted (`imhotep_password_hash_rejected_total`), when set.
+    metrics: Option<Metrics>,
 }
 
 /// The outcome of checking a password against a stored hash.
@@ -65,7 +68,15 @@ impl PasswordHasher {
             waiting: Arc::new(AtomicUsize::new(0)),
             queue_limit: usize::MAX,
             refused_at: Arc::new(Mutex::new(None)),
+            metrics: None,
         }
+    }
+
+    /// The same pool counting its refusals in `metrics`.
+    #[must_use]
+    pub fn with_metrics(mut self, metrics: Metrics) -> Self {
+        self.metrics = Some(metrics);
+        self
     }
 
     /// The same pool letting at most `limit` calls wait for a slot (unbounded by default).
@@ -123,6 +134,9 @@ impl PasswordHasher {
                 // Counted until the permit comes or the caller gives up (the guard's drop).
                 let Some(waiting) = Waiting::enter(&self.waiting, self.queue_limit) else {
                     *self.refused_at.lock().unwrap_or_else(PoisonError::into_inner) = Some(Instant::now());
+                    if let Some(metrics) = &self.metrics {
+                        metrics.hash_queue_full();
+                    }
                     return Err(HashError::QueueFull);
                 };
                 let permit = Arc::clone(&self.permits).acquire_owned().await;

@@ -13,7 +13,7 @@ use super::AuthError;
 use super::claims::{ClaimSettings, REVOKE_CLAIM, password_fingerprint};
 use super::jwt::{Claims, SESSION_CLAIM, TokenError, TokenService, TokenType, UserIdClaim};
 use crate::config::{SessionSettings, SimpleJwtSettings};
-use crate::metrics::Metrics;
+use crate::metrics::{Metrics, TokenEvent};
 use crate::store::Store;
 use crate::store::models::{NewSession, Revocation, SessionRow, TokenRecord, User};
 use reuse::Verdict;
@@ -118,6 +118,7 @@ impl Sessions {
         if self.update_last_login {
             self.store.touch_last_login(user.id, now).await?;
         }
+        self.metrics.token(TokenEvent::Issued);
         Ok(TokenPair {
             refresh: refresh.token,
             access,
@@ -146,6 +147,12 @@ impl Sessions {
     /// Rotation is one compare-and-set in the store: of concurrent refreshes of one token exactly
     /// one rotates; with reuse detection the others get the same child (see [`reuse`]).
     pub async fn refresh(&self, token: &str, client: &Client) -> Result<Refreshed, AuthError> {
+        let refreshed = self.refresh_now(token, client).await?;
+        self.metrics.token(TokenEvent::Refreshed);
+        Ok(refreshed)
+    }
+
+    async fn refresh_now(&self, token: &str, client: &Client) -> Result<Refreshed, AuthError> {
         let claims = self.tokens.decode(token)?;
         let status = match claims.jti() {
             Some(jti) => self.store.token_status(jti).await?,
@@ -288,6 +295,7 @@ impl Sessions {
         if !self.store.end_session_of(&claims.record()?).await? {
             return Err(TokenError::Blacklisted.into());
         }
+        self.metrics.token(TokenEvent::Blacklisted);
         Ok(())
     }
 
@@ -310,6 +318,7 @@ impl Sessions {
                 }
             }
         }
+        self.metrics.token(TokenEvent::Blacklisted);
         Ok(())
     }
 
