@@ -126,8 +126,13 @@ pub async fn connect_store(settings: &Settings) -> anyhow::Result<Store> {
         .context("connecting to the database")
 }
 
-/// Builds the services the handlers use, and the outbox worker that delivers their e-mail.
+/// Builds the services the handlers use, and the outbox worker that delivers their e-mail. Refuses an
+/// empty `SECRET_KEY`: links (and by default tokens) would be signed with a key anyone knows.
 pub fn build_state(settings: Settings, store: Store) -> anyhow::Result<(AppState, Outbox)> {
+    anyhow::ensure!(
+        !settings.secret_key.expose().is_empty(),
+        "SECRET_KEY is empty: set it (with DEBUG=true a random one is made at start-up)"
+    );
     let keys = KeyRing::load(&settings).map_err(anyhow::Error::msg)?;
     let tokens = TokenService::new(&settings.simple_jwt, keys.clone()).map_err(anyhow::Error::msg)?;
     let links = LinkTokens::new(

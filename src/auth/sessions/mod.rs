@@ -9,9 +9,9 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value, json};
 
-use super::AuthError;
 use super::claims::{ClaimSettings, REVOKE_CLAIM, password_fingerprint};
 use super::jwt::{Claims, SESSION_CLAIM, TokenError, TokenService, TokenType, UserIdClaim};
+use super::{AuthError, BearerRefusal};
 use crate::config::{SessionSettings, SimpleJwtSettings};
 use crate::metrics::{Metrics, TokenEvent};
 use crate::store::Store;
@@ -112,7 +112,7 @@ impl Sessions {
         let sid = new_session_id();
         let mut claims = self.claims.for_user(user);
         claims.insert(SESSION_CLAIM.into(), json!(sid));
-        let (refresh, access) = self.tokens.login_pair(user.id, claims, now);
+        let (refresh, access) = self.tokens.login_pair(user.id, claims, now)?;
         let session = new_session(sid, &refresh.record, client, now);
         self.store.start_session(&session, &refresh.record).await?;
         if self.update_last_login {
@@ -168,7 +168,7 @@ impl Sessions {
         }
         let fresh = self.active_user_claims(&claims).await?;
         if !self.rotate {
-            let access = self.tokens.access_for(&claims, fresh, Utc::now());
+            let access = self.tokens.access_for(&claims, fresh, Utc::now())?;
             return Ok(Refreshed { access, refresh: None });
         }
         let known = status.and_then(|s| s.session_id);
@@ -195,7 +195,7 @@ impl Sessions {
             None => (new_session_id(), true),
         };
         fresh.insert(SESSION_CLAIM.into(), json!(sid));
-        let successor = self.tokens.rotate_refresh(claims, &sid, now);
+        let successor = self.tokens.rotate_refresh(claims, &sid, now)?;
         let session = create.then(|| new_session(sid.clone(), &successor.record, client, now));
         if !self.blacklist_after_rotation {
             match &session {
@@ -210,7 +210,7 @@ impl Sessions {
             return Ok(None);
         }
         Ok(Some(Refreshed {
-            access: self.tokens.access_for(claims, fresh, now),
+            access: self.tokens.access_for(claims, fresh, now)?,
             refresh: Some(successor.token),
         }))
     }
@@ -229,8 +229,8 @@ impl Sessions {
                     let mut fresh = self.active_user_claims(claims).await?;
                     fresh.insert(SESSION_CLAIM.into(), json!(session));
                     return Ok(Refreshed {
-                        access: self.tokens.access_for(claims, fresh, Utc::now()),
-                        refresh: Some(self.tokens.reissue_refresh(claims, &session, &token)),
+                        access: self.tokens.access_for(claims, fresh, Utc::now())?,
+                        refresh: Some(self.tokens.reissue_refresh(claims, &session, &token)?),
                     });
                 }
                 Verdict::Refuse => return Err(TokenError::Blacklisted.into()),
@@ -360,10 +360,7 @@ impl Sessions {
         let checked_session = session.as_deref().filter(|_| self.check_access_token_session);
         let (user, session_live) = match claims.user_id() {
             UserIdClaim::Missing => {
-                return Err(AuthError::Bearer {
-                    detail: "Token contained no recognizable user identification",
-                    code: "token_not_valid",
-                });
+                return Err(AuthError::Bearer(BearerRefusal::NoUserId));
             }
             UserIdClaim::Unusable => (None, true),
             UserIdClaim::Id(id) => match checked_session {
@@ -375,30 +372,18 @@ impl Sessions {
             },
         };
         let Some(user) = user else {
-            return Err(AuthError::Bearer {
-                detail: "User not found",
-                code: "user_not_found",
-            });
+            return Err(AuthError::Bearer(BearerRefusal::UserNotFound));
         };
         if user.is_suspended() || (self.check_user_is_active && !user.is_active) {
-            return Err(AuthError::Bearer {
-                detail: "User is inactive",
-                code: "user_inactive",
-            });
+            return Err(AuthError::Bearer(BearerRefusal::UserInactive));
         }
         let fingerprint = TokenService::claim(&claims, REVOKE_CLAIM).and_then(|v| v.as_str());
         if self.claims.check_revoke_token && fingerprint != Some(password_fingerprint(&user.password).as_str()) {
-            return Err(AuthError::Bearer {
-                detail: "The user's password has been changed.",
-                code: "password_changed",
-            });
+            return Err(AuthError::Bearer(BearerRefusal::PasswordChanged));
         }
         // After SimpleJWT's own checks, so every answer they give stays theirs.
         if !session_live {
-            return Err(AuthError::Bearer {
-                detail: "Token is blacklisted",
-                code: "token_not_valid",
-            });
+            return Err(AuthError::Bearer(BearerRefusal::SessionEnded));
         }
         Ok(Authenticated { user, session })
     }
