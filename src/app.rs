@@ -194,7 +194,6 @@ fn mail_backend(settings: &Settings) -> Backend {
     let email = &settings.email;
     match email.backend {
         EmailBackendKind::Console => Backend::Console,
-        EmailBackendKind::Memory => Backend::Memory,
         EmailBackendKind::Smtp => Backend::Smtp(SmtpSettings {
             host: email.host.clone(),
             port: email.port,

@@ -20,6 +20,15 @@ use crate::metrics::{EmailOutcome, Metrics};
 use crate::store::models::{EmailChange, NewUser, PasswordChange, ProfileChange, QueuedMail, User};
 use crate::store::{Store, StoreError};
 
+/// What a new account may do from the start.
+#[derive(Debug, Clone, Copy)]
+struct Standing {
+    /// Can log in at once (no activation e-mail pending).
+    active: bool,
+    /// Staff and superuser (`createsuperuser`).
+    superuser: bool,
+}
+
 /// Registration, activation, login checks and the account flows.
 #[derive(Clone)]
 pub struct Accounts {
@@ -103,7 +112,10 @@ impl Accounts {
             .create(
                 email,
                 password,
-                (!self.djoser.send_activation_email, false),
+                Standing {
+                    active: !self.djoser.send_activation_email,
+                    superuser: false,
+                },
                 profile,
                 &mails,
             )
@@ -158,16 +170,19 @@ impl Accounts {
 
     /// An active staff superuser (the `createsuperuser` command); no e-mail.
     pub async fn create_superuser(&self, email: &Email, password: &str) -> Result<User, AuthError> {
-        self.create(email, password, (true, true), &ProfileChange::default(), &[])
+        let standing = Standing {
+            active: true,
+            superuser: true,
+        };
+        self.create(email, password, standing, &ProfileChange::default(), &[])
             .await
     }
 
-    /// `flags`: (active, superuser).
     async fn create(
         &self,
         email: &Email,
         password: &str,
-        (active, superuser): (bool, bool),
+        Standing { active, superuser }: Standing,
         profile: &ProfileChange,
         mails: &[QueuedMail],
     ) -> Result<User, AuthError> {
