@@ -34,6 +34,7 @@ pub struct Application {
     outbox: Outbox,
     background: Background,
     shutdown_timeout: Duration,
+    outbox_drain: Duration,
     limits: ConnectionLimits,
 }
 
@@ -54,6 +55,7 @@ impl Application {
         Ok(Application {
             listener,
             shutdown_timeout: state.settings.server.shutdown_timeout,
+            outbox_drain: state.settings.outbox.drain_timeout,
             limits: connection_limits(&state.settings),
             router: http::router(state).map_err(anyhow::Error::msg)?,
             store,
@@ -72,11 +74,12 @@ impl Application {
     }
 
     /// Serves until `signal` completes, then drains in-flight requests for at most the shutdown
-    /// timeout. The outbox worker runs alongside and stops after the server, between messages.
+    /// timeout. The outbox worker runs alongside and stops after the server, between batches; the
+    /// batch in flight gets `outbox.drain_timeout`, then is dropped (its leases bring it back).
     pub async fn run_until(self, signal: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
         let (stop_workers, workers_stopped) = tokio::sync::watch::channel(());
         let background = self.background.spawn(workers_stopped.clone());
-        let outbox = tokio::spawn(self.outbox.run_until(async move {
+        let mut outbox = tokio::spawn(self.outbox.run_until(async move {
             let mut stopped = workers_stopped;
             // Resolves when the sender is dropped, after the server has stopped.
             let _ = stopped.changed().await;
@@ -96,7 +99,13 @@ impl Application {
             () = drained => tracing::warn!("shutdown grace period over; dropping remaining connections"),
         }
         drop(stop_workers);
-        let _ = outbox.await;
+        if tokio::time::timeout(self.outbox_drain, &mut outbox).await.is_err() {
+            tracing::warn!(
+                drain_timeout = ?self.outbox_drain,
+                "outbox: messages still being sent at the drain deadline; they are sent again after their lease"
+            );
+            outbox.abort();
+        }
         for task in background {
             let _ = task.await;
         }

@@ -36,6 +36,7 @@ pub fn check(settings: &Settings) -> Result<(), ConfigError> {
         ),
         ("outbox.poll_interval", outbox.poll_interval),
         ("outbox.lease", outbox.lease),
+        ("outbox.drain_timeout", outbox.drain_timeout),
     ];
     if let Some((name, _)) = positive_durations.iter().find(|(_, value)| value.is_zero()) {
         return Err(ConfigError::Invalid(format!("{name} must be longer than 0s")));

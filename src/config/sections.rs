@@ -362,6 +362,10 @@ pub struct OutboxSettings {
     /// Sent messages older than this are deleted by the housekeeping task (failed ones after 30 days).
     #[serde(with = "duration")]
     pub retention: Duration,
+    /// At shutdown, how long the messages being sent may take to finish; the rest are dropped and
+    /// their leases let another instance (or the next start) send them.
+    #[serde(with = "duration")]
+    pub drain_timeout: Duration,
 }
 
 impl Default for OutboxSettings {
@@ -374,6 +378,7 @@ impl Default for OutboxSettings {
             batch_size: 20,
             lease: Duration::from_secs(120),
             retention: Duration::from_secs(7 * 86_400),
+            drain_timeout: Duration::from_secs(10),
         }
     }
 }

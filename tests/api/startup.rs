@@ -119,6 +119,26 @@ fn settings_out_of_bounds_are_refused() {
             "short-token",
             "metrics.bearer_token is too short",
         ),
+        (
+            "IMHOTEP_OUTBOX__DRAIN_TIMEOUT",
+            "0s",
+            "outbox.drain_timeout must be longer than 0s",
+        ),
+        (
+            "EMAIL_BACKEND",
+            "memory",
+            "found `memory`, expected ``console` or `smtp``",
+        ),
+        (
+            "IMHOTEP_DJOSER__REQUIRED_FIELDS",
+            "[\"password\"]",
+            "found `password`, expected `one of `username`, `first_name`, `last_name`` for key \"DJOSER.REQUIRED_FIELDS.0\"",
+        ),
+        (
+            "IMHOTEP_SIMPLE_JWT__EXTRA_CLAIMS",
+            "[\"password\"]",
+            "for key \"SIMPLE_JWT.EXTRA_CLAIMS.0\"",
+        ),
     ] {
         let (ok, output) = binary::run(&["check"], &production(&url, &[(name, value)]));
         assert!(!ok && output.contains(expected), "{name}={value}:\n{output}");

@@ -99,6 +99,7 @@ impl PasswordHasher {
 
     /// Hashes `password` into a `$argon2id$v=19$m=19456,t=2,p=1$<salt>$<hash>` PHC string with a
     /// fresh random 16-byte salt.
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn hash(&self, password: &str) -> Result<String, HashError> {
         let password = password.to_owned();
         self.run(move || argon2id::hash(&password))
@@ -111,6 +112,7 @@ impl PasswordHasher {
     /// `bcrypt_sha256`, `bcrypt`, `scrypt`, `md5`, `sha1`, unsalted MD5 and SHA-1), which always
     /// ask for a rehash. Anything else, or a hash over the cost bounds, is a mismatch, and costs
     /// one dummy verification so that it takes as long as a real one.
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn verify(&self, password: &str, encoded: &str) -> Result<Verification, HashError> {
         let (password, encoded) = (password.to_owned(), encoded.to_owned());
         self.run(move || verify_stored(&password, &encoded)).await
