@@ -168,14 +168,7 @@ impl Outbox {
     /// panic's text, then retried after the backoff or, out of attempts, given up.
     async fn after_panic(&self, mail: &ClaimedMail, failure: JoinError) {
         let reason = match failure.try_into_panic() {
-            Ok(payload) => {
-                let text = payload
-                    .downcast_ref::<&str>()
-                    .map(|text| (*text).to_owned())
-                    .or_else(|| payload.downcast_ref::<String>().cloned())
-                    .unwrap_or_else(|| "a panic payload that is not text".to_owned());
-                format!("the delivery panicked: {text}")
-            }
+            Ok(payload) => format!("the delivery panicked: {}", crate::panics::message(&*payload)),
             Err(_) => "the delivery was cancelled".to_owned(),
         };
         tracing::error!(message_id = mail.id, error = %reason, "outbox: delivery attempt failed");

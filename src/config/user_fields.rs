@@ -14,6 +14,9 @@ pub enum ProfileField {
 }
 
 impl ProfileField {
+    /// Every field.
+    pub const ALL: [ProfileField; 3] = [ProfileField::Username, ProfileField::FirstName, ProfileField::LastName];
+
     /// The field's name in requests and answers.
     pub fn name(self) -> &'static str {
         match self {
@@ -39,6 +42,17 @@ pub enum ExtraClaim {
 }
 
 impl ExtraClaim {
+    /// Every claim.
+    pub const ALL: [ExtraClaim; 7] = [
+        ExtraClaim::Email,
+        ExtraClaim::Username,
+        ExtraClaim::FirstName,
+        ExtraClaim::LastName,
+        ExtraClaim::FullName,
+        ExtraClaim::IsStaff,
+        ExtraClaim::IsSuperuser,
+    ];
+
     /// The claim's name in the token.
     pub fn name(self) -> &'static str {
         match self {
@@ -59,19 +73,11 @@ mod tests {
 
     #[test]
     fn names_round_trip_through_serde() {
-        for field in [ProfileField::Username, ProfileField::FirstName, ProfileField::LastName] {
+        for field in ProfileField::ALL {
             let parsed: ProfileField = serde_json::from_value(serde_json::json!(field.name())).expect("parses");
             assert_eq!(parsed, field);
         }
-        for claim in [
-            ExtraClaim::Email,
-            ExtraClaim::Username,
-            ExtraClaim::FirstName,
-            ExtraClaim::LastName,
-            ExtraClaim::FullName,
-            ExtraClaim::IsStaff,
-            ExtraClaim::IsSuperuser,
-        ] {
+        for claim in ExtraClaim::ALL {
             let parsed: ExtraClaim = serde_json::from_value(serde_json::json!(claim.name())).expect("parses");
             assert_eq!(parsed, claim);
         }

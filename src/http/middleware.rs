@@ -79,7 +79,11 @@ pub fn apply(router: Router, state: &AppState) -> Router {
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .option_layer(super::cors::layer(&state.settings.cors))
         .layer(CatchPanicLayer::custom(|payload: Box<dyn Any + Send>| {
-            ApiError::Internal(anyhow::anyhow!("a handler panicked: {}", panic_message(&*payload))).into_response()
+            ApiError::Internal(anyhow::anyhow!(
+                "a handler panicked: {}",
+                crate::panics::message(&*payload)
+            ))
+            .into_response()
         }))
         .layer(security_headers)
         .layer(from_fn_with_state(
@@ -111,15 +115,6 @@ async fn deadline(State(limit): State<Duration>, request: Request, next: Next) -
         Ok(response) => response,
         Err(_) => ApiError::TimedOut(limit).into_response(),
     }
-}
-
-/// The text a handler panicked with (`panic!("...")` gives a `&str` or a `String`), for the log.
-fn panic_message(payload: &(dyn Any + Send)) -> &str {
-    payload
-        .downcast_ref::<&str>()
-        .copied()
-        .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
-        .unwrap_or("(a panic payload that is not text)")
 }
 
 /// Keeps a client's `X-Request-Id` only when it is 1–64 characters of `[A-Za-z0-9._-]`; otherwise
@@ -164,17 +159,7 @@ async fn www_authenticate(State(state): State<AppState>, request: Request, next:
 
 #[cfg(test)]
 mod tests {
-    use super::{is_safe_request_id, panic_message};
-
-    #[test]
-    fn the_panic_text_is_kept_for_the_log() {
-        let text = std::panic::catch_unwind(|| panic!("the {} broke", "store")).unwrap_err();
-        assert_eq!(panic_message(&*text), "the store broke");
-        let plain = std::panic::catch_unwind(|| panic!("plain")).unwrap_err();
-        assert_eq!(panic_message(&*plain), "plain");
-        let other = std::panic::catch_unwind(|| std::panic::panic_any(7_u8)).unwrap_err();
-        assert_eq!(panic_message(&*other), "(a panic payload that is not text)");
-    }
+    use super::is_safe_request_id;
 
     #[test]
     fn only_short_plain_request_ids_are_kept() {

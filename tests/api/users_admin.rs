@@ -267,15 +267,7 @@ async fn required_fields_join_registration_representation_and_updates(db: Backen
 async fn extra_claims_are_copied_into_tokens(db: Backend) {
     let Some(app) = spawn_app_with(db, |s| {
         s.djoser.required_fields = vec![ProfileField::FirstName, ProfileField::LastName];
-        s.simple_jwt.extra_claims = vec![
-            ExtraClaim::Email,
-            ExtraClaim::Username,
-            ExtraClaim::FirstName,
-            ExtraClaim::LastName,
-            ExtraClaim::FullName,
-            ExtraClaim::IsStaff,
-            ExtraClaim::IsSuperuser,
-        ];
+        s.simple_jwt.extra_claims = ExtraClaim::ALL.to_vec();
     })
     .await
     else {
