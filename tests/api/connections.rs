@@ -1,7 +1,7 @@
 //! Connection limits (`[server]` `header_read_timeout`, `keep_alive_timeout`, `max_connections`), seen
 //! from raw sockets: slow and silent clients are cut off, idle keep-alive connections live their
-//! time, and clients beyond the cap wait in the backlog until a slot frees; a request past
-//! `request_timeout` gets a JSON 503. No database is involved: the scenarios run on SQLite only.
+//! time, and clients beyond the cap wait in the backlog until a slot frees. No database is involved:
+//! the scenarios run on SQLite only.
 
 use std::time::{Duration, Instant};
 
@@ -156,18 +156,4 @@ async fn connections_beyond_the_cap_wait_for_a_free_slot() {
         .expect("the waiting client");
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
     assert!(healthz(&mut second).await.starts_with("HTTP/1.1 200"));
-}
-
-/// A request not answered within `server.request_timeout` gets a JSON 503 with `Retry-After`, like the
-/// other 503s (a login's password hash takes far longer than the 1 ms allowed here).
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_request_past_the_timeout_is_answered_503_with_a_json_body() {
-    let Some(app) = spawn_app_with(Backend::Sqlite, |s| s.server.request_timeout = Duration::from_millis(1)).await
-    else {
-        return;
-    };
-    let answer = app.login("nobody@example.com", "Wr0ng-Horse-Battery-7").await;
-    answer.assert(503, r#"{"detail":"The request took too long; try again later."}"#);
-    assert_eq!(answer.header("retry-after"), Some("5"));
-    assert_eq!(answer.header("content-type"), Some("application/json"));
 }
