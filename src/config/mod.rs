@@ -9,6 +9,7 @@ pub mod key_strength;
 mod keys;
 mod lenient;
 pub mod limits;
+mod mfa;
 mod operations;
 mod secret;
 mod sections;
@@ -22,6 +23,7 @@ use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
 
 pub use keys::{KeyEntry, KeySettings, KeyUse};
+pub use mfa::MfaSettings;
 pub use operations::{CorsSettings, HousekeepingSettings, LogFormat, LogSettings, MetricsSettings};
 pub use secret::{Secret, mask_url};
 pub use sections::{
@@ -101,6 +103,8 @@ pub struct Settings {
     pub throttle: ThrottleSettings,
     /// Several JWT keys with a `kid` each, and a directory of keys re-read while running.
     pub keys: KeySettings,
+    /// Two-factor login.
+    pub mfa: MfaSettings,
 }
 
 impl Default for Settings {
@@ -122,6 +126,7 @@ impl Default for Settings {
             routes: RouteSettings::default(),
             throttle: ThrottleSettings::default(),
             keys: KeySettings::default(),
+            mfa: MfaSettings::default(),
         }
     }
 }
@@ -204,6 +209,7 @@ impl Settings {
         self.cors.check()?;
         limits::check(self)?;
         self.throttle.check()?;
+        self.mfa.check()?;
         if self.djoser.registration_hides_existing && !self.djoser.send_activation_email {
             return Err(ConfigError::Invalid(
                 "djoser.registration_hides_existing needs djoser.send_activation_email = true: without \

@@ -16,6 +16,7 @@ mod jwks;
 mod jwt;
 mod methods;
 mod metrics;
+mod mfa;
 mod middleware;
 mod openapi;
 mod profile;

@@ -26,7 +26,7 @@ use governor::{Quota, RateLimiter};
 
 use super::client_ip::{ClientIp, ClientIpSource};
 use super::error::ApiError;
-use super::routes::ENDPOINTS;
+use super::routes::{ENDPOINTS, MFA_ENDPOINTS};
 use super::state::AppState;
 use crate::auth::limits::mask_client;
 use crate::config::{Rate, ThrottleSettings};
@@ -51,7 +51,7 @@ impl Group {
     /// The group of an endpoint name, if it has one.
     pub fn of(endpoint: &str) -> Option<Group> {
         Some(match endpoint {
-            "jwt_create" => Group::Login,
+            "jwt_create" | "jwt_create_mfa" => Group::Login,
             "jwt_refresh" | "jwt_verify" => Group::Refresh,
             // `users/` serves both; only its POST (registration) is limited.
             "users_create" | "users_list" => Group::Signup,
@@ -61,7 +61,10 @@ impl Group {
             "users_activation"
             | "users_reset_password_confirm"
             | "users_reset_email_confirm"
-            | "users_set_email_confirm" => Group::Confirm,
+            | "users_set_email_confirm"
+            | "mfa_totp"
+            | "mfa_totp_confirm"
+            | "mfa_recovery_codes" => Group::Confirm,
             _ => return None,
         })
     }
@@ -154,7 +157,11 @@ fn quota(rate: Rate) -> Option<Quota> {
 
 /// The endpoint name served at a built-in path.
 fn endpoint_at(path: &str) -> Option<&'static str> {
-    ENDPOINTS.iter().find(|(_, p)| *p == path).map(|(name, _)| *name)
+    ENDPOINTS
+        .iter()
+        .chain(MFA_ENDPOINTS)
+        .find(|(_, p)| *p == path)
+        .map(|(name, _)| *name)
 }
 
 /// Wraps the handlers at a built-in `path` in their group's limit.

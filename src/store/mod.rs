@@ -63,6 +63,8 @@ macro_rules! delegate {
     }};
 }
 
+pub mod mfa;
+mod mfa_sql;
 pub mod throttle;
 
 impl Store {
