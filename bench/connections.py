@@ -188,7 +188,8 @@ def main() -> int:
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("IMHOTEP_")}
     env.update(DEBUG="false", SECRET_KEY=SECRET_KEY, HOST="127.0.0.1", PORT=str(port), RUST_LOG="warn",
-               DATABASE_URL=f"sqlite://{work}/bench.db?mode=rwc", EMAIL_BACKEND="memory",
+               DATABASE_URL=f"sqlite://{work}/bench.db?mode=rwc", EMAIL_BACKEND="smtp",
+               EMAIL_HOST="127.0.0.1", EMAIL_PORT="1",
                IMHOTEP_METRICS__BIND="", IMHOTEP_SERVER__HEADER_READ_TIMEOUT=f"{args.header_read_timeout}s")
     subprocess.run([args.binary, "migrate"], env=env, check=True, capture_output=True, cwd=ROOT)
     subprocess.run([args.binary, "createsuperuser", "--email", "bench@example.com", "--password-stdin"],

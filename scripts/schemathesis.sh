@@ -28,7 +28,8 @@ trap cleanup EXIT
 
 PORT="$("$VENV/bin/python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
 BASE="http://127.0.0.1:$PORT"
-export HOST=127.0.0.1 PORT DEBUG=false EMAIL_BACKEND=memory RUST_LOG=warn IMHOTEP_METRICS__BIND=
+# Mail goes to a closed port: the fuzzer reads no e-mail, and the console backend is refused with DEBUG=false.
+export HOST=127.0.0.1 PORT DEBUG=false EMAIL_BACKEND=smtp EMAIL_HOST=127.0.0.1 EMAIL_PORT=1 RUST_LOG=warn IMHOTEP_METRICS__BIND=
 export SECRET_KEY="schemathesis-$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')"
 export DATABASE_URL="sqlite://$WORK/fuzz.sqlite3?mode=rwc"
 

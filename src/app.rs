@@ -35,6 +35,7 @@ pub struct Application {
     outbox: Outbox,
     background: Background,
     shutdown_timeout: Duration,
+    outbox_drain: Duration,
     limits: ConnectionLimits,
 }
 
@@ -55,6 +56,7 @@ impl Application {
         Ok(Application {
             listener,
             shutdown_timeout: state.settings.server.shutdown_timeout,
+            outbox_drain: state.settings.outbox.drain_timeout,
             limits: connection_limits(&state.settings),
             router: http::router(state).map_err(anyhow::Error::msg)?,
             store,
@@ -73,11 +75,12 @@ impl Application {
     }
 
     /// Serves until `signal` completes, then drains in-flight requests for at most the shutdown
-    /// timeout. The outbox worker runs alongside and stops after the server, between messages.
+    /// timeout. The outbox worker runs alongside and stops after the server, between batches; the
+    /// batch in flight gets `outbox.drain_timeout`, then is dropped (its leases bring it back).
     pub async fn run_until(self, signal: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
         let (stop_workers, workers_stopped) = tokio::sync::watch::channel(());
         let background = self.background.spawn(workers_stopped.clone());
-        let outbox = tokio::spawn(self.outbox.run_until(async move {
+        let mut outbox = tokio::spawn(self.outbox.run_until(async move {
             let mut stopped = workers_stopped;
             // Resolves when the sender is dropped, after the server has stopped.
             let _ = stopped.changed().await;
@@ -97,7 +100,13 @@ impl Application {
             () = drained => tracing::warn!("shutdown grace period over; dropping remaining connections"),
         }
         drop(stop_workers);
-        let _ = outbox.await;
+        if tokio::time::timeout(self.outbox_drain, &mut outbox).await.is_err() {
+            tracing::warn!(
+                drain_timeout = ?self.outbox_drain,
+                "outbox: messages still being sent at the drain deadline; they are sent again after their lease"
+            );
+            outbox.abort();
+        }
         for task in background {
             let _ = task.await;
         }
@@ -127,8 +136,13 @@ pub async fn connect_store(settings: &Settings) -> anyhow::Result<Store> {
         .context("connecting to the database")
 }
 
-/// Builds the services the handlers use, and the outbox worker that delivers their e-mail.
+/// Builds the services the handlers use, and the outbox worker that delivers their e-mail. Refuses an
+/// empty `SECRET_KEY`: links (and by default tokens) would be signed with a key anyone knows.
 pub fn build_state(settings: Settings, store: Store) -> anyhow::Result<(AppState, Outbox)> {
+    anyhow::ensure!(
+        !settings.secret_key.expose().is_empty(),
+        "SECRET_KEY is empty: set it (with DEBUG=true a random one is made at start-up)"
+    );
     let keys = KeyRing::load(&settings).map_err(anyhow::Error::msg)?;
     let tokens = TokenService::new(&settings.simple_jwt, keys.clone()).map_err(anyhow::Error::msg)?;
     let links = LinkTokens::new(
@@ -140,7 +154,14 @@ pub fn build_state(settings: Settings, store: Store) -> anyhow::Result<(AppState
         .context("configuring e-mail (DEFAULT_FROM_EMAIL)")?;
     let templates = Templates::load(settings.email.templates_dir.as_deref()).context("loading e-mail templates")?;
     let renderer = MailRenderer::new(templates, links.clone(), &settings.djoser);
-    let outbox = Outbox::new(store.clone(), renderer, mailer, settings.outbox.clone());
+    let metrics = Metrics::default();
+    let outbox = Outbox::new(
+        store.clone(),
+        renderer,
+        mailer,
+        settings.outbox.clone(),
+        metrics.clone(),
+    );
     let concurrency = match settings.server.hash_concurrency {
         0 => std::thread::available_parallelism().map_or(2, usize::from),
         n => n,
@@ -151,19 +172,22 @@ pub fn build_state(settings: Settings, store: Store) -> anyhow::Result<(AppState
     };
     let accounts = Accounts::new(
         store.clone(),
-        PasswordHasher::new(concurrency).with_queue_limit(queue_limit),
+        PasswordHasher::new(concurrency)
+            .with_queue_limit(queue_limit)
+            .with_metrics(metrics.clone()),
         links,
         (&settings.djoser, &settings.sessions),
         outbox.bell(),
-        Limits::new(store.clone(), &settings.throttle),
+        Limits::new(store.clone(), &settings.throttle, metrics.clone()),
+        metrics.clone(),
     );
     let mfa = Mfa::new(
         store.clone(),
         &mfa_options(&settings),
-        Limits::new(store.clone(), &settings.throttle),
+        Limits::new(store.clone(), &settings.throttle, metrics.clone()),
         outbox.bell(),
+        metrics.clone(),
     );
-    let metrics = Metrics::default();
     let sessions = Sessions::new(
         store.clone(),
         tokens,
@@ -202,7 +226,6 @@ fn mail_backend(settings: &Settings) -> Backend {
     let email = &settings.email;
     match email.backend {
         EmailBackendKind::Console => Backend::Console,
-        EmailBackendKind::Memory => Backend::Memory,
         EmailBackendKind::Smtp => Backend::Smtp(SmtpSettings {
             host: email.host.clone(),
             port: email.port,

@@ -12,6 +12,7 @@ mod key_reload;
 pub mod keys_cli;
 pub mod mail;
 pub mod metrics;
+mod panics;
 pub mod sessions_cli;
 pub mod store;
 pub mod telemetry;

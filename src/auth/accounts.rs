@@ -16,9 +16,18 @@ use super::notify::queued;
 use super::password::{PasswordHasher, PasswordPolicy, UserAttributes, Verification};
 use crate::config::{DjoserSettings, SessionSettings};
 use crate::mail::EmailKind;
-use crate::metrics;
+use crate::metrics::{EmailOutcome, Metrics};
 use crate::store::models::{EmailChange, NewUser, PasswordChange, ProfileChange, QueuedMail, User};
 use crate::store::{Store, StoreError};
+
+/// What a new account may do from the start.
+#[derive(Debug, Clone, Copy)]
+struct Standing {
+    /// Can log in at once (no activation e-mail pending).
+    active: bool,
+    /// Staff and superuser (`createsuperuser`).
+    superuser: bool,
+}
 
 /// Registration, activation, login checks and the account flows.
 #[derive(Clone)]
@@ -31,6 +40,7 @@ pub struct Accounts {
     sessions: SessionSettings,
     outbox_bell: Arc<Notify>,
     limits: Limits,
+    metrics: Metrics,
 }
 
 impl Accounts {
@@ -41,6 +51,7 @@ impl Accounts {
         settings: (&DjoserSettings, &SessionSettings),
         outbox_bell: Arc<Notify>,
         limits: Limits,
+        metrics: Metrics,
     ) -> Self {
         Self {
             store,
@@ -51,6 +62,7 @@ impl Accounts {
             sessions: settings.1.clone(),
             outbox_bell,
             limits,
+            metrics,
         }
     }
 
@@ -100,7 +112,10 @@ impl Accounts {
             .create(
                 email,
                 password,
-                (!self.djoser.send_activation_email, false),
+                Standing {
+                    active: !self.djoser.send_activation_email,
+                    superuser: false,
+                },
                 profile,
                 &mails,
             )
@@ -155,16 +170,19 @@ impl Accounts {
 
     /// An active staff superuser (the `createsuperuser` command); no e-mail.
     pub async fn create_superuser(&self, email: &Email, password: &str) -> Result<User, AuthError> {
-        self.create(email, password, (true, true), &ProfileChange::default(), &[])
+        let standing = Standing {
+            active: true,
+            superuser: true,
+        };
+        self.create(email, password, standing, &ProfileChange::default(), &[])
             .await
     }
 
-    /// `flags`: (active, superuser).
     async fn create(
         &self,
         email: &Email,
         password: &str,
-        (active, superuser): (bool, bool),
+        Standing { active, superuser }: Standing,
         profile: &ProfileChange,
         mails: &[QueuedMail],
     ) -> Result<User, AuthError> {
@@ -221,8 +239,14 @@ impl Accounts {
         self.limits.begin_password_check(email, client).await?;
         let outcome = self.authenticate_now(email, password).await;
         match &outcome {
-            Ok(_) => self.limits.end_password_check(email, client, true).await?,
-            Err(AuthError::InvalidCredentials) => self.limits.end_password_check(email, client, false).await?,
+            Ok(_) => {
+                self.metrics.login(true);
+                self.limits.end_password_check(email, client, true).await?;
+            }
+            Err(AuthError::InvalidCredentials) => {
+                self.metrics.login(false);
+                self.limits.end_password_check(email, client, false).await?;
+            }
             Err(_) => {}
         }
         outcome
@@ -470,9 +494,7 @@ impl Accounts {
 
     /// Counts `queued` e-mails committed to the outbox and wakes its worker.
     fn ring(&self, queued: usize) {
-        for _ in 0..queued {
-            metrics::email_queued();
-        }
+        self.metrics.emails(EmailOutcome::Queued, queued as u64);
         if queued > 0 {
             self.outbox_bell.notify_one();
         }

@@ -4,6 +4,7 @@
 use md5::{Digest, Md5};
 use serde_json::{Map, Value, json};
 
+use crate::config::ExtraClaim;
 use crate::store::models::User;
 
 /// SimpleJWT's `REVOKE_TOKEN_CLAIM`.
@@ -12,8 +13,8 @@ pub const REVOKE_CLAIM: &str = "hash_password";
 /// Which user attributes go into tokens.
 #[derive(Debug, Clone, Default)]
 pub struct ClaimSettings {
-    /// Names from `simple_jwt.extra_claims` (checked when the configuration loads).
-    pub extra: Vec<String>,
+    /// `simple_jwt.extra_claims`.
+    pub extra: Vec<ExtraClaim>,
     pub check_revoke_token: bool,
 }
 
@@ -21,18 +22,17 @@ impl ClaimSettings {
     /// The claims for `user` as stored now.
     pub fn for_user(&self, user: &User) -> Map<String, Value> {
         let mut claims = Map::new();
-        for name in &self.extra {
-            let value = match name.as_str() {
-                "email" => json!(user.email),
-                "username" => json!(user.username),
-                "first_name" => json!(user.first_name),
-                "last_name" => json!(user.last_name),
-                "full_name" => json!(format!("{} {}", user.first_name, user.last_name).trim()),
-                "is_staff" => json!(user.is_staff),
-                "is_superuser" => json!(user.is_superuser),
-                _ => continue,
+        for claim in &self.extra {
+            let value = match claim {
+                ExtraClaim::Email => json!(user.email),
+                ExtraClaim::Username => json!(user.username),
+                ExtraClaim::FirstName => json!(user.first_name),
+                ExtraClaim::LastName => json!(user.last_name),
+                ExtraClaim::FullName => json!(format!("{} {}", user.first_name, user.last_name).trim()),
+                ExtraClaim::IsStaff => json!(user.is_staff),
+                ExtraClaim::IsSuperuser => json!(user.is_superuser),
             };
-            claims.insert(name.clone(), value);
+            claims.insert(claim.name().to_owned(), value);
         }
         if self.check_revoke_token {
             claims.insert(REVOKE_CLAIM.into(), json!(password_fingerprint(&user.password)));

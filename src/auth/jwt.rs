@@ -38,23 +38,33 @@ impl TokenType {
     }
 }
 
-/// Why a token was refused, with SimpleJWT's exact messages.
+/// Why a token was refused, in SimpleJWT's cases (the HTTP layer answers each with SimpleJWT's message).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum TokenError {
-    #[error("Token is invalid")]
+    /// Bad signature, algorithm, audience, issuer, `iat`, or not a JWT at all.
+    #[error("invalid signature or claims")]
     Invalid,
-    #[error("Token is expired")]
+    #[error("expired")]
     Expired,
-    #[error("Token has no 'exp' claim")]
+    #[error("no exp claim")]
     NoExp,
-    #[error("Token has no id")]
+    #[error("no jti claim")]
     NoId,
-    #[error("Token has no type")]
+    #[error("no token_type claim")]
     NoType,
-    #[error("Token has wrong type")]
+    #[error("wrong token_type")]
     WrongType,
-    #[error("Token is blacklisted")]
+    #[error("blacklisted")]
     Blacklisted,
+}
+
+/// The signing key failed to sign: a crypto backend fault (the key ring proved at load that its key
+/// signs), answered 500 rather than with a token that has no signature.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("signing a token with {algorithm:?} failed: {reason}")]
+pub struct SigningError {
+    algorithm: Algorithm,
+    reason: String,
 }
 
 /// What the `user_id` claim holds.
@@ -214,7 +224,9 @@ impl TokenService {
 
     /// One encode/decode round trip, so a broken crypto backend fails at start-up, not on a request.
     fn self_test(&self) -> Result<(), String> {
-        let (issued, _) = self.login_pair(0, Map::new(), Utc::now());
+        let (issued, _) = self
+            .login_pair(0, Map::new(), Utc::now())
+            .map_err(|e| format!("JWT self-test failed: {e}"))?;
         let claims = self
             .decode(&issued.token)
             .map_err(|e| format!("JWT self-test failed: {e}"))?;
@@ -225,26 +237,36 @@ impl TokenService {
 
     /// A login's refresh token and its access token, sharing `iat` and claims.
     /// `extra` claims (custom claims, `hash_password`, then `sid`) follow `user_id` in both tokens.
-    pub fn login_pair(&self, user_id: i64, extra: Map<String, Value>, now: DateTime<Utc>) -> (IssuedRefresh, String) {
+    pub fn login_pair(
+        &self,
+        user_id: i64,
+        extra: Map<String, Value>,
+        now: DateTime<Utc>,
+    ) -> Result<(IssuedRefresh, String), SigningError> {
         let mut claims = Map::new();
         claims.insert("user_id".into(), json!(user_id.to_string()));
         claims.extend(extra);
-        let access = self.sign(TokenType::Access, claims.clone(), now, self.access_lifetime);
-        (self.sign_refresh(claims, now), access)
+        let access = self.sign(TokenType::Access, claims.clone(), now, self.access_lifetime)?;
+        Ok((self.sign_refresh(claims, now)?, access))
     }
 
     /// The rotated successor of a refresh token: the same payload with a new `jti`, `iat` and `exp`,
     /// in session `sid` (added at the end when the token had none), recorded with its parent.
-    pub fn rotate_refresh(&self, refresh: &Claims, sid: &str, now: DateTime<Utc>) -> IssuedRefresh {
-        let mut issued = self.sign_refresh(in_session(refresh, sid), now);
+    pub fn rotate_refresh(
+        &self,
+        refresh: &Claims,
+        sid: &str,
+        now: DateTime<Utc>,
+    ) -> Result<IssuedRefresh, SigningError> {
+        let mut issued = self.sign_refresh(in_session(refresh, sid), now)?;
         issued.record.parent_jti = refresh.jti().map(str::to_owned);
-        issued
+        Ok(issued)
     }
 
     /// A token of `refresh`'s family signed again exactly as it was first issued: the payload of a
     /// rotation of `refresh` in session `sid`, with the stored `jti`, `iat` and `exp`. HMAC is
     /// deterministic, so the bytes are the same; the token itself is never stored.
-    pub fn reissue_refresh(&self, refresh: &Claims, sid: &str, issued: &IssuedToken) -> String {
+    pub fn reissue_refresh(&self, refresh: &Claims, sid: &str, issued: &IssuedToken) -> Result<String, SigningError> {
         let mut claims = in_session(refresh, sid);
         claims.insert("jti".into(), json!(issued.jti));
         self.sign_at(
@@ -258,7 +280,12 @@ impl TokenService {
     /// An access token made from a refresh token, copying every claim but the reserved four.
     /// Its `exp` counts from `now` (SimpleJWT: from the refresh token's creation at login, from the request on refresh).
     /// `fresh` claims (recomputed from the user as stored now) replace the copied ones.
-    pub fn access_for(&self, refresh: &Claims, fresh: Map<String, Value>, now: DateTime<Utc>) -> String {
+    pub fn access_for(
+        &self,
+        refresh: &Claims,
+        fresh: Map<String, Value>,
+        now: DateTime<Utc>,
+    ) -> Result<String, SigningError> {
         let mut claims = carried_claims(refresh);
         claims.extend(fresh);
         self.sign(TokenType::Access, claims, now, self.access_lifetime)
@@ -282,7 +309,7 @@ impl TokenService {
         }
     }
 
-    fn sign_refresh(&self, mut claims: Map<String, Value>, now: DateTime<Utc>) -> IssuedRefresh {
+    fn sign_refresh(&self, mut claims: Map<String, Value>, now: DateTime<Utc>) -> Result<IssuedRefresh, SigningError> {
         let issued = self.next_refresh(now);
         claims.insert("jti".into(), json!(issued.jti));
         let carried = Claims(claims.clone());
@@ -291,8 +318,8 @@ impl TokenService {
             _ => None,
         };
         let session_id = carried.session_id().map(str::to_owned);
-        let token = self.sign(TokenType::Refresh, claims, now, self.refresh_lifetime);
-        IssuedRefresh {
+        let token = self.sign(TokenType::Refresh, claims, now, self.refresh_lifetime)?;
+        Ok(IssuedRefresh {
             token,
             record: TokenRecord {
                 session_id,
@@ -302,16 +329,22 @@ impl TokenService {
                 expires_at: issued.expires_at,
                 parent_jti: None,
             },
-        }
+        })
     }
 
     /// Builds `{"token_type", "exp", "iat", "jti", <claims...>}` in SimpleJWT's order and signs it.
-    fn sign(&self, kind: TokenType, claims: Map<String, Value>, now: DateTime<Utc>, lifetime: Duration) -> String {
+    fn sign(
+        &self,
+        kind: TokenType,
+        claims: Map<String, Value>,
+        now: DateTime<Utc>,
+        lifetime: Duration,
+    ) -> Result<String, SigningError> {
         self.sign_at(kind, claims, now.timestamp(), expiry(now, lifetime))
     }
 
     /// [`TokenService::sign`] with explicit `iat` and `exp`.
-    fn sign_at(&self, kind: TokenType, claims: Map<String, Value>, iat: i64, exp: i64) -> String {
+    fn sign_at(&self, kind: TokenType, claims: Map<String, Value>, iat: i64, exp: i64) -> Result<String, SigningError> {
         let mut payload = Map::new();
         payload.insert("token_type".into(), json!(kind.as_str()));
         payload.insert("exp".into(), json!(exp));
@@ -336,12 +369,10 @@ impl TokenService {
         let (key, algorithm, header) = ring.signer();
         let body = Value::Object(payload).to_string();
         let message = format!("{header}.{}", URL_SAFE_NO_PAD.encode(body));
-        // The ring proved at load that its signing key signs; a failure here would be a backend fault.
-        let signature = key.sign(message.as_bytes()).unwrap_or_else(|error| {
-            tracing::error!(%error, algorithm = ?algorithm, "signing a token failed");
-            String::new()
-        });
-        format!("{message}.{signature}")
+        let signature = key
+            .sign(message.as_bytes())
+            .map_err(|reason| SigningError { algorithm, reason })?;
+        Ok(format!("{message}.{signature}"))
     }
 
     /// Checks signature, algorithm, `exp`, `nbf`, `iat`, audience and issuer (PyJWT's checks), not the type.

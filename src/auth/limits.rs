@@ -16,7 +16,7 @@ use super::AuthError;
 use super::email::key_for;
 use crate::config::{Rate, ThrottleSettings};
 use crate::mail::mask_address;
-use crate::metrics;
+use crate::metrics::Metrics;
 use crate::store::Store;
 use crate::store::throttle::Hit;
 
@@ -51,14 +51,17 @@ pub struct Limits {
     store: Store,
     settings: Arc<ThrottleSettings>,
     global_warned: Arc<Mutex<Option<Instant>>>,
+    metrics: Metrics,
 }
 
 impl Limits {
-    pub fn new(store: Store, settings: &ThrottleSettings) -> Self {
+    /// The limits of `settings`, counting refusals in `metrics`.
+    pub fn new(store: Store, settings: &ThrottleSettings, metrics: Metrics) -> Self {
         Self {
             store,
             settings: Arc::new(settings.clone()),
             global_warned: Arc::new(Mutex::new(None)),
+            metrics,
         }
     }
 
@@ -119,7 +122,7 @@ impl Limits {
         match self.store.throttle_attempt(&key, now_ms(), limits).await? {
             Hit::Allowed { .. } => Ok(()),
             Hit::Refused { until_ms } => {
-                metrics::login_backoff();
+                self.metrics.login_backoff();
                 let wait = wait_until(until_ms);
                 tracing::warn!(
                     group = "login_backoff",
@@ -157,7 +160,7 @@ impl Limits {
             .map(|rate| (format!("{MAIL_ADDRESS_PREFIX}{key}"), rate));
         for (counter, rate) in spacing.into_iter().chain(per_address) {
             if let Hit::Refused { until_ms } = self.hit(&counter, rate, now).await? {
-                metrics::throttled("email_recipient");
+                self.metrics.throttled("email_recipient");
                 let wait = wait_until(until_ms);
                 tracing::warn!(
                     group = "email_recipient",
@@ -172,7 +175,7 @@ impl Limits {
         if let Some(rate) = settings.email_global
             && let Hit::Refused { .. } = self.hit(MAIL_GLOBAL, rate, now).await?
         {
-            metrics::throttled("email_global");
+            self.metrics.throttled("email_global");
             self.warn_global_cap(rate);
             return Ok(MailPermit::Capped);
         }

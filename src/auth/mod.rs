@@ -50,8 +50,8 @@ pub enum AuthError {
     #[error("no active account for the token")]
     NoActiveAccount,
     /// Bearer authentication failed after the token itself was accepted.
-    #[error("{detail}")]
-    Bearer { detail: &'static str, code: &'static str },
+    #[error("bearer authentication refused: {0}")]
+    Bearer(BearerRefusal),
     /// Concurrent refreshes of one token did not settle in time (GoTrue answers 409 too).
     #[error("concurrent refreshes did not settle")]
     RefreshConflict,
@@ -61,6 +61,9 @@ pub enum AuthError {
     /// A limit of `[throttle]` refused the request; it may be tried again after the wait.
     #[error("throttled for {0:?}")]
     Throttled(std::time::Duration),
+    /// A token could not be signed (a crypto backend fault).
+    #[error(transparent)]
+    Signing(#[from] jwt::SigningError),
     /// A second-factor code (TOTP or recovery code, named by its field) is wrong, replayed or used up.
     #[error("invalid second-factor code")]
     InvalidCode(&'static str),
@@ -82,13 +85,28 @@ pub enum AuthError {
     Hash(#[source] password::HashError),
 }
 
+/// Why bearer authentication refused a token whose signature and lifetime were fine (SimpleJWT's
+/// `JWTAuthentication.get_user` cases, and imhotep's ended session).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum BearerRefusal {
+    #[error("the token names no user")]
+    NoUserId,
+    #[error("the user does not exist")]
+    UserNotFound,
+    #[error("the user is inactive or suspended")]
+    UserInactive,
+    /// `CHECK_REVOKE_TOKEN`: the password changed since the token was issued.
+    #[error("the password changed")]
+    PasswordChanged,
+    /// The token's session was ended (logout, revocation).
+    #[error("the session ended")]
+    SessionEnded,
+}
+
 impl From<password::HashError> for AuthError {
     fn from(error: password::HashError) -> Self {
         match error {
-            password::HashError::QueueFull => {
-                crate::metrics::hash_queue_full();
-                AuthError::Busy
-            }
+            password::HashError::QueueFull => AuthError::Busy,
             other => AuthError::Hash(other),
         }
     }

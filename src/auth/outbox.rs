@@ -2,17 +2,19 @@
 //! and exponential backoff. Runs inside every server instance; the store hands each row to one
 //! worker only, so several instances on one PostgreSQL never send a message twice.
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
 use tokio::sync::Notify;
+use tokio::task::JoinError;
 
 use super::notify::MailRenderer;
 use crate::config::OutboxSettings;
 use crate::mail::{MailError, Mailer, mask_address};
-use crate::metrics;
+use crate::metrics::{EmailOutcome, Metrics};
 use crate::store::models::ClaimedMail;
 use crate::store::{Store, StoreError};
 
@@ -24,6 +26,7 @@ pub struct Outbox {
     mailer: Mailer,
     settings: OutboxSettings,
     bell: Arc<Notify>,
+    metrics: Metrics,
 }
 
 /// What happened to one claimed message.
@@ -35,13 +38,20 @@ enum Outcome {
 }
 
 impl Outbox {
-    pub fn new(store: Store, renderer: MailRenderer, mailer: Mailer, settings: OutboxSettings) -> Self {
+    pub fn new(
+        store: Store,
+        renderer: MailRenderer,
+        mailer: Mailer,
+        settings: OutboxSettings,
+        metrics: Metrics,
+    ) -> Self {
         Self {
             store,
             renderer,
             mailer,
             settings,
             bell: Arc::new(Notify::new()),
+            metrics,
         }
     }
 
@@ -50,12 +60,18 @@ impl Outbox {
         self.bell.clone()
     }
 
-    /// Delivers until `stop` completes, checking at least every poll interval. A message being
-    /// sent when `stop` fires is finished first.
+    /// Delivers until `stop` completes, checking at least every poll interval and before each batch.
+    /// The batch being sent when `stop` fires is finished first; the caller bounds how long that may
+    /// take (`outbox.drain_timeout`), since a message dropped mid-way is sent again after its lease.
     pub async fn run_until(self, stop: impl Future<Output = ()>) {
         tokio::pin!(stop);
         loop {
             loop {
+                tokio::select! {
+                    biased;
+                    () = &mut stop => return,
+                    () = std::future::ready(()) => {}
+                }
                 match self.deliver_due().await {
                     Ok(0) => break,
                     Ok(_) => {}
@@ -81,9 +97,7 @@ impl Outbox {
             .store
             .resolve_mail_requests(i64::from(self.settings.batch_size))
             .await?;
-        for _ in 0..queued {
-            metrics::email_queued();
-        }
+        self.metrics.emails(EmailOutcome::Queued, queued);
         let lease_until = Utc::now() + self.settings.lease;
         let batch = self
             .store
@@ -91,9 +105,11 @@ impl Outbox {
             .await?;
         let claimed = batch.len();
         let mut deliveries = tokio::task::JoinSet::new();
+        let mut in_flight = HashMap::new();
         for mail in batch {
             let outbox = self.clone();
-            deliveries.spawn(async move {
+            let claimed_mail = mail.clone();
+            let task = deliveries.spawn(async move {
                 let outcome = outbox.deliver(&mail).await;
                 tracing::info!(
                     message_id = mail.id,
@@ -103,18 +119,29 @@ impl Outbox {
                     outcome = ?outcome,
                     "outbox delivery"
                 );
+                if let Ok(Outcome::Failed) = outcome {
+                    outbox.metrics.emails(EmailOutcome::Failed, 1);
+                }
                 outcome
             });
+            in_flight.insert(task.id(), claimed_mail);
         }
-        while let Some(joined) = deliveries.join_next().await {
-            // A store error leaves the row claimed; its lease lapses and it is tried again.
-            if let Ok(Err(error)) = joined {
-                tracing::warn!(%error, "outbox: cannot record a delivery outcome");
+        while let Some(joined) = deliveries.join_next_with_id().await {
+            match joined {
+                Ok((_, Ok(_))) => {}
+                // A store error leaves the row claimed; its lease lapses and it is tried again.
+                Ok((_, Err(error))) => tracing::warn!(%error, "outbox: cannot record a delivery outcome"),
+                Err(failure) => {
+                    if let Some(mail) = in_flight.remove(&failure.id()) {
+                        self.after_panic(&mail, failure).await;
+                    }
+                }
             }
         }
         Ok(claimed + usize::try_from(requests).unwrap_or(usize::MAX))
     }
 
+    #[tracing::instrument(level = "debug", skip_all, fields(message_id = mail.id, kind = %mail.kind, attempt = mail.attempts))]
     async fn deliver(&self, mail: &ClaimedMail) -> Result<Outcome, StoreError> {
         let Some(user) = self.store.user_by_id(mail.user_id).await? else {
             self.store.fail_mail(mail.id, "the user no longer exists").await?;
@@ -130,10 +157,31 @@ impl Outbox {
         match self.mailer.send(&message).await {
             Ok(()) => {
                 self.store.mark_mail_sent(mail.id).await?;
-                metrics::email_sent();
+                self.metrics.emails(EmailOutcome::Sent, 1);
                 Ok(Outcome::Sent)
             }
             Err(error) => self.after_failure(mail, &error).await,
+        }
+    }
+
+    /// A delivery task that panicked (or was cancelled) counts as a failed attempt: logged with the
+    /// panic's text, then retried after the backoff or, out of attempts, given up.
+    async fn after_panic(&self, mail: &ClaimedMail, failure: JoinError) {
+        let reason = match failure.try_into_panic() {
+            Ok(payload) => format!("the delivery panicked: {}", crate::panics::message(&*payload)),
+            Err(_) => "the delivery was cancelled".to_owned(),
+        };
+        tracing::error!(message_id = mail.id, error = %reason, "outbox: delivery attempt failed");
+        let attempts = u32::try_from(mail.attempts).unwrap_or(u32::MAX);
+        let recorded = if attempts >= self.settings.max_attempts {
+            self.metrics.emails(EmailOutcome::Failed, 1);
+            self.store.fail_mail(mail.id, &reason).await
+        } else {
+            let at = Utc::now() + backoff(&self.settings, attempts);
+            self.store.reschedule_mail(mail.id, at, &reason).await
+        };
+        if let Err(error) = recorded {
+            tracing::warn!(%error, "outbox: cannot record a delivery outcome");
         }
     }
 
@@ -146,7 +194,6 @@ impl Outbox {
         if error.is_permanent() || attempts >= self.settings.max_attempts {
             tracing::warn!(message_id = mail.id, error = %reason, "outbox: giving up on a message");
             self.store.fail_mail(mail.id, &reason).await?;
-            metrics::email_failed();
             return Ok(Outcome::Failed);
         }
         let wait = backoff(&self.settings, attempts);

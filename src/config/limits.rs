@@ -35,6 +35,7 @@ pub fn check(settings: &Settings) -> Result<(), ConfigError> {
         ),
         ("outbox.poll_interval", outbox.poll_interval),
         ("outbox.lease", outbox.lease),
+        ("outbox.drain_timeout", outbox.drain_timeout),
         ("housekeeping.flush_interval", settings.housekeeping.flush_interval),
     ];
     if let Some((name, _)) = positive_durations.iter().find(|(_, value)| value.is_zero()) {

@@ -14,6 +14,7 @@ mod operations;
 mod secret;
 mod sections;
 mod throttle;
+mod user_fields;
 
 use std::path::Path;
 
@@ -30,6 +31,7 @@ pub use sections::{
     SessionSettings, SimpleJwtSettings,
 };
 pub use throttle::{Rate, ThrottleSettings};
+pub use user_fields::{ExtraClaim, ProfileField};
 
 /// Shortest `SECRET_KEY` accepted in production: HS256 needs at least 256 bits of key (RFC 7518 §3.2).
 pub const MIN_SECRET_KEY_BYTES: usize = 32;
@@ -179,40 +181,17 @@ impl Settings {
     }
 
     fn check_consistency(&self) -> Result<(), ConfigError> {
-        const PROFILE_FIELDS: [&str; 3] = ["username", "first_name", "last_name"];
-        const CLAIMS: [&str; 7] = [
-            "email",
-            "username",
-            "first_name",
-            "last_name",
-            "full_name",
-            "is_staff",
-            "is_superuser",
-        ];
-        if let Some(field) = self
-            .djoser
-            .required_fields
-            .iter()
-            .find(|f| !PROFILE_FIELDS.contains(&f.as_str()))
-        {
-            return Err(ConfigError::Invalid(format!(
-                "djoser.required_fields: unknown field {field:?} (use username, first_name, last_name)"
-            )));
-        }
-        if let Some(claim) = self
-            .simple_jwt
-            .extra_claims
-            .iter()
-            .find(|c| !CLAIMS.contains(&c.as_str()))
-        {
-            return Err(ConfigError::Invalid(format!(
-                "simple_jwt.extra_claims: unknown claim {claim:?} (use {})",
-                CLAIMS.join(", ")
-            )));
-        }
         if self.simple_jwt.auth_header_types.is_empty() {
             return Err(ConfigError::Invalid(
                 "simple_jwt.auth_header_types must name at least one scheme".into(),
+            ));
+        }
+        if !self.debug && self.email.backend == EmailBackendKind::Console && !self.email.allow_console_in_production {
+            return Err(ConfigError::Insecure(
+                "email.backend (EMAIL_BACKEND) is console with DEBUG=false: it would print every e-mailed link \
+                 (password resets, activations) on stdout. Use EMAIL_BACKEND=smtp, or set \
+                 email.allow_console_in_production = true (IMHOTEP_EMAIL__ALLOW_CONSOLE_IN_PRODUCTION=true)"
+                    .into(),
             ));
         }
         if self.email.use_tls && self.email.use_ssl {

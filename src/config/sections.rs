@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::{Secret, duration, lenient};
+use super::{ExtraClaim, ProfileField, Secret, duration, lenient};
 
 /// `[server]`
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -90,8 +90,6 @@ pub enum EmailBackendKind {
     Console,
     /// Deliver over SMTP (`EMAIL_HOST`, `EMAIL_PORT`, ...).
     Smtp,
-    /// Keep messages in memory (tests).
-    Memory,
 }
 
 /// `[email]`, with Django's names.
@@ -121,6 +119,9 @@ pub struct EmailSettings {
     pub timeout: Duration,
     /// A directory whose templates override the built-in ones.
     pub templates_dir: Option<PathBuf>,
+    /// Let `EMAIL_BACKEND=console` run with `DEBUG=false` (it prints every e-mailed link on stdout).
+    #[serde(deserialize_with = "lenient::bool")]
+    pub allow_console_in_production: bool,
 }
 
 impl Default for EmailSettings {
@@ -136,6 +137,7 @@ impl Default for EmailSettings {
             default_from_email: "webmaster@localhost".into(),
             timeout: Duration::from_secs(10),
             templates_dir: None,
+            allow_console_in_production: false,
         }
     }
 }
@@ -184,7 +186,7 @@ pub struct DjoserSettings {
     pub accept_django_links: bool,
     /// Djoser's `REQUIRED_FIELDS` of the user model: any of `username`, `first_name`, `last_name`,
     /// accepted at registration, shown in the user representation and writable by `PUT`/`PATCH`.
-    pub required_fields: Vec<String>,
+    pub required_fields: Vec<ProfileField>,
     /// With activation off, `POST users/` answers `{"user": {...}, "refresh", "access"}` (auto-login).
     #[serde(deserialize_with = "lenient::bool")]
     pub register_returns_tokens: bool,
@@ -275,7 +277,7 @@ pub struct SimpleJwtSettings {
     /// User attributes copied into both tokens at login and into refreshed access tokens: `email`,
     /// `username`, `first_name`, `last_name`, `full_name`, `is_staff`, `is_superuser`. Informational
     /// only: authorization always reads the database.
-    pub extra_claims: Vec<String>,
+    pub extra_claims: Vec<ExtraClaim>,
     /// Add the `hash_password` claim and refuse access tokens minted before a password change.
     #[serde(deserialize_with = "lenient::bool")]
     pub check_revoke_token: bool,
@@ -365,6 +367,10 @@ pub struct OutboxSettings {
     /// Sent messages older than this are deleted by the housekeeping task (failed ones after 30 days).
     #[serde(with = "duration")]
     pub retention: Duration,
+    /// At shutdown, how long the messages being sent may take to finish; the rest are dropped and
+    /// their leases let another instance (or the next start) send them.
+    #[serde(with = "duration")]
+    pub drain_timeout: Duration,
 }
 
 impl Default for OutboxSettings {
@@ -377,6 +383,7 @@ impl Default for OutboxSettings {
             batch_size: 20,
             lease: Duration::from_secs(120),
             retention: Duration::from_secs(7 * 86_400),
+            drain_timeout: Duration::from_secs(10),
         }
     }
 }

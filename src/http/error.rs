@@ -8,8 +8,8 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
 
-use crate::auth::AuthError;
 use crate::auth::jwt::TokenError;
+use crate::auth::{AuthError, BearerRefusal};
 use crate::store::StoreError;
 
 /// Field errors in serializer order: `{"email": ["..."], "password": ["..."]}`.
@@ -47,6 +47,10 @@ pub enum ApiError {
     /// queue is full. Answered at once, so a flood never makes anyone wait.
     #[error("password hashing is saturated")]
     Busy,
+    /// 503 `{"detail": "The request took too long; try again later."}` with `Retry-After: 5`: not
+    /// answered within `server.request_timeout`.
+    #[error("not answered within {0:?}")]
+    TimedOut(Duration),
     /// 503: the database (or another dependency) is unreachable; the client may retry.
     #[error("service unavailable")]
     Unavailable(#[source] anyhow::Error),
@@ -85,14 +89,14 @@ impl ApiError {
             ),
             ApiError::Token(reason) => (
                 StatusCode::UNAUTHORIZED,
-                Some(json!({ "detail": reason.to_string(), "code": "token_not_valid" })),
+                Some(json!({ "detail": token_message(*reason), "code": "token_not_valid" })),
             ),
             ApiError::BearerToken(reason) => (
                 StatusCode::UNAUTHORIZED,
                 Some(json!({
                     "detail": "Given token not valid for any token type",
                     "code": "token_not_valid",
-                    "messages": [{ "token_class": "AccessToken", "token_type": "access", "message": reason.to_string() }],
+                    "messages": [{ "token_class": "AccessToken", "token_type": "access", "message": token_message(*reason) }],
                 })),
             ),
             ApiError::NotAuthenticated => (
@@ -114,6 +118,10 @@ impl ApiError {
                 StatusCode::SERVICE_UNAVAILABLE,
                 Some(json!({ "detail": "Server busy, try again later." })),
             ),
+            ApiError::TimedOut(_) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Some(json!({ "detail": "The request took too long; try again later." })),
+            ),
             ApiError::Unavailable(_) => (
                 StatusCode::SERVICE_UNAVAILABLE,
                 Some(json!({ "detail": "Service temporarily unavailable, try again later." })),
@@ -131,6 +139,7 @@ impl IntoResponse for ApiError {
         match &self {
             ApiError::Internal(cause) => tracing::error!(error = ?cause, "request failed"),
             ApiError::Unavailable(cause) => tracing::warn!(error = %cause, "dependency unavailable"),
+            ApiError::TimedOut(limit) => tracing::warn!(timeout = ?limit, "request timed out"),
             _ => {}
         }
         let (status, body) = self.status_and_body();
@@ -178,7 +187,10 @@ impl From<AuthError> for ApiError {
             AuthError::NoActiveAccount => {
                 ApiError::detail(StatusCode::UNAUTHORIZED, "No active account found for the given token.")
             }
-            AuthError::Bearer { detail, code } => ApiError::Unauthorized { detail, code },
+            AuthError::Bearer(refusal) => {
+                let (detail, code) = bearer_refusal(refusal);
+                ApiError::Unauthorized { detail, code }
+            }
             AuthError::RefreshConflict => ApiError::detail(
                 StatusCode::CONFLICT,
                 "Concurrent refreshes of this token did not settle; try again.",
@@ -191,8 +203,32 @@ impl From<AuthError> for ApiError {
             AuthError::Store(store) => store.into(),
             AuthError::Busy => ApiError::Busy,
             AuthError::Throttled(wait) => ApiError::Throttled(wait),
-            AuthError::Hash(_) => ApiError::Internal(error.into()),
+            AuthError::Hash(_) | AuthError::Signing(_) => ApiError::Internal(error.into()),
         }
+    }
+}
+
+/// SimpleJWT's message for each token refusal.
+fn token_message(error: TokenError) -> &'static str {
+    match error {
+        TokenError::Invalid => "Token is invalid",
+        TokenError::Expired => "Token is expired",
+        TokenError::NoExp => "Token has no 'exp' claim",
+        TokenError::NoId => "Token has no id",
+        TokenError::NoType => "Token has no type",
+        TokenError::WrongType => "Token has wrong type",
+        TokenError::Blacklisted => "Token is blacklisted",
+    }
+}
+
+/// SimpleJWT's `(detail, code)` for each bearer refusal; an ended session answers like a blacklisted token.
+fn bearer_refusal(refusal: BearerRefusal) -> (&'static str, &'static str) {
+    match refusal {
+        BearerRefusal::NoUserId => ("Token contained no recognizable user identification", "token_not_valid"),
+        BearerRefusal::UserNotFound => ("User not found", "user_not_found"),
+        BearerRefusal::UserInactive => ("User is inactive", "user_inactive"),
+        BearerRefusal::PasswordChanged => ("The user's password has been changed.", "password_changed"),
+        BearerRefusal::SessionEnded => ("Token is blacklisted", "token_not_valid"),
     }
 }
 

@@ -20,7 +20,7 @@ use super::error::ApiError;
 use super::state::AppState;
 use crate::auth::Accounts;
 use crate::config::Secret;
-use crate::metrics::Metrics;
+use crate::metrics::{self, Metrics};
 use crate::store::Store;
 
 /// What the endpoint reads: the registry, the pool it reports on and the token it asks for.
@@ -54,14 +54,13 @@ async fn scrape_metrics(State(scrape): State<Scrape>, headers: HeaderMap) -> Res
         );
         return response;
     }
-    let body = scrape
+    match scrape
         .metrics
-        .render(scrape.store.pool_stats(), scrape.accounts.hash_queue_depth());
-    (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
-        body,
-    )
-        .into_response()
+        .render(scrape.store.pool_stats(), scrape.accounts.hash_queue_depth())
+    {
+        Ok(body) => ([(header::CONTENT_TYPE, metrics::CONTENT_TYPE)], body).into_response(),
+        Err(error) => ApiError::Internal(anyhow::Error::new(error).context("encoding the metrics")).into_response(),
+    }
 }
 
 /// Whether the one `Authorization` header is `Bearer <token>`. The comparison is of SHA-256 digests,

@@ -9,6 +9,9 @@
 //! authenticated) `user_id`; its closing event adds status and latency. Never the path, query, headers
 //! or body: they can hold tokens and e-mailed links.
 
+use std::any::Any;
+use std::time::Duration;
+
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
@@ -19,7 +22,6 @@ use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::set_header::SetResponseHeaderLayer;
-use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
@@ -76,8 +78,12 @@ pub fn apply(router: Router, state: &AppState) -> Router {
         .layer(from_fn_with_state(state.clone(), super::metrics::track))
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .option_layer(super::cors::layer(&state.settings.cors))
-        .layer(CatchPanicLayer::custom(|_| {
-            ApiError::Internal(anyhow::anyhow!("a handler panicked")).into_response()
+        .layer(CatchPanicLayer::custom(|payload: Box<dyn Any + Send>| {
+            ApiError::Internal(anyhow::anyhow!(
+                "a handler panicked: {}",
+                crate::panics::message(&*payload)
+            ))
+            .into_response()
         }))
         .layer(security_headers)
         .layer(from_fn_with_state(
@@ -85,10 +91,7 @@ pub fn apply(router: Router, state: &AppState) -> Router {
             super::csrf::reject_untrusted_simple_requests,
         ))
         .layer(from_fn_with_state(state.clone(), www_authenticate))
-        .layer(TimeoutLayer::with_status_code(
-            StatusCode::SERVICE_UNAVAILABLE,
-            settings.request_timeout,
-        ))
+        .layer(from_fn_with_state(settings.request_timeout, deadline))
         .layer(DefaultBodyLimit::max(settings.body_limit));
     Router::new().fallback_service(stack.service(router))
 }
@@ -103,6 +106,15 @@ pub async fn record_route(request: Request, next: Next) -> Response {
         response.extensions_mut().insert(route);
     }
     response
+}
+
+/// `server.request_timeout`: a request not answered in time is dropped (its handler with it) and
+/// answered 503 with a JSON body and `Retry-After`.
+async fn deadline(State(limit): State<Duration>, request: Request, next: Next) -> Response {
+    match tokio::time::timeout(limit, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => ApiError::TimedOut(limit).into_response(),
+    }
 }
 
 /// Keeps a client's `X-Request-Id` only when it is 1–64 characters of `[A-Za-z0-9._-]`; otherwise

@@ -42,7 +42,7 @@ pub fn router(state: AppState) -> Result<Router, String> {
     let mut router = Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz));
-    let limits = Arc::new(throttle::Throttle::new(&state.settings.throttle));
+    let limits = Arc::new(throttle::Throttle::new(&state.settings.throttle, state.metrics.clone()));
     for (path, methods) in routes::builtin() {
         let methods = throttle::limit_builtin(&limits, path, methods);
         router = with_and_without_slash(router, path, methods);

@@ -4,6 +4,7 @@
 use serde_json::{Map, Value, json};
 
 use super::fields::Form;
+use crate::config::ProfileField;
 use crate::store::models::{ProfileChange, User};
 
 /// Django's `max_length` of `username`, `first_name` and `last_name`.
@@ -13,23 +14,23 @@ const MAX_PROFILE_CHARS: usize = 150;
 /// terminal or the mail header of whoever shows the name (null characters get DRF's own message first).
 const CONTROL_CHARACTERS: &str = "Control characters are not allowed.";
 
-fn profile_value<'a>(user: &'a User, field: &str) -> &'a str {
+fn profile_value(user: &User, field: ProfileField) -> &str {
     match field {
-        "username" => &user.username,
-        "first_name" => &user.first_name,
-        _ => &user.last_name,
+        ProfileField::Username => &user.username,
+        ProfileField::FirstName => &user.first_name,
+        ProfileField::LastName => &user.last_name,
     }
 }
 
-fn with_profile(user: &User, required: &[String]) -> Map<String, Value> {
+fn with_profile(user: &User, required: &[ProfileField]) -> Map<String, Value> {
     required
         .iter()
-        .map(|field| (field.clone(), json!(profile_value(user, field))))
+        .map(|field| (field.name().to_owned(), json!(profile_value(user, *field))))
         .collect()
 }
 
 /// `users/me/`, `users/{id}/`, `GET users/`.
-pub fn read(user: &User, required: &[String]) -> Value {
+pub fn read(user: &User, required: &[ProfileField]) -> Value {
     let mut map = with_profile(user, required);
     map.insert("id".into(), json!(user.id));
     map.insert("email".into(), json!(user.email));
@@ -37,7 +38,7 @@ pub fn read(user: &User, required: &[String]) -> Value {
 }
 
 /// `POST users/`'s answer.
-pub fn created(user: &User, required: &[String]) -> Value {
+pub fn created(user: &User, required: &[ProfileField]) -> Value {
     let mut map = with_profile(user, required);
     map.insert("email".into(), json!(user.email));
     map.insert("id".into(), json!(user.id));
@@ -47,21 +48,22 @@ pub fn created(user: &User, required: &[String]) -> Value {
 /// Reads the configured profile fields from a body: optional, blank allowed (the model fields are
 /// `blank=True`), trimmed, at most 150 characters, no control characters. Errors go into `form` in
 /// field order.
-pub fn read_fields(form: &mut Form<'_>, body: &Map<String, Value>, required: &[String]) -> ProfileChange {
+pub fn read_fields(form: &mut Form<'_>, body: &Map<String, Value>, required: &[ProfileField]) -> ProfileChange {
     let mut change = ProfileChange::default();
     for field in required {
-        if !body.contains_key(field) {
+        let name = field.name();
+        if !body.contains_key(name) {
             continue;
         }
-        let mut value = form.optional_char(field, MAX_PROFILE_CHARS);
+        let mut value = form.optional_char(name, MAX_PROFILE_CHARS);
         if value.as_deref().is_some_and(|text| text.chars().any(char::is_control)) {
-            form.add(field, CONTROL_CHARACTERS);
+            form.add(name, CONTROL_CHARACTERS);
             value = None;
         }
-        match field.as_str() {
-            "username" => change.username = value,
-            "first_name" => change.first_name = value,
-            _ => change.last_name = value,
+        match field {
+            ProfileField::Username => change.username = value,
+            ProfileField::FirstName => change.first_name = value,
+            ProfileField::LastName => change.last_name = value,
         }
     }
     change

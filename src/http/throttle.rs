@@ -30,7 +30,7 @@ use super::routes::{ENDPOINTS, MFA_ENDPOINTS};
 use super::state::AppState;
 use crate::auth::limits::mask_client;
 use crate::config::{Rate, ThrottleSettings};
-use crate::metrics;
+use crate::metrics::Metrics;
 
 /// Checks between two sweeps of clients whose buckets are full again (forgotten to bound memory).
 const SWEEP_EVERY: u64 = 8192;
@@ -97,11 +97,13 @@ pub struct Throttle {
     source: ClientIpSource,
     clock: DefaultClock,
     checks: AtomicU64,
+    metrics: Metrics,
 }
 
 impl Throttle {
-    /// One limiter per group with a rate; none at all when `throttle.enabled` is false.
-    pub fn new(settings: &ThrottleSettings) -> Self {
+    /// One limiter per group with a rate; none at all when `throttle.enabled` is false. Refusals are
+    /// counted in `metrics`.
+    pub fn new(settings: &ThrottleSettings, metrics: Metrics) -> Self {
         let groups = [
             Group::Login,
             Group::Refresh,
@@ -119,6 +121,7 @@ impl Throttle {
             source: ClientIpSource::new(settings),
             clock: DefaultClock::default(),
             checks: AtomicU64::new(0),
+            metrics,
         }
     }
 
@@ -201,7 +204,7 @@ async fn enforce(State(guard): State<Guard>, request: Request, next: Next) -> Re
     match guard.throttle.check(guard.group, client) {
         Ok(()) => next.run(request).await,
         Err(wait) => {
-            metrics::throttled(guard.group.name());
+            guard.throttle.metrics.throttled(guard.group.name());
             tracing::warn!(
                 group = guard.group.name(),
                 client = %mask_client(client.addr()),
@@ -242,7 +245,7 @@ mod tests {
 
     #[test]
     fn a_client_gets_its_burst_then_waits_and_others_are_unaffected() {
-        let throttle = Throttle::new(&settings("3/m"));
+        let throttle = Throttle::new(&settings("3/m"), Metrics::default());
         let a = ClientIp("192.0.2.1".parse().unwrap());
         let b = ClientIp("192.0.2.2".parse().unwrap());
         for _ in 0..3 {
@@ -262,13 +265,16 @@ mod tests {
 
     #[test]
     fn off_and_disabled_mean_no_limit() {
-        let off = Throttle::new(&settings("off"));
+        let off = Throttle::new(&settings("off"), Metrics::default());
         assert!(off.limiter(Group::Login).is_none());
         assert!(off.limiter(Group::Refresh).is_some());
-        let disabled = Throttle::new(&ThrottleSettings {
-            enabled: false,
-            ..ThrottleSettings::default()
-        });
+        let disabled = Throttle::new(
+            &ThrottleSettings {
+                enabled: false,
+                ..ThrottleSettings::default()
+            },
+            Metrics::default(),
+        );
         assert!(disabled.limiters.is_empty());
     }
 }

@@ -1,6 +1,8 @@
-//! The [`Mailer`]: one From address and one backend (console, SMTP or memory) behind a cheap-to-clone handle.
+//! The [`Mailer`]: one From address and one backend (console or SMTP; in unit tests, memory) behind a
+//! cheap-to-clone handle.
 
 use std::fmt;
+#[cfg(test)]
 use std::sync::{Arc, Mutex, PoisonError};
 
 use lettre::message::{Mailbox, MultiPart};
@@ -17,14 +19,14 @@ pub enum Backend {
     /// Print each message on standard output, like Django's console backend (development).
     Console,
     Smtp(SmtpSettings),
-    /// Keep messages in memory, readable with [`Mailer::sent`] (tests).
-    Memory,
 }
 
 #[derive(Clone)]
 enum Transport {
     Console,
     Smtp(AsyncSmtpTransport<Tokio1Executor>),
+    /// Messages kept for [`Mailer::sent`] (unit tests only: no configuration selects it).
+    #[cfg(test)]
     Memory(Arc<Mutex<Vec<Message>>>),
 }
 
@@ -39,24 +41,35 @@ impl Mailer {
     /// Checks the From address (`a@b` or `Name <a@b>`) and prepares the backend. The SMTP backend must be
     /// created inside the Tokio runtime; it does not connect until the first send.
     pub fn new(backend: Backend, from: &str) -> Result<Self, MailError> {
-        let from = from
-            .parse()
-            .map_err(|source| MailError::Address { role: "From", source })?;
         let transport = match backend {
             Backend::Console => Transport::Console,
             Backend::Smtp(settings) => Transport::Smtp(smtp::transport(&settings)?),
-            Backend::Memory => Transport::Memory(Arc::default()),
         };
+        Self::with_transport(transport, from)
+    }
+
+    /// A mailer keeping what it sends in memory, for unit tests.
+    #[cfg(test)]
+    pub(crate) fn memory(from: &str) -> Result<Self, MailError> {
+        Self::with_transport(Transport::Memory(Arc::default()), from)
+    }
+
+    fn with_transport(transport: Transport, from: &str) -> Result<Self, MailError> {
+        let from = from
+            .parse()
+            .map_err(|source| MailError::Address { role: "From", source })?;
         Ok(Self { from, transport })
     }
 
     /// Sends one message as multipart/alternative (text, then HTML), UTF-8. Every backend refuses a
     /// recipient that is not one plain address.
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn send(&self, message: &Message) -> Result<(), MailError> {
         let email = self.build(message)?;
         match &self.transport {
             Transport::Console => print_to_console(&self.from, message),
             Transport::Smtp(transport) => transport.send(email).await.map(drop).map_err(MailError::from),
+            #[cfg(test)]
             Transport::Memory(sent) => {
                 sent.lock()
                     .unwrap_or_else(PoisonError::into_inner)
@@ -66,7 +79,8 @@ impl Mailer {
         }
     }
 
-    /// The messages sent so far; always empty except with the Memory backend.
+    /// The messages sent so far; always empty except with the memory backend.
+    #[cfg(test)]
     pub fn sent(&self) -> Vec<Message> {
         match &self.transport {
             Transport::Memory(sent) => sent.lock().unwrap_or_else(PoisonError::into_inner).clone(),
@@ -94,6 +108,7 @@ impl fmt::Debug for Mailer {
         let backend = match self.transport {
             Transport::Console => "console",
             Transport::Smtp(_) => "smtp",
+            #[cfg(test)]
             Transport::Memory(_) => "memory",
         };
         f.debug_struct("Mailer")
@@ -129,7 +144,7 @@ mod tests {
     }
 
     fn memory_mailer() -> Mailer {
-        Mailer::new(Backend::Memory, "Imhotep <noreply@example.com>").expect("valid From")
+        Mailer::memory("Imhotep <noreply@example.com>").expect("valid From")
     }
 
     #[tokio::test]

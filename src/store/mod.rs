@@ -50,14 +50,18 @@ pub enum Store {
     Sqlite(sqlite::SqliteStore),
 }
 
-/// Calls the same method on whichever backend `$store` holds.
+/// Calls the same method on whichever backend `$store` holds, inside a debug-level `store` span named
+/// for the method (no arguments recorded: they include addresses and hashes), so a slow request's
+/// trace shows its time in the database.
 macro_rules! delegate {
-    ($store:expr, $method:ident($($arg:expr),*)) => {
+    ($store:expr, $method:ident($($arg:expr),*)) => {{
+        use tracing::Instrument as _;
+        let span = tracing::debug_span!("store", call = stringify!($method));
         match $store {
-            Store::Postgres(store) => store.$method($($arg),*).await,
-            Store::Sqlite(store) => store.$method($($arg),*).await,
+            Store::Postgres(store) => store.$method($($arg),*).instrument(span).await,
+            Store::Sqlite(store) => store.$method($($arg),*).instrument(span).await,
         }
-    };
+    }};
 }
 
 pub mod mfa;

@@ -39,6 +39,8 @@ fn env_with<'a>(database_url: &'a str, extra: &[(&'a str, &'a str)]) -> Vec<(&'a
         ("HOST", "127.0.0.1"),
         ("PORT", "0"),
         ("RUST_LOG", "debug"),
+        // Production refuses the console backend; SMTP does not connect before the first message.
+        ("EMAIL_BACKEND", "smtp"),
     ];
     env.extend_from_slice(extra);
     env

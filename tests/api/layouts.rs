@@ -34,11 +34,17 @@ fn example(name: &str) -> PathBuf {
 
 /// Starts the test server with the layout sections of `examples/<name>`, read as `serve` reads them.
 async fn spawn_example(db: Backend, name: &str) -> Option<TestApp> {
+    spawn_example_with(db, name, |_| {}).await
+}
+
+/// [`spawn_example`], then `configure` on the settings.
+async fn spawn_example_with(db: Backend, name: &str, configure: impl FnOnce(&mut Settings)) -> Option<TestApp> {
     let file = Settings::load(Some(&example(name))).unwrap_or_else(|e| panic!("{name}: {e}"));
     spawn_app_with(db, |settings| {
         settings.djoser = file.djoser;
         settings.simple_jwt = file.simple_jwt;
         settings.routes = file.routes;
+        configure(settings);
     })
     .await
 }
@@ -327,7 +333,47 @@ async fn token_profile_layout(db: Backend) {
     answers_methods_like(&app, Method::GET, "/logout/", "/api/auth/jwt/blacklist/", None).await;
 }
 
+/// Each example's path for `jwt_create`, the name its kind of client logs in at.
+const LOGIN_PATHS: [(&str, &str); EXAMPLES.len()] = [
+    ("auth-register-login.toml", "/api/auth/login/"),
+    ("djoser.toml", "/api/auth/jwt/create/"),
+    ("simplejwt.toml", "/api/token/"),
+    ("token-profile.toml", "/api/token/"),
+    ("versioned-v1.toml", "/api/v1/token/"),
+];
+
+/// Logins are counted where the credentials are checked, so a login at any layout's path counts once
+/// (and a registration answering tokens is no login).
+async fn one_login_on_each_layout_counts_one_login(db: Backend) {
+    for (name, login) in LOGIN_PATHS {
+        let Some(app) = spawn_example_with(db, name, |settings| settings.metrics.public = true).await else {
+            return;
+        };
+        if name == "auth-register-login.toml" {
+            let body = json!({ "email": "ada@example.com", "password": PASSWORD, "re_password": PASSWORD });
+            let registered = post(&app, "/api/auth/register/", body, None).await;
+            assert_eq!(registered.status, 201, "{name}: {}", registered.text);
+        } else {
+            app.active_user("ada@example.com").await;
+        }
+        pair(&post(&app, login, credentials("ada@example.com"), None).await);
+        let metrics = call(&app, Method::GET, "/metrics", None, None).await;
+        assert_eq!(metrics.status, 200, "{name}: {}", metrics.text);
+        for line in [
+            r#"imhotep_logins_total{outcome="succeeded"} 1"#,
+            r#"imhotep_logins_total{outcome="failed"} 0"#,
+        ] {
+            assert!(
+                metrics.text.lines().any(|l| l == line),
+                "{name}: missing {line:?} in\n{}",
+                metrics.text
+            );
+        }
+    }
+}
+
 on_both_databases!(
+    one_login_on_each_layout_counts_one_login,
     djoser_layout,
     simplejwt_layout,
     register_login_layout,

@@ -197,7 +197,9 @@ async fn private_keys_never_reach_the_logs() {
         ("DATABASE_URL", &database_url),
         ("HOST", "127.0.0.1"),
         ("PORT", "0"),
-        ("EMAIL_BACKEND", "memory"),
+        ("EMAIL_BACKEND", "smtp"),
+        ("EMAIL_HOST", "127.0.0.1"),
+        ("EMAIL_PORT", "1"),
         ("IMHOTEP_DJOSER__SEND_ACTIVATION_EMAIL", "false"),
         ("IMHOTEP_KEYS__LIST", &list),
     ])
@@ -235,7 +237,9 @@ async fn a_refusal_is_logged_with_its_group_and_masked_client_and_account_never_
         ("DATABASE_URL", &database_url),
         ("HOST", "127.0.0.1"),
         ("PORT", "0"),
-        ("EMAIL_BACKEND", "memory"),
+        ("EMAIL_BACKEND", "smtp"),
+        ("EMAIL_HOST", "127.0.0.1"),
+        ("EMAIL_PORT", "1"),
         ("IMHOTEP_THROTTLE__FAILURES_BEFORE_BACKOFF", "1"),
         ("IMHOTEP_THROTTLE__LOGIN", "2/m"),
     ])

@@ -1,5 +1,5 @@
-//! `GET /metrics`: Prometheus text with requests by route template, logins and token events derived
-//! from the JWT routes, e-mail and pool series; optionally behind a bearer token or on its own port.
+//! `GET /metrics`: OpenMetrics text with requests by route template, logins and token events counted
+//! by the services, e-mail and pool series; optionally behind a bearer token or on its own port.
 
 use crate::helpers::{Answer, Backend, PASSWORD, TestApp, spawn_app_with};
 
@@ -37,7 +37,7 @@ async fn requests_logins_and_tokens_are_counted(db: Backend) {
     assert_eq!(answer.status, 200);
     assert_eq!(
         answer.header("content-type"),
-        Some("text/plain; version=0.0.4; charset=utf-8")
+        Some("application/openmetrics-text; version=1.0.0; charset=utf-8")
     );
     assert_lines(
         &answer.text,
@@ -47,13 +47,13 @@ async fn requests_logins_and_tokens_are_counted(db: Backend) {
             r#"imhotep_http_requests_total{route="/api/auth/jwt/create/",method="POST",status="401"} 1"#,
             r#"imhotep_http_requests_total{route="unmatched",method="GET",status="404"} 1"#,
             r#"imhotep_http_request_duration_seconds_count{route="/api/auth/jwt/create/"} 2"#,
-            r#"imhotep_http_request_duration_seconds_bucket{route="/api/auth/jwt/create/",le="+Inf"} 2"#,
+            r#"imhotep_http_request_duration_seconds_bucket{le="+Inf",route="/api/auth/jwt/create/"} 2"#,
             r#"imhotep_logins_total{outcome="succeeded"} 1"#,
             r#"imhotep_logins_total{outcome="failed"} 1"#,
             r#"imhotep_tokens_total{event="issued"} 1"#,
             r#"imhotep_tokens_total{event="refreshed"} 1"#,
             r#"imhotep_tokens_total{event="blacklisted"} 0"#,
-            "# TYPE imhotep_emails_total counter",
+            "# TYPE imhotep_emails counter",
             "# TYPE imhotep_db_pool_connections gauge",
         ],
     );

@@ -185,3 +185,46 @@ crate::on_both_databases!(
     a_claim_left_by_a_crashed_worker_is_delivered,
     two_instances_deliver_a_burst_once,
 );
+
+/// At shutdown, a delivery stuck on an SMTP server that never answers holds the stop up for
+/// `outbox.drain_timeout`, not for the SMTP timeout; the message's lease brings it back later.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stuck_delivery_holds_shutdown_up_for_the_drain_timeout_only() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = format!("sqlite://{}?mode=rwc", dir.path().join("drain.db").display());
+    let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("a port");
+    let mut settings = test_settings(&url, silent.local_addr().expect("bound").port());
+    settings.email.timeout = Duration::from_secs(60);
+    settings.outbox.drain_timeout = Duration::from_millis(500);
+    settings.server.shutdown_timeout = Duration::from_secs(1);
+    let app = imhotep::app::Application::build(settings)
+        .await
+        .expect("the application builds");
+    let address = format!("http://{}", app.local_addr().expect("bound address"));
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(app.run_until(async move {
+        let _ = stopped.await;
+    }));
+    let body = serde_json::json!({ "email": "ada@example.com", "password": PASSWORD, "re_password": PASSWORD });
+    let registered = reqwest::Client::new()
+        .post(format!("{address}/api/auth/users/"))
+        .json(&body)
+        .send()
+        .await
+        .expect("registration sent");
+    assert_eq!(registered.status(), 201);
+    // The worker connects for the activation e-mail and waits for a greeting that never comes.
+    let (_connection, _) = tokio::time::timeout(Duration::from_secs(10), silent.accept())
+        .await
+        .expect("the worker connects")
+        .expect("accepted");
+    let asked = Instant::now();
+    drop(stop);
+    tokio::time::timeout(Duration::from_secs(20), server)
+        .await
+        .expect("the server stopped before the SMTP timeout")
+        .expect("the server task joins")
+        .expect("the server ran");
+    let took = asked.elapsed();
+    assert!(took < Duration::from_secs(5), "shutdown took {took:?}");
+}

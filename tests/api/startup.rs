@@ -13,6 +13,8 @@ fn production<'a>(database_url: &'a str, extra: &[(&'a str, &'a str)]) -> Vec<(&
         ("DATABASE_URL", database_url),
         ("HOST", "127.0.0.1"),
         ("PORT", "0"),
+        // Production refuses the console backend; SMTP does not connect before the first message.
+        ("EMAIL_BACKEND", "smtp"),
     ];
     env.extend_from_slice(extra);
     env
@@ -152,10 +154,69 @@ fn settings_out_of_bounds_are_refused() {
             "short-token",
             "metrics.bearer_token is too short",
         ),
+        (
+            "IMHOTEP_OUTBOX__DRAIN_TIMEOUT",
+            "0s",
+            "outbox.drain_timeout must be longer than 0s",
+        ),
+        (
+            "EMAIL_BACKEND",
+            "memory",
+            "found `memory`, expected ``console` or `smtp``",
+        ),
+        (
+            "IMHOTEP_DJOSER__REQUIRED_FIELDS",
+            "[\"password\"]",
+            "found `password`, expected `one of `username`, `first_name`, `last_name`` for key \"DJOSER.REQUIRED_FIELDS.0\"",
+        ),
+        (
+            "IMHOTEP_SIMPLE_JWT__EXTRA_CLAIMS",
+            "[\"password\"]",
+            "for key \"SIMPLE_JWT.EXTRA_CLAIMS.0\"",
+        ),
     ] {
         let (ok, output) = binary::run(&["check"], &production(&url, &[(name, value)]));
         assert!(!ok && output.contains(expected), "{name}={value}:\n{output}");
     }
+}
+
+/// With `DEBUG=false` the console backend would print live reset links on stdout: refused unless the
+/// operator says so; `DEBUG=true` (the README's first command) keeps it.
+#[test]
+fn production_refuses_the_console_backend_unless_allowed() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = sqlite_url(&dir);
+    both_refuse(
+        &production(&url, &[("EMAIL_BACKEND", "console")]),
+        "email.allow_console_in_production",
+    );
+    let allowed = production(
+        &url,
+        &[
+            ("EMAIL_BACKEND", "console"),
+            ("IMHOTEP_EMAIL__ALLOW_CONSOLE_IN_PRODUCTION", "true"),
+        ],
+    );
+    let (ok, output) = binary::run(&["check"], &allowed);
+    assert!(ok, "{output}");
+    let debug = production(&url, &[("EMAIL_BACKEND", "console"), ("DEBUG", "true")]);
+    let (ok, output) = binary::run(&["check"], &debug);
+    assert!(ok, "{output}");
+}
+
+/// `Application::build` (the library's entry point, which skips `Settings::ensure_secret_key`)
+/// refuses to sign links and tokens with an empty key.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_application_refuses_an_empty_secret_key() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut settings = imhotep::config::Settings::default();
+    settings.database.url = imhotep::config::Secret::new(sqlite_url(&dir));
+    settings.server.host = "127.0.0.1".into();
+    settings.server.port = 0;
+    settings.secret_key = imhotep::config::Secret::new("");
+    let refused = imhotep::app::Application::build(settings).await;
+    let message = format!("{:#}", refused.err().expect("an empty SECRET_KEY is refused"));
+    assert!(message.contains("SECRET_KEY is empty"), "{message}");
 }
 
 /// A Kubernetes Service named `imhotep` injects these into every pod of the namespace.

@@ -9,9 +9,7 @@ use tokio::task::JoinSet;
 
 use crate::helpers::{Backend, PASSWORD, spawn_app_with};
 
-/// The JSON `detail` and `Retry-After` on the timeout's 503 come with issue 12's other half (wire
-/// text in the HTTP layer): until it is merged the 503 has an empty body, so the tests below are
-/// ignored; run them with `cargo test --test api unavailable -- --ignored`.
+/// The timeout's 503 is JSON with `Retry-After`, like the other 503s.
 async fn a_request_past_the_timeout_is_answered_503_with_a_detail_and_retry_after(db: Backend) {
     // Every login verifies a password (a dummy one for an unknown address), far longer than 1 ms.
     let Some(app) = spawn_app_with(db, |s| s.server.request_timeout = Duration::from_millis(1)).await else {
@@ -20,13 +18,9 @@ async fn a_request_past_the_timeout_is_answered_503_with_a_detail_and_retry_afte
 
     let answer = app.login("nobody@example.com", PASSWORD).await;
 
-    assert_eq!(answer.status, 503, "{}", answer.text);
-    assert!(
-        answer.body["detail"].as_str().is_some_and(|detail| !detail.is_empty()),
-        "a JSON detail, got {:?}",
-        answer.text
-    );
-    assert!(answer.header("retry-after").is_some(), "no Retry-After");
+    answer.assert(503, r#"{"detail":"The request took too long; try again later."}"#);
+    assert_eq!(answer.header("retry-after"), Some("5"));
+    assert_eq!(answer.header("content-type"), Some("application/json"));
 }
 
 /// A TCP relay between the server and PostgreSQL that can be cut: every relayed connection is
@@ -103,24 +97,4 @@ async fn a_database_that_goes_away_gives_503_not_500() {
     assert_eq!(ready.status, 503, "{}", ready.text);
 }
 
-mod sqlite {
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    #[ignore = "needs the timeout body of issue 12 part A (HTTP-layer wire text); un-ignore when merged"]
-    async fn a_request_past_the_timeout_is_answered_503_with_a_detail_and_retry_after() {
-        super::a_request_past_the_timeout_is_answered_503_with_a_detail_and_retry_after(
-            crate::helpers::Backend::Sqlite,
-        )
-        .await;
-    }
-}
-
-mod postgres {
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    #[ignore = "needs the timeout body of issue 12 part A (HTTP-layer wire text); un-ignore when merged"]
-    async fn a_request_past_the_timeout_is_answered_503_with_a_detail_and_retry_after() {
-        super::a_request_past_the_timeout_is_answered_503_with_a_detail_and_retry_after(
-            crate::helpers::Backend::Postgres,
-        )
-        .await;
-    }
-}
+crate::on_both_databases!(a_request_past_the_timeout_is_answered_503_with_a_detail_and_retry_after);

@@ -1,6 +1,7 @@
 //! `GET users/` and `users/{id}/`: read-only fields, profile fields, custom claims, and who may
 //! read, change or delete whom (staff, other users, hidden users).
 
+use imhotep::config::{ExtraClaim, ProfileField};
 use serde_json::json;
 
 use crate::helpers::{Backend, PASSWORD, TestApp, spawn_app, spawn_app_with};
@@ -199,7 +200,7 @@ async fn claims_in_a_token_never_grant_rights(db: Backend) {
 
 async fn required_fields_join_registration_representation_and_updates(db: Backend) {
     let Some(app) = spawn_app_with(db, |s| {
-        s.djoser.required_fields = vec!["first_name".into(), "last_name".into()];
+        s.djoser.required_fields = vec![ProfileField::FirstName, ProfileField::LastName];
         s.djoser.send_activation_email = false;
     })
     .await
@@ -265,18 +266,8 @@ async fn required_fields_join_registration_representation_and_updates(db: Backen
 
 async fn extra_claims_are_copied_into_tokens(db: Backend) {
     let Some(app) = spawn_app_with(db, |s| {
-        s.djoser.required_fields = vec!["first_name".into(), "last_name".into()];
-        s.simple_jwt.extra_claims = [
-            "email",
-            "username",
-            "first_name",
-            "last_name",
-            "full_name",
-            "is_staff",
-            "is_superuser",
-        ]
-        .map(String::from)
-        .to_vec();
+        s.djoser.required_fields = vec![ProfileField::FirstName, ProfileField::LastName];
+        s.simple_jwt.extra_claims = ExtraClaim::ALL.to_vec();
     })
     .await
     else {
@@ -427,7 +418,7 @@ async fn staff_without_the_superuser_flag_cannot_edit_or_delete_superusers(db: B
 
 async fn profile_fields_with_control_characters_are_refused(db: Backend) {
     let Some(app) = spawn_app_with(db, |s| {
-        s.djoser.required_fields = vec!["first_name".into(), "last_name".into()];
+        s.djoser.required_fields = vec![ProfileField::FirstName, ProfileField::LastName];
         s.djoser.send_activation_email = false;
     })
     .await

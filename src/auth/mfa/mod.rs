@@ -21,7 +21,7 @@ use super::AuthError;
 use super::limits::Limits;
 use super::notify::queued;
 use crate::mail::EmailKind;
-use crate::metrics;
+use crate::metrics::{EmailOutcome, Metrics};
 use crate::store::Store;
 use crate::store::mfa::{MfaFactor, NewTicket, TicketLookup, TicketPurpose};
 use crate::store::models::User;
@@ -103,10 +103,11 @@ pub struct Mfa {
     ticket_lifetime: Duration,
     required_for_staff: bool,
     outbox_bell: Arc<Notify>,
+    metrics: Metrics,
 }
 
 impl Mfa {
-    pub fn new(store: Store, options: &MfaOptions, limits: Limits, outbox_bell: Arc<Notify>) -> Self {
+    pub fn new(store: Store, options: &MfaOptions, limits: Limits, outbox_bell: Arc<Notify>, metrics: Metrics) -> Self {
         Self {
             store,
             keys: MfaKeys::derive(&options.key_material),
@@ -115,6 +116,7 @@ impl Mfa {
             ticket_lifetime: options.ticket_lifetime,
             required_for_staff: options.required_for_staff,
             outbox_bell,
+            metrics,
         }
     }
 
@@ -377,7 +379,7 @@ impl Mfa {
     }
 
     fn ring(&self) {
-        metrics::email_queued();
+        self.metrics.emails(EmailOutcome::Queued, 1);
         self.outbox_bell.notify_one();
     }
 }

@@ -11,6 +11,7 @@ use tokio::task::JoinError;
 
 use super::argon2id::{self, WorkArea};
 use super::django;
+use crate::metrics::Metrics;
 
 /// Hashes and verifies passwords off the async runtime, at most `max_concurrent` at a time.
 ///
@@ -33,6 +34,8 @@ pub struct PasswordHasher {
     refused_at: Arc<Mutex<Option<Instant>>>,
     /// The work areas of the slots not hashing right now.
     spare_areas: Arc<Mutex<Vec<WorkArea>>>,
+    /// Where refusals are counted (`imhotep_password_hash_rejected_total`), when set.
+    metrics: Option<Metrics>,
 }
 
 /// The outcome of checking a password against a stored hash.
@@ -73,7 +76,15 @@ impl PasswordHasher {
             queue_limit: usize::MAX,
             refused_at: Arc::new(Mutex::new(None)),
             spare_areas: Arc::new(Mutex::new(Vec::new())),
+            metrics: None,
         }
+    }
+
+    /// The same pool counting its refusals in `metrics`.
+    #[must_use]
+    pub fn with_metrics(mut self, metrics: Metrics) -> Self {
+        self.metrics = Some(metrics);
+        self
     }
 
     /// The same pool letting at most `limit` calls wait for a slot (unbounded by default).
@@ -96,6 +107,7 @@ impl PasswordHasher {
 
     /// Hashes `password` into a `$argon2id$v=19$m=19456,t=2,p=1$<salt>$<hash>` PHC string with a
     /// fresh random 16-byte salt.
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn hash(&self, password: &str) -> Result<String, HashError> {
         let password = password.to_owned();
         self.run(move |area| argon2id::hash(&password, area))
@@ -108,6 +120,7 @@ impl PasswordHasher {
     /// `bcrypt_sha256`, `bcrypt`, `scrypt`, `md5`, `sha1`, unsalted MD5 and SHA-1), which always
     /// ask for a rehash. Anything else, or a hash over the cost bounds, is a mismatch, and costs
     /// one dummy verification so that it takes as long as a real one.
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn verify(&self, password: &str, encoded: &str) -> Result<Verification, HashError> {
         let (password, encoded) = (password.to_owned(), encoded.to_owned());
         self.run(move |area| verify_stored(&password, &encoded, area)).await
@@ -132,6 +145,9 @@ impl PasswordHasher {
                 // Counted until the permit comes or the caller gives up (the guard's drop).
                 let Some(waiting) = Waiting::enter(&self.waiting, self.queue_limit) else {
                     *self.refused_at.lock().unwrap_or_else(PoisonError::into_inner) = Some(Instant::now());
+                    if let Some(metrics) = &self.metrics {
+                        metrics.hash_queue_full();
+                    }
                     return Err(HashError::QueueFull);
                 };
                 let permit = Arc::clone(&self.permits).acquire_owned().await;

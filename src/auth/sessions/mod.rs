@@ -9,11 +9,11 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value, json};
 
-use super::AuthError;
 use super::claims::{ClaimSettings, REVOKE_CLAIM, password_fingerprint};
 use super::jwt::{Claims, RefreshClaims, SESSION_CLAIM, TokenError, TokenService, TokenType, UserIdClaim};
+use super::{AuthError, BearerRefusal};
 use crate::config::{SessionSettings, SimpleJwtSettings};
-use crate::metrics::Metrics;
+use crate::metrics::{Metrics, TokenEvent};
 use crate::store::Store;
 use crate::store::models::{NewSession, RefreshRotation, Revocation, SessionRow, TokenRecord, User};
 use reuse::Verdict;
@@ -127,12 +127,13 @@ impl Sessions {
         let mut claims = self.claims.for_user(user);
         claims.insert(SESSION_CLAIM.into(), json!(sid));
         claims.extend(assurance);
-        let (refresh, access) = self.tokens.login_pair(user.id, claims, now);
+        let (refresh, access) = self.tokens.login_pair(user.id, claims, now)?;
         let session = new_session(sid, refresh.record.user_id, refresh.record.expires_at, client, now);
         self.store.start_session(&session, &refresh.record).await?;
         if self.update_last_login {
             self.store.touch_last_login(user.id, now).await?;
         }
+        self.metrics.token(TokenEvent::Issued);
         Ok(TokenPair {
             refresh: refresh.token,
             access,
@@ -160,6 +161,12 @@ impl Sessions {
     /// Rotation is one compare-and-set in the store: of concurrent refreshes of one token exactly
     /// one rotates; with reuse detection the others get the same child (see [`reuse`]).
     pub async fn refresh(&self, token: &str, client: &Client) -> Result<Refreshed, AuthError> {
+        let refreshed = self.refresh_now(token, client).await?;
+        self.metrics.token(TokenEvent::Refreshed);
+        Ok(refreshed)
+    }
+
+    async fn refresh_now(&self, token: &str, client: &Client) -> Result<Refreshed, AuthError> {
         let claims = self.tokens.decode(token)?;
         if self.rotate
             && self.blacklist_after_rotation
@@ -183,7 +190,7 @@ impl Sessions {
         }
         let fresh = self.active_user_claims(&claims).await?;
         if !self.rotate {
-            let access = self.tokens.access_for(&claims, fresh, Utc::now());
+            let access = self.tokens.access_for(&claims, fresh, Utc::now())?;
             return Ok(Refreshed { access, refresh: None });
         }
         let known = status.and_then(|s| s.session_id);
@@ -224,8 +231,8 @@ impl Sessions {
         };
         fresh.insert(SESSION_CLAIM.into(), json!(sid));
         Ok(Refreshed {
-            access: self.tokens.access_for(&claims, fresh, now),
-            refresh: Some(self.tokens.reissue_refresh(&claims, &sid, &child)),
+            access: self.tokens.access_for(&claims, fresh, now)?,
+            refresh: Some(self.tokens.reissue_refresh(&claims, &sid, &child)?),
         })
     }
 
@@ -255,7 +262,7 @@ impl Sessions {
             None => (new_session_id(), true),
         };
         fresh.insert(SESSION_CLAIM.into(), json!(sid));
-        let successor = self.tokens.rotate_refresh(claims, &sid, now);
+        let successor = self.tokens.rotate_refresh(claims, &sid, now)?;
         let session = create.then(|| {
             new_session(
                 sid.clone(),
@@ -278,7 +285,7 @@ impl Sessions {
             return Ok(None);
         }
         Ok(Some(Refreshed {
-            access: self.tokens.access_for(claims, fresh, now),
+            access: self.tokens.access_for(claims, fresh, now)?,
             refresh: Some(successor.token),
         }))
     }
@@ -297,8 +304,8 @@ impl Sessions {
                     let mut fresh = self.active_user_claims(claims).await?;
                     fresh.insert(SESSION_CLAIM.into(), json!(session));
                     return Ok(Refreshed {
-                        access: self.tokens.access_for(claims, fresh, Utc::now()),
-                        refresh: Some(self.tokens.reissue_refresh(claims, &session, &token)),
+                        access: self.tokens.access_for(claims, fresh, Utc::now())?,
+                        refresh: Some(self.tokens.reissue_refresh(claims, &session, &token)?),
                     });
                 }
                 Verdict::Refuse => return Err(TokenError::Blacklisted.into()),
@@ -365,6 +372,7 @@ impl Sessions {
         if !self.store.end_session_of(&claims.record()?).await? {
             return Err(TokenError::Blacklisted.into());
         }
+        self.metrics.token(TokenEvent::Blacklisted);
         Ok(())
     }
 
@@ -387,6 +395,7 @@ impl Sessions {
                 }
             }
         }
+        self.metrics.token(TokenEvent::Blacklisted);
         Ok(())
     }
 
@@ -428,10 +437,7 @@ impl Sessions {
         let checked_session = session.as_deref().filter(|_| self.check_access_token_session);
         let (user, session_live) = match claims.user_id() {
             UserIdClaim::Missing => {
-                return Err(AuthError::Bearer {
-                    detail: "Token contained no recognizable user identification",
-                    code: "token_not_valid",
-                });
+                return Err(AuthError::Bearer(BearerRefusal::NoUserId));
             }
             UserIdClaim::Unusable => (None, true),
             UserIdClaim::Id(id) => match checked_session {
@@ -443,30 +449,18 @@ impl Sessions {
             },
         };
         let Some(user) = user else {
-            return Err(AuthError::Bearer {
-                detail: "User not found",
-                code: "user_not_found",
-            });
+            return Err(AuthError::Bearer(BearerRefusal::UserNotFound));
         };
         if user.is_suspended() || (self.check_user_is_active && !user.is_active) {
-            return Err(AuthError::Bearer {
-                detail: "User is inactive",
-                code: "user_inactive",
-            });
+            return Err(AuthError::Bearer(BearerRefusal::UserInactive));
         }
         let fingerprint = TokenService::claim(&claims, REVOKE_CLAIM).and_then(|v| v.as_str());
         if self.claims.check_revoke_token && fingerprint != Some(password_fingerprint(&user.password).as_str()) {
-            return Err(AuthError::Bearer {
-                detail: "The user's password has been changed.",
-                code: "password_changed",
-            });
+            return Err(AuthError::Bearer(BearerRefusal::PasswordChanged));
         }
         // After SimpleJWT's own checks, so every answer they give stays theirs.
         if !session_live {
-            return Err(AuthError::Bearer {
-                detail: "Token is blacklisted",
-                code: "token_not_valid",
-            });
+            return Err(AuthError::Bearer(BearerRefusal::SessionEnded));
         }
         Ok(Authenticated { user, session })
     }
