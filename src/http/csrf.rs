@@ -175,7 +175,10 @@ mod tests {
         assert_eq!(check(&[json, ("origin", "http://127.0.0.1:8000")]), "ok");
         assert_eq!(check(&[json, ("origin", "http://localhost:3000")]), "ok");
         assert_eq!(
-            check(&[("x-requested-with", "fetch"), ("referer", "http://127.0.0.1:8000/api/auth/demo/")]),
+            check(&[
+                ("x-requested-with", "fetch"),
+                ("referer", "http://127.0.0.1:8000/api/auth/demo/")
+            ]),
             "ok"
         );
         assert_eq!(check(&[json, ("referer", "http://localhost:3000?x=1")]), "ok");

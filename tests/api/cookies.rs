@@ -146,17 +146,25 @@ async fn a_cookie_is_only_used_by_a_trusted_origin_in_a_preflighted_shape(db: Ba
     let refresh = cookie(&login, "refresh").unwrap();
     let jar = format!("refresh={refresh}");
     let own = app.address.clone();
-    let origin_failure =
-        |origin: &str| format!(r#"{{"detail":"CSRF Failed: Origin checking failed - {origin} does not match any trusted origins."}}"#);
+    let origin_failure = |origin: &str| {
+        format!(r#"{{"detail":"CSRF Failed: Origin checking failed - {origin} does not match any trusted origins."}}"#)
+    };
     post_with(&app, "jwt/refresh/", &jar, &json!({}), &[("Origin", EVIL)])
         .await
         .assert(403, &origin_failure(EVIL));
-    post_with(&app, "jwt/logout/", &jar, &json!({}), &[("Origin", "http://localhost:3001")])
-        .await
-        .assert(403, &origin_failure("http://localhost:3001"));
-    post_with(&app, "jwt/refresh/", &jar, &json!({}), &[])
-        .await
-        .assert(403, r#"{"detail":"CSRF Failed: Referer checking failed - no Referer."}"#);
+    post_with(
+        &app,
+        "jwt/logout/",
+        &jar,
+        &json!({}),
+        &[("Origin", "http://localhost:3001")],
+    )
+    .await
+    .assert(403, &origin_failure("http://localhost:3001"));
+    post_with(&app, "jwt/refresh/", &jar, &json!({}), &[]).await.assert(
+        403,
+        r#"{"detail":"CSRF Failed: Referer checking failed - no Referer."}"#,
+    );
     post_with(&app, "jwt/blacklist/", &jar, &json!({}), &[("Referer", "https://evil.test/page")])
         .await
         .assert(
@@ -175,7 +183,14 @@ async fn a_cookie_is_only_used_by_a_trusted_origin_in_a_preflighted_shape(db: Ba
     assert_eq!(simple.status, 403, "{}", simple.text);
     assert!(simple.text.contains("X-Requested-With"), "{}", simple.text);
     // None of those used the token: it still refreshes, from the allowed origin...
-    let answer = post_with(&app, "jwt/refresh/", &jar, &json!({}), &[("Origin", "http://localhost:3000")]).await;
+    let answer = post_with(
+        &app,
+        "jwt/refresh/",
+        &jar,
+        &json!({}),
+        &[("Origin", "http://localhost:3000")],
+    )
+    .await;
     assert_eq!(answer.status, 200, "{}", answer.text);
     // ...or with a bodiless X-Requested-With request whose Referer is the server's own page.
     let jar = format!("refresh={}", cookie(&answer, "refresh").unwrap());
@@ -252,7 +267,14 @@ async fn logout_and_blacklist_clear_the_cookies_even_for_a_dead_token(db: Backen
     // A fresh login is blacklisted through its cookie.
     let login = app.login("alice@example.com", PASSWORD).await;
     let refresh = cookie(&login, "refresh").unwrap();
-    let blacklist = post_with(&app, "jwt/blacklist/", &format!("refresh={refresh}"), &json!({}), &[("Origin", &own)]).await;
+    let blacklist = post_with(
+        &app,
+        "jwt/blacklist/",
+        &format!("refresh={refresh}"),
+        &json!({}),
+        &[("Origin", &own)],
+    )
+    .await;
     blacklist.assert(200, "{}");
     assert!(clears_both(&blacklist));
     assert_eq!(app.refresh(&refresh).await.status, 401);
@@ -265,12 +287,20 @@ async fn password_change_and_account_deletion_clear_the_cookies(db: Backend) {
     let login = browser_login(&app).await;
     let access = login.body["access"].as_str().unwrap().to_owned();
     let refused = app
-        .post("users/set_password/", &json!({"current_password": "wrong", "new_password": "An0ther-Long-Pass"}), Some(&access))
+        .post(
+            "users/set_password/",
+            &json!({"current_password": "wrong", "new_password": "An0ther-Long-Pass"}),
+            Some(&access),
+        )
         .await;
     assert_eq!(refused.status, 400);
     assert!(set_cookies(&refused).is_empty(), "a refused change keeps the cookies");
     let changed = app
-        .post("users/set_password/", &json!({"current_password": PASSWORD, "new_password": "An0ther-Long-Pass"}), Some(&access))
+        .post(
+            "users/set_password/",
+            &json!({"current_password": PASSWORD, "new_password": "An0ther-Long-Pass"}),
+            Some(&access),
+        )
         .await;
     assert_eq!(changed.status, 204, "{}", changed.text);
     assert!(clears_both(&changed), "{:?}", set_cookies(&changed));
@@ -280,7 +310,11 @@ async fn password_change_and_account_deletion_clear_the_cookies(db: Backend) {
         .assert(204, "");
     let (uid, token) = app.mail.next().await.link("reset-password");
     let reset = app
-        .post("users/reset_password_confirm/", &json!({"uid": uid, "token": token, "new_password": PASSWORD}), None)
+        .post(
+            "users/reset_password_confirm/",
+            &json!({"uid": uid, "token": token, "new_password": PASSWORD}),
+            None,
+        )
         .await;
     assert_eq!(reset.status, 204, "{}", reset.text);
     assert!(clears_both(&reset), "{:?}", set_cookies(&reset));
@@ -290,7 +324,11 @@ async fn password_change_and_account_deletion_clear_the_cookies(db: Backend) {
         .unwrap()
         .to_owned();
     let deleted = app
-        .send(|c| c.delete(app.url("users/me/")).bearer_auth(&access).json(&json!({"current_password": PASSWORD})))
+        .send(|c| {
+            c.delete(app.url("users/me/"))
+                .bearer_auth(&access)
+                .json(&json!({"current_password": PASSWORD}))
+        })
         .await;
     assert_eq!(deleted.status, 204, "{}", deleted.text);
     assert!(clears_both(&deleted), "{:?}", set_cookies(&deleted));

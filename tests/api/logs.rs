@@ -269,7 +269,9 @@ async fn browser_mode_cookies_never_reach_the_logs() {
         assert!(hits.is_empty(), "the {what} appears in the logs:\n{hits:#?}");
     }
     assert!(
-        lines.iter().any(|line| line.contains("/api/auth/jwt/logout/") && line.contains("403")),
+        lines
+            .iter()
+            .any(|line| line.contains("/api/auth/jwt/logout/") && line.contains("403")),
         "the refused logout is logged:\n{}",
         lines.join("\n")
     );

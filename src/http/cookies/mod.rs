@@ -43,7 +43,10 @@ impl BrowserMode {
         let cookies = &settings.cookies;
         let refresh = cookies.jwt_auth_refresh_cookie.as_deref()?;
         Some(BrowserMode {
-            access: cookies.jwt_auth_cookie.as_deref().map(|name| prefixed(cookies, name).into_owned()),
+            access: cookies
+                .jwt_auth_cookie
+                .as_deref()
+                .map(|name| prefixed(cookies, name).into_owned()),
             refresh: prefixed(cookies, refresh).into_owned(),
             refresh_path: refresh_cookie_path(cookies, aliases),
             domain: cookies.jwt_auth_cookie_domain.clone(),
@@ -185,7 +188,10 @@ mod tests {
     #[test]
     fn cookies_are_read_by_exact_name() {
         let mut headers = HeaderMap::new();
-        headers.append(header::COOKIE, HeaderValue::from_static("a=1; refresh_x=2; refresh=abc.def"));
+        headers.append(
+            header::COOKIE,
+            HeaderValue::from_static("a=1; refresh_x=2; refresh=abc.def"),
+        );
         headers.append(header::COOKIE, HeaderValue::from_static("refresh=later"));
         assert_eq!(read(&headers, "refresh").as_deref(), Some("abc.def"));
         assert_eq!(read(&headers, "a").as_deref(), Some("1"));

@@ -31,10 +31,10 @@ impl Drop for Browser {
     }
 }
 
-/// The executable `name` on `PATH` (or in the variable `override_var`).
+/// The executable `name` on `PATH`, or the file the variable `override_var` names.
 fn find(override_var: &str, names: &[&str]) -> Option<PathBuf> {
     if let Some(path) = std::env::var_os(override_var) {
-        return Some(PathBuf::from(path));
+        return Some(PathBuf::from(path)).filter(|path| path.is_file());
     }
     let path = std::env::var_os("PATH")?;
     std::env::split_paths(&path)
@@ -94,9 +94,14 @@ async fn connect(port: u16, chromium: &Path, profile: &Path) -> Client {
                 "--window-size=1024,900",
                 format!("--user-data-dir={}", profile.join("profile").display()),
             ],
+            // Third-party cookies allowed (Chromium's setting "Allow third-party cookies"), so that
+            // SameSite=None is what decides whether a cross-site page's request carries the cookie.
+            "prefs": { "profile.cookie_controls_mode": 0, "profile.block_third_party_cookies": false },
         },
     });
-    let Value::Object(capabilities) = capabilities else { unreachable!() };
+    let Value::Object(capabilities) = capabilities else {
+        unreachable!()
+    };
     let deadline = Instant::now() + PATIENCE;
     loop {
         let attempt = ClientBuilder::new(HttpConnector::new())
@@ -132,7 +137,12 @@ impl Browser {
         if let Ok(html) = self.client.source().await {
             let _ = std::fs::write(dir.join("failure.html"), html);
         }
-        let url = self.client.current_url().await.map(|u| u.to_string()).unwrap_or_default();
+        let url = self
+            .client
+            .current_url()
+            .await
+            .map(|u| u.to_string())
+            .unwrap_or_default();
         let _ = self.client.clone().close().await;
         let kept = temp.keep();
         let _ = writeln!(
@@ -170,14 +180,24 @@ pub async fn wait_for_text(client: &Client, css: &str, condition: impl Fn(&str) 
 
 /// Types into the input `css` (cleared first).
 pub async fn fill(client: &Client, css: &str, value: &str) {
-    let input = client.wait().at_most(PATIENCE).for_element(Locator::Css(css)).await.expect(css);
+    let input = client
+        .wait()
+        .at_most(PATIENCE)
+        .for_element(Locator::Css(css))
+        .await
+        .expect(css);
     input.clear().await.expect("clear");
     input.send_keys(value).await.expect("type");
 }
 
 /// Clicks the element `css`.
 pub async fn click(client: &Client, css: &str) {
-    let element = client.wait().at_most(PATIENCE).for_element(Locator::Css(css)).await.expect(css);
+    let element = client
+        .wait()
+        .at_most(PATIENCE)
+        .for_element(Locator::Css(css))
+        .await
+        .expect(css);
     element.click().await.expect("click");
 }
 

@@ -97,7 +97,11 @@ async fn the_demo_page_logs_in_reloads_and_logs_out_without_seeing_the_refresh_t
             let (refresh, _) = browser_cookies(&client, &app).await;
             let (rotated, _) = refresh.expect("a rotated refresh cookie");
             assert_ne!(rotated, first);
-            assert_eq!(app.refresh(&first).await.status, 401, "the first token was rotated away");
+            assert_eq!(
+                app.refresh(&first).await.status,
+                401,
+                "the first token was rotated away"
+            );
 
             // Logout clears both cookies and ends the session.
             client.goto(&demo(&app)).await.unwrap();
@@ -174,7 +178,7 @@ async fn other_origins_cannot_use_the_cookie(same_site: SameSite) {
     let allowed = vec![friend.same_site(), friend.cross_site()];
     let app = spawn_app_with(Backend::Sqlite, |s| demo_settings(s, same_site, allowed))
         .await
-    .expect("sqlite app");
+        .expect("sqlite app");
     browser
         .run(move |client| async move {
             register_on_demo(&client, &app).await;
@@ -199,7 +203,11 @@ async fn other_origins_cannot_use_the_cookie(same_site: SameSite) {
             }
             assert_eq!(blacklisted(&app).await, 0, "no attack rotated or ended the session");
             let (refresh, _) = browser_cookies(&client, &app).await;
-            assert_eq!(refresh.map(|(value, _)| value), Some(victim.clone()), "the cookie is untouched");
+            assert_eq!(
+                refresh.map(|(value, _)| value),
+                Some(victim.clone()),
+                "the cookie is untouched"
+            );
 
             // A listed origin on the same site gets the cookie sent and may use it.
             let answer = from_page(&client, &friend.same_site(), &app, REFRESH).await;
