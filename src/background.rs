@@ -19,7 +19,8 @@ use crate::{housekeeping, key_reload};
 /// The side tasks, prepared (the metrics port bound) but not started.
 pub struct Background {
     store: Store,
-    flush_interval: Duration,
+    /// How often housekeeping runs; `None` when `housekeeping.enabled` is off.
+    flush_interval: Option<Duration>,
     mail_retention: Duration,
     metrics: Option<(TcpListener, Router)>,
     limits: ConnectionLimits,
@@ -45,7 +46,11 @@ impl Background {
         };
         Ok(Background {
             store: state.store.clone(),
-            flush_interval: state.settings.housekeeping.flush_interval,
+            flush_interval: state
+                .settings
+                .housekeeping
+                .enabled
+                .then_some(state.settings.housekeeping.flush_interval),
             mail_retention: state.settings.outbox.retention,
             metrics,
             limits: crate::app::connection_limits(&state.settings),
@@ -60,10 +65,10 @@ impl Background {
     /// before closing the store.
     pub fn spawn(self, stop: watch::Receiver<()>) -> Vec<JoinHandle<()>> {
         let mut tasks = Vec::new();
-        if !self.flush_interval.is_zero() {
+        if let Some(interval) = self.flush_interval {
             tasks.push(tokio::spawn(housekeeping::flush_periodically(
                 self.store,
-                (self.flush_interval, self.mail_retention),
+                (interval, self.mail_retention),
                 stop.clone(),
             )));
         }

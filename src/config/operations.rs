@@ -172,7 +172,9 @@ fn is_origin(origin: &str) -> bool {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct HousekeepingSettings {
-    /// How often expired outstanding refresh tokens are deleted (`flushexpiredtokens`); `0s` turns it off.
+    /// Whether the server runs housekeeping itself (off when cron runs `imhotep flushexpiredtokens`).
+    pub enabled: bool,
+    /// How often expired outstanding refresh tokens are deleted (`flushexpiredtokens`); longer than 0s.
     /// Each instance runs it; the delete is idempotent, so several instances are harmless.
     #[serde(with = "duration")]
     pub flush_interval: Duration,
@@ -181,6 +183,7 @@ pub struct HousekeepingSettings {
 impl Default for HousekeepingSettings {
     fn default() -> Self {
         Self {
+            enabled: true,
             flush_interval: Duration::from_secs(3600),
         }
     }

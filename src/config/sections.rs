@@ -1,4 +1,4 @@
-//! The configuration sections and their defaults (the seed configuration of API.md).
+//! The configuration sections and their defaults (Djoser's and SimpleJWT's documented defaults, where they have one).
 
 use std::path::PathBuf;
 use std::time::Duration;

@@ -1,5 +1,5 @@
 //! Djoser's account flows on the e-mail user model: resend activation, set/reset password,
-//! set/reset e-mail (API.md §2.7–§2.12), and the confirmation of a `set_email` change. Field
+//! set/reset e-mail (<https://djoser.readthedocs.io/en/latest/base_endpoints.html>), and the confirmation of a `set_email` change. Field
 //! checks and their order are Djoser's serializers'; the work is the domain's.
 
 use axum::extract::State;

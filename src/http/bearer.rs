@@ -1,4 +1,4 @@
-//! Bearer authentication as SimpleJWT's `JWTAuthentication` does it (API.md §6.5): an unknown scheme
+//! Bearer authentication as SimpleJWT's `JWTAuthentication` does it: an unknown scheme
 //! means anonymous; a known scheme with a bad token is a 401, even on routes anyone may call.
 //! In browser mode with `cookies.jwt_auth_cookie`, a request without an `Authorization` header is
 //! authenticated by the access cookie instead, once it passed the cookie CSRF rule (dj-rest-auth's

@@ -1,5 +1,5 @@
 //! Request bodies as DRF parses them: JSON or form-encoded into one object; anything else 415;
-//! an empty body counts as `{}` (API.md §1.1).
+//! an empty body counts as `{}`, as DRF's JSON parser reads it.
 
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Request};

@@ -1,4 +1,5 @@
-//! The one API error type. Its bodies are DRF's and SimpleJWT's shapes (API.md §1.2); internal
+//! The one API error type. Its bodies are DRF's and SimpleJWT's shapes (`{"field": ["message"]}`,
+//! `{"non_field_errors": [...]}`, `{"detail": "...", "code": "..."}`); internal
 //! causes go to the log, never to the client.
 
 use std::time::Duration;

@@ -1,5 +1,5 @@
 //! DRF serializer fields: `CharField` and `EmailField` checks with DRF's exact messages, errors
-//! collected in field order (API.md §1.3, §1.4).
+//! collected in field order, as DRF's serializers report them.
 
 use serde_json::{Map, Value};
 

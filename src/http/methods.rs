@@ -1,4 +1,4 @@
-//! Answers for a method a route does not have, as DRF gives them (API.md §1.1): on Djoser's
+//! Answers for a method a route does not have, as DRF gives them: on Djoser's
 //! routes authentication runs first (anonymous → 401), elsewhere a plain 405.
 
 use axum::http::{Method, StatusCode};

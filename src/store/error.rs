@@ -46,6 +46,23 @@ impl From<sqlx::Error> for StoreError {
     }
 }
 
+impl StoreError {
+    /// For writes to `users`, whose only unique key besides the id is the e-mail key: a unique
+    /// violation is `EmailTaken`. Recognised by sqlx's error kind (SQLSTATE 23505 on PostgreSQL,
+    /// `SQLITE_CONSTRAINT_UNIQUE` on SQLite), never by a message text; where the database names the
+    /// constraint (PostgreSQL), it must be the e-mail key's.
+    pub(super) fn from_users_write(error: sqlx::Error) -> StoreError {
+        match &error {
+            sqlx::Error::Database(db)
+                if db.is_unique_violation() && db.constraint().is_none_or(|name| name == "users_email_key_unique") =>
+            {
+                StoreError::EmailTaken
+            }
+            _ => StoreError::from(error),
+        }
+    }
+}
+
 impl From<sqlx::migrate::MigrateError> for StoreError {
     fn from(error: sqlx::migrate::MigrateError) -> Self {
         StoreError::Migrate(error)

@@ -6,9 +6,9 @@
 //! constraints, conditional updates), never by a check-then-write in Rust.
 
 mod error;
-mod import_sql;
 pub mod models;
 pub mod postgres;
+pub mod sql;
 pub mod sqlite;
 mod stats;
 #[cfg(test)]

@@ -9,18 +9,14 @@
 use std::str::FromStr;
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
+use sqlx::Sqlite;
 use sqlx::migrate::Migrator;
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
-};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
-use super::models::{TokenRecord, User};
-use super::{StoreError, StoreOptions, now, user_columns};
+use super::sql::SqlStore;
+pub(super) use super::sql::{blacklist_in, record_in, revoke_in};
+use super::{StoreError, StoreOptions};
 
-mod accounts;
-mod admin;
-mod import;
 mod outbox;
 mod sessions;
 mod throttle;
@@ -45,10 +41,7 @@ fn create_private_file(path: &std::path::Path) {
 fn create_private_file(_path: &std::path::Path) {}
 
 /// A pool of SQLite connections to one database file.
-#[derive(Debug, Clone)]
-pub struct SqliteStore {
-    pub(super) pool: SqlitePool,
-}
+pub type SqliteStore = SqlStore<Sqlite>;
 
 impl SqliteStore {
     /// Opens (creating it if missing, readable by its owner only) the database file named by a
@@ -75,122 +68,4 @@ impl SqliteStore {
     pub async fn migrate(&self) -> Result<(), StoreError> {
         Ok(MIGRATOR.run(&self.pool).await?)
     }
-
-    pub async fn ping(&self) -> Result<(), StoreError> {
-        sqlx::query("SELECT 1").execute(&self.pool).await?;
-        Ok(())
-    }
-
-    pub async fn close(&self) {
-        self.pool.close().await;
-    }
-
-    pub async fn email_exists(&self, email_key: &str) -> Result<bool, StoreError> {
-        let exists = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM users WHERE email_key = ?)")
-            .bind(email_key)
-            .fetch_one(&self.pool)
-            .await?;
-        Ok(exists)
-    }
-
-    pub async fn user_by_id(&self, id: i64) -> Result<Option<User>, StoreError> {
-        let user = sqlx::query_as(concat!("SELECT ", user_columns!(), " FROM users WHERE id = ?"))
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?;
-        Ok(user)
-    }
-
-    pub async fn user_by_email(&self, email_key: &str) -> Result<Option<User>, StoreError> {
-        let user = sqlx::query_as(concat!("SELECT ", user_columns!(), " FROM users WHERE email_key = ?"))
-            .bind(email_key)
-            .fetch_optional(&self.pool)
-            .await?;
-        Ok(user)
-    }
-
-    pub async fn replace_password_hash(&self, id: i64, old: &str, new: &str) -> Result<bool, StoreError> {
-        let result = sqlx::query("UPDATE users SET password = ? WHERE id = ? AND password = ?")
-            .bind(new)
-            .bind(id)
-            .bind(old)
-            .execute(&self.pool)
-            .await?;
-        Ok(result.rows_affected() == 1)
-    }
-
-    pub async fn record_outstanding(&self, token: &TokenRecord) -> Result<(), StoreError> {
-        let mut conn = self.pool.acquire().await?;
-        record_in(&mut conn, token).await?;
-        Ok(())
-    }
-
-    pub async fn is_blacklisted(&self, jti: &str) -> Result<bool, StoreError> {
-        let blacklisted = sqlx::query_scalar(
-            "SELECT EXISTS (SELECT 1 FROM outstanding_tokens o \
-                            JOIN blacklisted_tokens b ON b.token_id = o.id \
-                            WHERE o.jti = ?)",
-        )
-        .bind(jti)
-        .fetch_one(&self.pool)
-        .await?;
-        Ok(blacklisted)
-    }
-
-    pub async fn blacklist(&self, token: &TokenRecord) -> Result<bool, StoreError> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        let blacklisted = blacklist_in(&mut tx, token, now()).await?;
-        tx.commit().await?;
-        Ok(blacklisted)
-    }
-
-    pub async fn flush_expired_tokens(&self, now: DateTime<Utc>) -> Result<u64, StoreError> {
-        let result = sqlx::query("DELETE FROM outstanding_tokens WHERE expires_at <= ?")
-            .bind(now)
-            .execute(&self.pool)
-            .await?;
-        sqlx::query("DELETE FROM sessions WHERE expires_at <= ?")
-            .bind(now)
-            .execute(&self.pool)
-            .await?;
-        Ok(result.rows_affected())
-    }
-}
-
-/// Inserts an outstanding row unless the jti is already there; `user_id` becomes NULL when that
-/// user no longer exists (the token outlived its user).
-async fn record_in(conn: &mut SqliteConnection, token: &TokenRecord) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "INSERT INTO outstanding_tokens (jti, user_id, created_at, expires_at, session_id, parent_jti) \
-         VALUES (?, (SELECT id FROM users WHERE id = ?), ?, ?, (SELECT id FROM sessions WHERE id = ?), ?) \
-         ON CONFLICT (jti) DO NOTHING",
-    )
-    .bind(&token.jti)
-    .bind(token.user_id)
-    .bind(token.created_at)
-    .bind(token.expires_at)
-    .bind(token.session_id.as_deref())
-    .bind(token.parent_jti.as_deref())
-    .execute(conn)
-    .await?;
-    Ok(())
-}
-
-/// Records `token` if needed, then blacklists it; false when it already was.
-async fn blacklist_in(
-    conn: &mut SqliteConnection,
-    token: &TokenRecord,
-    at: DateTime<Utc>,
-) -> Result<bool, sqlx::Error> {
-    record_in(conn, token).await?;
-    let result = sqlx::query(
-        "INSERT INTO blacklisted_tokens (token_id, blacklisted_at) \
-         SELECT id, ? FROM outstanding_tokens WHERE jti = ? \
-         ON CONFLICT (token_id) DO NOTHING",
-    )
-    .bind(at)
-    .bind(&token.jti)
-    .execute(conn)
-    .await?;
-    Ok(result.rows_affected() == 1)
 }

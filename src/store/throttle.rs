@@ -3,7 +3,7 @@
 //! registration answers with.
 //!
 //! The counting statements are written once, here, with `$n` placeholders: they are plain integer
-//! arithmetic on Unix milliseconds, which PostgreSQL and SQLite read alike (SQLite gets `?n`). Each
+//! arithmetic on Unix milliseconds, which PostgreSQL and SQLite read alike. Each
 //! is one `INSERT ... ON CONFLICT DO UPDATE ... WHERE ... RETURNING`: the row is changed only when
 //! the hit is allowed, atomically, so concurrent requests on any number of instances count exactly.
 

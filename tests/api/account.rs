@@ -1,4 +1,4 @@
-//! Djoser's account flows (API.md §2.4 PUT/PATCH/DELETE, §2.7–§2.12): the reference's answers,
+//! Djoser's account flows (`users/me/` PUT/PATCH/DELETE, set/reset password and e-mail): the reference's answers,
 //! the e-mails each one sends, and how links die.
 
 use serde_json::{Value, json};

@@ -1,4 +1,4 @@
-//! `POST users/activation/` (API.md §2.6 and §5): Django's uid/token, check order, stale links.
+//! `POST users/activation/`: Django's uid/token, check order, stale links.
 
 use imhotep::auth::links::Purpose;
 use serde_json::json;

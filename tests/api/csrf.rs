@@ -1,4 +1,4 @@
-//! Cross-site simple requests (SECURITY.md HH-03): a form on another site must not register
+//! Cross-site simple requests: a form on another site must not register
 //! accounts or trigger mail from a visitor's browser. Django's CSRF origin answer for those;
 //! JSON, requests without `Origin`, the server's own origin and `cors.allowed_origins` pass.
 

@@ -66,7 +66,7 @@ impl DjangoDb {
                 let mut admin = match PgConnection::connect(&admin_url).await {
                     Ok(admin) => admin,
                     Err(error) if std::env::var("REQUIRE_POSTGRES").as_deref() != Ok("1") => {
-                        eprintln!("\n*** SKIPPED: PostgreSQL at {admin_url} is unreachable ({error}) ***\n");
+                        crate::helpers::announce_skip(&format!("PostgreSQL at {admin_url} is unreachable ({error})"));
                         return None;
                     }
                     Err(error) => panic!("REQUIRE_POSTGRES=1 but PostgreSQL is unreachable: {error}"),

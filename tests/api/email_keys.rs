@@ -1,4 +1,4 @@
-//! Unicode address squatting (SECURITY.md IV-07): look-alike spellings never take, reach or log
+//! Unicode address squatting: look-alike spellings never take, reach or log
 //! in to someone else's address; genuine non-ASCII local parts are addresses of their own.
 
 use serde_json::json;

@@ -56,9 +56,7 @@ impl TestDb {
                 let mut admin = match PgConnection::connect(&admin_url).await {
                     Ok(connection) => connection,
                     Err(error) if std::env::var("REQUIRE_POSTGRES").as_deref() != Ok("1") => {
-                        eprintln!(
-                            "\n*** SKIPPED: PostgreSQL at {admin_url} is unreachable ({error}); set REQUIRE_POSTGRES=1 to fail instead ***\n"
-                        );
+                        announce_skip(&format!("PostgreSQL at {admin_url} is unreachable ({error})"));
                         return None;
                     }
                     Err(error) => panic!("REQUIRE_POSTGRES=1 but PostgreSQL at {admin_url} is unreachable: {error}"),
@@ -74,6 +72,19 @@ impl TestDb {
             }
         }
     }
+}
+
+/// Tells the person running the tests that the current test was skipped and passes without
+/// having run. Written to the process's stderr directly: libtest captures `eprintln!` of passing
+/// tests, so the notice would otherwise never be seen.
+pub fn announce_skip(reason: &str) {
+    use std::io::Write;
+    let thread = std::thread::current();
+    let test = thread.name().unwrap_or("a test");
+    let _ = writeln!(
+        std::io::stderr().lock(),
+        "\n*** SKIPPED {test}: {reason}; set REQUIRE_POSTGRES=1 to fail instead ***"
+    );
 }
 
 impl Drop for TestDb {
@@ -172,6 +183,17 @@ pub async fn serve(settings: Settings) -> (String, oneshot::Sender<()>) {
         let _ = stopped.await;
     }));
     (address, stop)
+}
+
+/// Polls `check` every 100 ms for up to 10 s; panics naming `what` if it never holds.
+pub async fn eventually<F: std::future::Future<Output = bool>>(what: &str, mut check: impl FnMut() -> F) {
+    for _ in 0..100 {
+        if check().await {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("{what} did not happen within 10 s");
 }
 
 /// A response read whole: status, headers and JSON body (`Value::Null` when empty).

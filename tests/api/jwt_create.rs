@@ -1,4 +1,4 @@
-//! `POST jwt/create/` (API.md §3.1, §6.1): credentials, equal failures, SimpleJWT's token format.
+//! `POST jwt/create/`: credentials, equal failures, SimpleJWT's token format.
 
 use serde_json::json;
 

@@ -1,4 +1,4 @@
-//! `POST jwt/refresh/` (API.md §3.2, §6.3): rotation, blacklist after rotation, the race.
+//! `POST jwt/refresh/`: rotation, blacklist after rotation, the race.
 
 use serde_json::json;
 

@@ -12,7 +12,7 @@ use imhotep::config::{KeyEntry, KeyUse, Secret, Settings};
 use jsonwebtoken::Algorithm;
 use serde_json::Value;
 
-use crate::helpers::{Backend, SECRET_KEY, TestApp, spawn_app_with};
+use crate::helpers::{Backend, SECRET_KEY, TestApp, eventually, spawn_app_with};
 use crate::on_both_databases;
 use crate::tokens::{access_claims, header_text};
 
@@ -196,17 +196,6 @@ fn entry(kid: &str, algorithm: &str, key_use: KeyUse, file: &str) -> KeyEntry {
         signing_key: Some(Secret::new(format!("file:{FIXTURES}/{file}"))),
         verifying_key: None,
     }
-}
-
-/// Polls `check` every 100 ms for up to 10 s.
-async fn eventually<F: std::future::Future<Output = bool>>(what: &str, mut check: impl FnMut() -> F) {
-    for _ in 0..100 {
-        if check().await {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("{what} did not happen within 10 s");
 }
 
 async fn kids(app: &TestApp) -> Vec<String> {

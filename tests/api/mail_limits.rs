@@ -84,10 +84,18 @@ async fn the_interval_passes_and_the_address_cap_holds(db: Backend) {
         tokio::time::sleep(Duration::from_millis(200)).await;
     };
     assert_eq!(second.status, 204, "{}", second.text);
-    tokio::time::sleep(Duration::from_millis(1100)).await;
-    let third = request(&app, "users/reset_email/", "nobody@example.com").await;
+    // Until the interval has passed again, refusals are the interval's (Retry-After 1); then the
+    // address cap's.
+    let started = Instant::now();
+    let (third, wait) = loop {
+        let answer = request(&app, "users/reset_email/", "nobody@example.com").await;
+        let wait: u64 = answer.header("retry-after").map_or(0, |wait| wait.parse().unwrap());
+        if answer.status != 429 || wait > 1 || started.elapsed() > Duration::from_secs(5) {
+            break (answer, wait);
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
     assert_eq!(third.status, 429, "two per hour for the address, whatever the kind");
-    let wait: u64 = third.header("retry-after").unwrap().parse().unwrap();
     assert!(wait > 3000 && wait <= 3600, "{wait}");
 }
 

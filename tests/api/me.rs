@@ -1,4 +1,4 @@
-//! `GET users/me/` (API.md §2.4) and the answers for other methods on it.
+//! `GET users/me/` and the answers for other methods on it.
 
 use crate::helpers::{Backend, spawn_app};
 

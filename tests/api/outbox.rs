@@ -4,7 +4,7 @@
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
-use crate::helpers::{Backend, PASSWORD, serve, spawn_app_with, test_settings};
+use crate::helpers::{Backend, PASSWORD, eventually, serve, spawn_app_with, test_settings};
 use crate::smtp::{Behaviour, SmtpSink};
 
 async fn mail_queued_while_smtp_is_down_arrives_once_it_is_back(db: Backend) {
@@ -22,13 +22,12 @@ async fn mail_queued_while_smtp_is_down_arrives_once_it_is_back(db: Backend) {
     );
     let pending = "SELECT count(*) FROM email_outbox WHERE status IN ('pending', 'sending') AND kind = 'activation'";
     assert_eq!(app.scalar(pending).await, 1, "the mail was committed with the user");
-    tokio::time::sleep(Duration::from_millis(700)).await;
-    assert_eq!(
+    eventually("a delivery attempt", || async {
         app.scalar("SELECT count(*) FROM email_outbox WHERE attempts >= 1")
-            .await,
-        1,
-        "delivery was attempted"
-    );
+            .await
+            == 1
+    })
+    .await;
 
     let sink = SmtpSink::start_on(port, Behaviour::Accept).await;
     let delivered = sink.drain(Duration::from_secs(3)).await;

@@ -1,4 +1,4 @@
-//! `POST users/` (API.md §2.2): validation order, DRF messages, uniqueness, side effects.
+//! `POST users/`: validation order, DRF messages, uniqueness, side effects.
 
 use futures::future::join_all;
 use serde_json::{Value, json};
@@ -164,7 +164,7 @@ async fn duplicate_emails_are_refused_case_insensitively(db: Backend) {
             .await
             .assert(400, r#"{"email":["user with this email address already exists."]}"#);
     }
-    // The uniqueness error is field-level, so it wins over the password validators (API.md §1.4).
+    // The uniqueness error is field-level, so it wins over the password validators, as in DRF.
     let weak = json!({"email": "a@example.com", "password": "123", "re_password": "123"});
     app.post("users/", &weak, None)
         .await

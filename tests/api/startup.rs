@@ -88,6 +88,41 @@ fn weak_hmac_keys_are_refused_in_production() {
 }
 
 #[test]
+fn a_missing_or_short_secret_key_is_refused_in_production() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = sqlite_url(&dir);
+    let without_key = |extra: &[(&'static str, &'static str)]| {
+        let mut env = production(&url, &[]);
+        env.retain(|(name, _)| *name != "SECRET_KEY");
+        env.extend_from_slice(extra);
+        env
+    };
+    both_refuse(&without_key(&[]), "SECRET_KEY is not set");
+    both_refuse(&without_key(&[("SECRET_KEY", "")]), "SECRET_KEY is not set");
+    both_refuse(
+        &without_key(&[("SECRET_KEY", "0123456789abcdefghijklmnopqrstu")]),
+        "SECRET_KEY is too short for HS256: 31 bytes",
+    );
+    // The same environment in debug mode starts, with a random key in place of the missing one.
+    let (ok, output) = binary::run(&["check"], &without_key(&[("DEBUG", "true")]));
+    assert!(ok, "{output}");
+}
+
+#[test]
+fn a_zero_housekeeping_interval_is_refused() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = sqlite_url(&dir);
+    both_refuse(
+        &production(&url, &[("IMHOTEP_HOUSEKEEPING__FLUSH_INTERVAL", "0s")]),
+        "housekeeping.flush_interval must be longer than 0s",
+    );
+    // Turning housekeeping off is its own setting.
+    let off = production(&url, &[("IMHOTEP_HOUSEKEEPING__ENABLED", "false")]);
+    let (ok, output) = binary::run(&["check"], &off);
+    assert!(ok, "{output}");
+}
+
+#[test]
 fn settings_out_of_bounds_are_refused() {
     let dir = tempfile::tempdir().expect("temp dir");
     let url = sqlite_url(&dir);
@@ -168,7 +203,7 @@ fn check_masks_credentials() {
     let env = production(&with_password, &[("EMAIL_HOST_USER", "postmark-api-token-1234")]);
     let (ok, output) = binary::run(&["check"], &env);
     if !ok && output.contains("connecting to the database") && std::env::var("REQUIRE_POSTGRES").as_deref() != Ok("1") {
-        eprintln!("\n*** SKIPPED: PostgreSQL is unreachable; set REQUIRE_POSTGRES=1 to fail instead ***\n");
+        crate::helpers::announce_skip("PostgreSQL is unreachable");
         return;
     }
     assert!(ok, "{output}");

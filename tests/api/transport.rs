@@ -1,4 +1,4 @@
-//! Transport conventions (API.md §1.1): media types, malformed bodies, methods, unknown paths,
+//! Transport conventions: media types, malformed bodies, methods, unknown paths,
 //! trailing slashes, body limits, health probes.
 
 use crate::helpers::{Backend, PASSWORD, spawn_app};

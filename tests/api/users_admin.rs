@@ -1,5 +1,5 @@
-//! `GET users/` and `users/{id}/` (API.md §2.3, §2.5), read-only fields, profile fields, custom
-//! claims and the privilege cases PR-01…PR-04 of SECURITY.md.
+//! `GET users/` and `users/{id}/`: read-only fields, profile fields, custom claims, and who may
+//! read, change or delete whom (staff, other users, hidden users).
 
 use serde_json::json;
 

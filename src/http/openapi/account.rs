@@ -2,7 +2,7 @@
 #![allow(dead_code)]
 
 use super::schemas::{
-    BadRequest, Detail, EmailChangeConfirmRequest, EmailRequest, ResetEmailConfirmRequest, ResetPasswordConfirmRequest,
+    BadRequest, EmailChangeConfirmRequest, EmailRequest, ResetEmailConfirmRequest, ResetPasswordConfirmRequest,
     SetEmailRequest, SetPasswordRequest, Unauthorized,
 };
 
@@ -60,7 +60,6 @@ fn users_reset_password() {}
         (status = 204, description = "Reset"),
         (status = 400, response = BadRequest),
         (status = 401, response = Unauthorized),
-        (status = 403, description = "The link is stale", body = Detail),
     ))]
 fn users_reset_password_confirm() {}
 
@@ -118,6 +117,5 @@ fn users_reset_email() {}
         (status = 204, description = "Changed"),
         (status = 400, response = BadRequest),
         (status = 401, response = Unauthorized),
-        (status = 403, description = "The link is stale", body = Detail),
     ))]
 fn users_reset_email_confirm() {}

@@ -3,16 +3,10 @@
 //! revocations of one session queue up in one order and cannot deadlock.
 
 use chrono::{DateTime, Utc};
-use sqlx::postgres::PgConnection;
 
-use super::{PgStore, blacklist_in};
-use crate::store::models::{
-    AccessCheck, IssuedToken, NewSession, Revocation, RotationState, SessionRow, TokenRecord, TokenStatus,
-};
-use crate::store::{StoreError, now, user_columns};
-
-/// Columns of [`SessionRow`].
-const SESSION_COLUMNS: &str = "id, user_id, created_at, last_used_at, expires_at, user_agent, ip, revoked_at";
+use super::{PgStore, blacklist_in, revoke_in};
+use crate::store::models::{IssuedToken, NewSession, Revocation, RotationState, TokenRecord, TokenStatus};
+use crate::store::{StoreError, now};
 
 /// One rotation in one round trip. `kept` locks the session first (a loser of a race waits there
 /// for the winner's commit); `bl` is the compare-and-set: only one caller's blacklist row for the
@@ -169,13 +163,6 @@ impl PgStore {
         }))
     }
 
-    pub async fn revoke_sessions(&self, revocation: Revocation<'_>) -> Result<u64, StoreError> {
-        let mut tx = self.pool.begin().await?;
-        let revoked = revoke_in(&mut tx, revocation, now()).await?;
-        tx.commit().await?;
-        Ok(revoked)
-    }
-
     pub async fn end_session_of(&self, token: &TokenRecord) -> Result<bool, StoreError> {
         let at = now();
         let mut tx = self.pool.begin().await?;
@@ -201,92 +188,6 @@ impl PgStore {
         }
         tx.commit().await?;
         Ok(true)
-    }
-
-    pub async fn list_sessions(&self, user_id: Option<i64>, now: DateTime<Utc>) -> Result<Vec<SessionRow>, StoreError> {
-        let sessions = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            "SELECT {SESSION_COLUMNS} FROM sessions \
-             WHERE revoked_at IS NULL AND expires_at > $1 AND user_id IS NOT NULL \
-               AND ($2::bigint IS NULL OR user_id = $2) \
-             ORDER BY created_at DESC, id"
-        )))
-        .bind(now)
-        .bind(user_id)
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(sessions)
-    }
-
-    pub async fn user_for_access(&self, id: i64, sid: &str) -> Result<Option<AccessCheck>, StoreError> {
-        let row = sqlx::query_as(concat!(
-            "SELECT u.*, (s.id IS NOT NULL AND s.revoked_at IS NULL) AS session_live FROM (SELECT ",
-            user_columns!(),
-            " FROM users WHERE id = $1) u LEFT JOIN sessions s ON s.id = $2 AND s.user_id = u.id"
-        ))
-        .bind(id)
-        .bind(sid)
-        .fetch_optional(&self.pool)
-        .await?;
-        Ok(row)
-    }
-}
-
-/// Revokes sessions as [`crate::store::Store::revoke_sessions`] describes, inside the caller's
-/// transaction: the session rows first (locking them), then their tokens.
-pub(super) async fn revoke_in(
-    conn: &mut PgConnection,
-    revocation: Revocation<'_>,
-    at: DateTime<Utc>,
-) -> Result<u64, sqlx::Error> {
-    match revocation {
-        Revocation::Session { id, owner } => {
-            let revoked = sqlx::query(
-                "UPDATE sessions SET revoked_at = $2 \
-                 WHERE id = $1 AND revoked_at IS NULL AND ($3::bigint IS NULL OR user_id = $3)",
-            )
-            .bind(id)
-            .bind(at)
-            .bind(owner)
-            .execute(&mut *conn)
-            .await?
-            .rows_affected();
-            if revoked > 0 {
-                sqlx::query(
-                    "INSERT INTO blacklisted_tokens (token_id, blacklisted_at) \
-                     SELECT id, $2 FROM outstanding_tokens WHERE session_id = $1 AND expires_at > $2 \
-                     ON CONFLICT (token_id) DO NOTHING",
-                )
-                .bind(id)
-                .bind(at)
-                .execute(&mut *conn)
-                .await?;
-            }
-            Ok(revoked)
-        }
-        Revocation::User { user_id, keep } => {
-            let revoked = sqlx::query(
-                "UPDATE sessions SET revoked_at = $2 \
-                 WHERE user_id = $1 AND revoked_at IS NULL AND ($3::text IS NULL OR id <> $3)",
-            )
-            .bind(user_id)
-            .bind(at)
-            .bind(keep)
-            .execute(&mut *conn)
-            .await?
-            .rows_affected();
-            sqlx::query(
-                "INSERT INTO blacklisted_tokens (token_id, blacklisted_at) \
-                 SELECT id, $2 FROM outstanding_tokens \
-                 WHERE user_id = $1 AND expires_at > $2 AND ($3::text IS NULL OR session_id IS DISTINCT FROM $3) \
-                 ON CONFLICT (token_id) DO NOTHING",
-            )
-            .bind(user_id)
-            .bind(at)
-            .bind(keep)
-            .execute(&mut *conn)
-            .await?;
-            Ok(revoked)
-        }
     }
 }
 

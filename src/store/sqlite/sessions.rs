@@ -5,14 +5,9 @@
 use chrono::{DateTime, Utc};
 use sqlx::sqlite::SqliteConnection;
 
-use super::{SqliteStore, blacklist_in, record_in};
-use crate::store::models::{
-    AccessCheck, IssuedToken, NewSession, Revocation, RotationState, SessionRow, TokenRecord, TokenStatus,
-};
-use crate::store::{StoreError, now, user_columns};
-
-/// Columns of [`SessionRow`].
-const SESSION_COLUMNS: &str = "id, user_id, created_at, last_used_at, expires_at, user_agent, ip, revoked_at";
+use super::{SqliteStore, blacklist_in, record_in, revoke_in};
+use crate::store::models::{IssuedToken, NewSession, Revocation, RotationState, TokenRecord, TokenStatus};
+use crate::store::{StoreError, now};
 
 impl SqliteStore {
     pub async fn rotate(
@@ -126,13 +121,6 @@ impl SqliteStore {
         }))
     }
 
-    pub async fn revoke_sessions(&self, revocation: Revocation<'_>) -> Result<u64, StoreError> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        let revoked = revoke_in(&mut tx, revocation, now()).await?;
-        tx.commit().await?;
-        Ok(revoked)
-    }
-
     pub async fn end_session_of(&self, token: &TokenRecord) -> Result<bool, StoreError> {
         let at = now();
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
@@ -151,34 +139,6 @@ impl SqliteStore {
         tx.commit().await?;
         Ok(true)
     }
-
-    pub async fn list_sessions(&self, user_id: Option<i64>, now: DateTime<Utc>) -> Result<Vec<SessionRow>, StoreError> {
-        let sessions = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            "SELECT {SESSION_COLUMNS} FROM sessions \
-             WHERE revoked_at IS NULL AND expires_at > ? AND user_id IS NOT NULL \
-               AND (? IS NULL OR user_id = ?) \
-             ORDER BY created_at DESC, id"
-        )))
-        .bind(now)
-        .bind(user_id)
-        .bind(user_id)
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(sessions)
-    }
-
-    pub async fn user_for_access(&self, id: i64, sid: &str) -> Result<Option<AccessCheck>, StoreError> {
-        let row = sqlx::query_as(concat!(
-            "SELECT u.*, (s.id IS NOT NULL AND s.revoked_at IS NULL) AS session_live FROM (SELECT ",
-            user_columns!(),
-            " FROM users WHERE id = ?) u LEFT JOIN sessions s ON s.id = ? AND s.user_id = u.id"
-        ))
-        .bind(id)
-        .bind(sid)
-        .fetch_optional(&self.pool)
-        .await?;
-        Ok(row)
-    }
 }
 
 async fn insert_session(conn: &mut SqliteConnection, session: &NewSession) -> Result<(), sqlx::Error> {
@@ -196,70 +156,6 @@ async fn insert_session(conn: &mut SqliteConnection, session: &NewSession) -> Re
     .execute(conn)
     .await?;
     Ok(())
-}
-
-/// Revokes sessions as [`crate::store::Store::revoke_sessions`] describes, inside the caller's
-/// `BEGIN IMMEDIATE` transaction.
-pub(super) async fn revoke_in(
-    conn: &mut SqliteConnection,
-    revocation: Revocation<'_>,
-    at: DateTime<Utc>,
-) -> Result<u64, sqlx::Error> {
-    match revocation {
-        Revocation::Session { id, owner } => {
-            let revoked = sqlx::query(
-                "UPDATE sessions SET revoked_at = ? \
-                 WHERE id = ? AND revoked_at IS NULL AND (? IS NULL OR user_id = ?)",
-            )
-            .bind(at)
-            .bind(id)
-            .bind(owner)
-            .bind(owner)
-            .execute(&mut *conn)
-            .await?
-            .rows_affected();
-            if revoked > 0 {
-                sqlx::query(
-                    "INSERT INTO blacklisted_tokens (token_id, blacklisted_at) \
-                     SELECT id, ? FROM outstanding_tokens WHERE session_id = ? AND expires_at > ? \
-                     ON CONFLICT (token_id) DO NOTHING",
-                )
-                .bind(at)
-                .bind(id)
-                .bind(at)
-                .execute(&mut *conn)
-                .await?;
-            }
-            Ok(revoked)
-        }
-        Revocation::User { user_id, keep } => {
-            let revoked = sqlx::query(
-                "UPDATE sessions SET revoked_at = ? \
-                 WHERE user_id = ? AND revoked_at IS NULL AND (? IS NULL OR id <> ?)",
-            )
-            .bind(at)
-            .bind(user_id)
-            .bind(keep)
-            .bind(keep)
-            .execute(&mut *conn)
-            .await?
-            .rows_affected();
-            sqlx::query(
-                "INSERT INTO blacklisted_tokens (token_id, blacklisted_at) \
-                 SELECT id, ? FROM outstanding_tokens \
-                 WHERE user_id = ? AND expires_at > ? AND (? IS NULL OR session_id IS NOT ?) \
-                 ON CONFLICT (token_id) DO NOTHING",
-            )
-            .bind(at)
-            .bind(user_id)
-            .bind(at)
-            .bind(keep)
-            .bind(keep)
-            .execute(&mut *conn)
-            .await?;
-            Ok(revoked)
-        }
-    }
 }
 
 /// A recorded token, if the row had all three values.

@@ -1,18 +1,67 @@
-//! The statements of an import (`imhotep import-django`), written once for both databases:
-//! multi-row statements built with sqlx's `QueryBuilder`, which writes each dialect's placeholders.
-//! Each store runs them inside its own transaction.
+//! An import (`imhotep import-django`): multi-row statements built with sqlx's `QueryBuilder`, run in
+//! one transaction; then the database moves its id counter past the imported ids
+//! ([`Dialect::move_user_ids_past_imported`]).
 
 use chrono::{DateTime, Utc};
-use sqlx::{Database, Encode, QueryBuilder, Type};
+use sqlx::{Database, Encode, Executor, IntoArguments, QueryBuilder, Type};
 
-use super::models::{ImportedBlacklisting, ImportedToken, ImportedUser};
+use super::{Dialect, SqlStore};
+use crate::store::StoreError;
+use crate::store::models::{ImportBatch, ImportCounts, ImportedBlacklisting, ImportedToken, ImportedUser};
+
+impl<DB> SqlStore<DB>
+where
+    DB: Dialect,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    DB::Arguments: IntoArguments<DB>,
+    for<'t> &'t str: Encode<'t, DB> + Type<DB>,
+    for<'t> i64: Encode<'t, DB> + Type<DB>,
+    for<'t> bool: Encode<'t, DB> + Type<DB>,
+    for<'t> DateTime<Utc>: Encode<'t, DB> + Type<DB>,
+    for<'t> Option<i64>: Encode<'t, DB>,
+    for<'t> Option<DateTime<Utc>>: Encode<'t, DB>,
+{
+    pub async fn import_batch(
+        &self,
+        batch: &ImportBatch,
+        progress: &(dyn Fn(u64) + Sync),
+    ) -> Result<ImportCounts, StoreError> {
+        let mut counts = ImportCounts::default();
+        let mut tx = DB::begin_write(&self.pool).await?;
+        for chunk in batch.new_users.chunks(ROWS_PER_STATEMENT) {
+            let result = insert_users(chunk).build().execute(&mut *tx).await;
+            counts.users_inserted += DB::rows_affected(&result.map_err(StoreError::from_users_write)?);
+            progress(chunk.len() as u64);
+        }
+        for user in &batch.changed_users {
+            let result = update_user(user).build().execute(&mut *tx).await;
+            counts.users_updated += DB::rows_affected(&result.map_err(StoreError::from_users_write)?);
+            progress(1);
+        }
+        for chunk in batch.tokens.chunks(ROWS_PER_STATEMENT) {
+            let result = insert_tokens(chunk).build().execute(&mut *tx).await?;
+            counts.tokens_inserted += DB::rows_affected(&result);
+            progress(chunk.len() as u64);
+        }
+        for chunk in batch.blacklist.chunks(ROWS_PER_STATEMENT) {
+            let result = insert_blacklist(chunk).build().execute(&mut *tx).await?;
+            counts.blacklisted_inserted += DB::rows_affected(&result);
+            progress(chunk.len() as u64);
+        }
+        if !batch.new_users.is_empty() {
+            DB::move_user_ids_past_imported(&mut tx).await?;
+        }
+        tx.commit().await?;
+        Ok(counts)
+    }
+}
 
 /// Rows per statement: at 12 parameters a row, well inside both databases' parameter limits
 /// (65 535 for PostgreSQL, 32 766 for SQLite), and few enough round trips for 100 000 users.
-pub(super) const ROWS_PER_STATEMENT: usize = 1000;
+const ROWS_PER_STATEMENT: usize = 1000;
 
 /// `INSERT` of whole user rows, ids included (the stores move their id counters past them).
-pub(super) fn insert_users<DB>(users: &[ImportedUser]) -> QueryBuilder<DB>
+fn insert_users<DB>(users: &[ImportedUser]) -> QueryBuilder<DB>
 where
     DB: Database,
     for<'t> &'t str: Encode<'t, DB> + Type<DB>,
@@ -44,7 +93,7 @@ where
 }
 
 /// `UPDATE` of every column but the id of one user (`--update`, rare: one statement per row).
-pub(super) fn update_user<DB>(imported: &ImportedUser) -> QueryBuilder<DB>
+fn update_user<DB>(imported: &ImportedUser) -> QueryBuilder<DB>
 where
     DB: Database,
     for<'t> &'t str: Encode<'t, DB> + Type<DB>,
@@ -84,7 +133,7 @@ where
 
 /// `INSERT` of outstanding tokens; a jti already recorded is skipped, and a `user_id` that names
 /// no user becomes NULL, as in `record_outstanding`.
-pub(super) fn insert_tokens<DB>(tokens: &[ImportedToken]) -> QueryBuilder<DB>
+fn insert_tokens<DB>(tokens: &[ImportedToken]) -> QueryBuilder<DB>
 where
     DB: Database,
     for<'t> &'t str: Encode<'t, DB> + Type<DB>,
@@ -110,7 +159,7 @@ where
 }
 
 /// `INSERT` of blacklist rows by jti; a token already blacklisted is skipped.
-pub(super) fn insert_blacklist<DB>(rows: &[ImportedBlacklisting]) -> QueryBuilder<DB>
+fn insert_blacklist<DB>(rows: &[ImportedBlacklisting]) -> QueryBuilder<DB>
 where
     DB: Database,
     for<'t> &'t str: Encode<'t, DB> + Type<DB>,

@@ -1,0 +1,118 @@
+//! The statements PostgreSQL and SQLite both accept, written once: [`SqlStore`] is generic over
+//! sqlx's `Database`, and `PgStore` and `SqliteStore` are its two instances. SQLite reads `$n`
+//! placeholders as PostgreSQL does, `CAST($n AS TEXT)` types a parameter that is only compared with
+//! NULL, and `TRUE`/`FALSE`/`IS DISTINCT FROM` mean the same in both. What the dialects do
+//! differently (row locks, `FOR UPDATE SKIP LOCKED`, the one-statement rotation, sequences) stays in
+//! `store/postgres/` and `store/sqlite/`.
+//!
+//! Each file here has one `impl` whose `where` clause names what its statements bind and read: sqlx
+//! has no way to say "a database that encodes `i64`" once for every impl.
+
+mod accounts;
+mod admin;
+mod import;
+mod outbox;
+mod sessions;
+mod throttle;
+mod tokens;
+
+use std::fmt;
+use std::future::Future;
+
+use sqlx::{Database, Executor, IntoArguments, Pool, Postgres, Sqlite, Transaction};
+
+pub(super) use sessions::revoke_in;
+pub(super) use tokens::{blacklist_in, record_in};
+
+use super::StoreError;
+
+/// A pool of connections to one database, of either kind.
+pub struct SqlStore<DB: Database> {
+    pub(super) pool: Pool<DB>,
+}
+
+impl<DB: Database> Clone for SqlStore<DB> {
+    fn clone(&self) -> Self {
+        Self {
+            pool: self.pool.clone(),
+        }
+    }
+}
+
+impl<DB: Database> fmt::Debug for SqlStore<DB> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SqlStore").field("pool", &self.pool).finish()
+    }
+}
+
+/// What the shared code does differently per database.
+pub trait Dialect: Database {
+    /// Rows changed by a statement (each driver has its own result type).
+    fn rows_affected(result: &Self::QueryResult) -> u64;
+
+    /// Starts a transaction that writes. PostgreSQL: a plain `BEGIN` (row locks and conditional
+    /// updates do the rest). SQLite: `BEGIN IMMEDIATE`, which takes the write lock up front, so two
+    /// writers never both hold a read lock and fail upgrading it; the second waits (`busy_timeout`).
+    fn begin_write(pool: &Pool<Self>) -> impl Future<Output = Result<Transaction<'static, Self>, sqlx::Error>> + Send;
+
+    /// After an import wrote users with their own ids: makes the next registration's id larger than
+    /// any of them, and never moves the counter backwards (ids of deleted users stay unused).
+    fn move_user_ids_past_imported(
+        tx: &mut Transaction<'_, Self>,
+    ) -> impl Future<Output = Result<(), sqlx::Error>> + Send;
+}
+
+impl Dialect for Postgres {
+    fn rows_affected(result: &Self::QueryResult) -> u64 {
+        result.rows_affected()
+    }
+
+    fn begin_write(pool: &Pool<Self>) -> impl Future<Output = Result<Transaction<'static, Self>, sqlx::Error>> + Send {
+        pool.begin()
+    }
+
+    async fn move_user_ids_past_imported(tx: &mut Transaction<'_, Self>) -> Result<(), sqlx::Error> {
+        sqlx::query(
+            "SELECT setval(pg_get_serial_sequence('users', 'id'), GREATEST( \
+             (SELECT COALESCE(MAX(id), 0) FROM users), \
+             COALESCE(pg_sequence_last_value(pg_get_serial_sequence('users', 'id')::regclass), 0), \
+             1))",
+        )
+        .execute(&mut **tx)
+        .await?;
+        Ok(())
+    }
+}
+
+impl Dialect for Sqlite {
+    fn rows_affected(result: &Self::QueryResult) -> u64 {
+        result.rows_affected()
+    }
+
+    fn begin_write(pool: &Pool<Self>) -> impl Future<Output = Result<Transaction<'static, Self>, sqlx::Error>> + Send {
+        pool.begin_with("BEGIN IMMEDIATE")
+    }
+
+    /// Nothing to do: explicit ids move `sqlite_sequence` (AUTOINCREMENT) past them by themselves.
+    async fn move_user_ids_past_imported(_tx: &mut Transaction<'_, Self>) -> Result<(), sqlx::Error> {
+        Ok(())
+    }
+}
+
+impl<DB> SqlStore<DB>
+where
+    DB: Dialect,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    DB::Arguments: IntoArguments<DB>,
+{
+    /// A `SELECT 1` round trip.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    /// Waits for checked-out connections to come back, then closes them all.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
