@@ -13,10 +13,11 @@ use crate::auth::jwt::TokenService;
 use crate::auth::keys::KeyRing;
 use crate::auth::limits::Limits;
 use crate::auth::links::LinkTokens;
+use crate::auth::mfa::MfaOptions;
 use crate::auth::notify::MailRenderer;
 use crate::auth::outbox::Outbox;
 use crate::auth::password::PasswordHasher;
-use crate::auth::{Accounts, Sessions};
+use crate::auth::{Accounts, Mfa, Sessions};
 use crate::background::Background;
 use crate::config::{EmailBackendKind, Settings};
 use crate::http::client_ip::ClientIpSource;
@@ -156,6 +157,12 @@ pub fn build_state(settings: Settings, store: Store) -> anyhow::Result<(AppState
         outbox.bell(),
         Limits::new(store.clone(), &settings.throttle),
     );
+    let mfa = Mfa::new(
+        store.clone(),
+        &mfa_options(&settings),
+        Limits::new(store.clone(), &settings.throttle),
+        outbox.bell(),
+    );
     let metrics = Metrics::default();
     let sessions = Sessions::new(
         store.clone(),
@@ -168,12 +175,27 @@ pub fn build_state(settings: Settings, store: Store) -> anyhow::Result<(AppState
         settings: Arc::new(settings),
         accounts: Arc::new(accounts),
         sessions: Arc::new(sessions),
+        mfa: Arc::new(mfa),
         store,
         metrics,
         client_ip,
         keys,
     };
     Ok((state, outbox))
+}
+
+/// Two-factor login's part of the settings.
+fn mfa_options(settings: &Settings) -> MfaOptions {
+    let issuer = match settings.mfa.issuer.as_str() {
+        "" => settings.djoser.email_frontend_site_name.clone(),
+        issuer => issuer.to_owned(),
+    };
+    MfaOptions {
+        key_material: settings.mfa.key_material(&settings.secret_key).to_vec(),
+        issuer,
+        ticket_lifetime: settings.mfa.ticket_lifetime,
+        required_for_staff: settings.djoser.mfa_required_for_staff,
+    }
 }
 
 fn mail_backend(settings: &Settings) -> Backend {

@@ -3,7 +3,7 @@
 //! `flushexpiredtokens` does from cron. Expired tokens are refused whether or not their rows exist,
 //! so a missed or failed run only leaves rows behind for the next one.
 //!
-//! The same run deletes throttle counters whose window and backoff are over, outbox rows sent more
+//! The same run deletes throttle counters whose window and backoff are over, expired MFA tickets, outbox rows sent more
 //! than `outbox.retention` ago and failed ones older than 30 days, so a flood leaves no lasting
 //! weight in the database.
 
@@ -45,6 +45,10 @@ async fn flush_once(store: &Store, mail_retention: Duration) {
     match store.purge_throttle_counters(now.timestamp_millis()).await {
         Ok(deleted) => tracing::info!(deleted, "purged expired throttle counters"),
         Err(error) => tracing::warn!(%error, "purging throttle counters failed; retrying next interval"),
+    }
+    match store.mfa_purge_tickets(now.timestamp_millis()).await {
+        Ok(deleted) => tracing::info!(deleted, "purged expired MFA tickets"),
+        Err(error) => tracing::warn!(%error, "purging MFA tickets failed; retrying next interval"),
     }
     let before = |age: Duration| {
         chrono::TimeDelta::from_std(age)

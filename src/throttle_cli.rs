@@ -10,7 +10,8 @@ use clap::Subcommand;
 
 use crate::app::connect_store;
 use crate::auth::limits::{
-    LOGIN_CLIENT_PREFIX, LOGIN_PREFIX, MAIL_ADDRESS_PREFIX, MAIL_GLOBAL, MAIL_PREFIX, address_key, client_key,
+    LOGIN_CLIENT_PREFIX, LOGIN_PREFIX, MAIL_ADDRESS_PREFIX, MAIL_GLOBAL, MAIL_PREFIX, MFA_PREFIX, address_key,
+    client_key,
 };
 use crate::config::Settings;
 use crate::http::client_ip::ClientIp;
@@ -73,6 +74,9 @@ fn describe(key: &str) -> (String, String) {
     if let Some(address) = key.strip_prefix(MAIL_ADDRESS_PREFIX) {
         return ("mail per address".into(), address.into());
     }
+    if let Some(account) = key.strip_prefix(MFA_PREFIX) {
+        return ("code backoff".into(), account.into());
+    }
     if let Some((kind, address)) = key.strip_prefix(MAIL_PREFIX).and_then(|rest| rest.split_once(':')) {
         return (format!("mail {kind}"), address.into());
     }
@@ -95,6 +99,9 @@ async fn clear_email(store: &Store, email: &str) -> anyhow::Result<()> {
         .await?;
     deleted += store
         .throttle_clear_matching(&format!("{MAIL_ADDRESS_PREFIX}{key}"), None)
+        .await?;
+    deleted += store
+        .throttle_clear_matching(&format!("{MFA_PREFIX}{key}"), None)
         .await?;
     for kind in EmailKind::ALL {
         deleted += store

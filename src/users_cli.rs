@@ -9,7 +9,9 @@ use clap::Subcommand;
 
 use crate::app::connect_store;
 use crate::auth::email::key_for;
+use crate::auth::notify::queued;
 use crate::config::Settings;
+use crate::mail::EmailKind;
 use crate::store::models::User;
 use crate::store::{Store, StoreError};
 use crate::terminal::escaped;
@@ -49,6 +51,12 @@ pub enum UsersAction {
     /// version with other rules). Exits 1 if an address needs the operator: it has no key under
     /// the new rules (look-alike characters), or its new key belongs to another account.
     Rekey,
+    /// Remove every second factor, recovery code and pending MFA ticket of the user (they lost their
+    /// device and their codes), so that they log in with the password alone; they are e-mailed.
+    MfaReset {
+        /// The user's id, or their e-mail (any case).
+        user: String,
+    },
     /// Delete the user and their token rows. Refuses without --yes.
     Delete {
         /// The user's id, or their e-mail (any case).
@@ -66,9 +74,11 @@ pub async fn run(settings: &Settings, action: UsersAction) -> anyhow::Result<()>
         UsersAction::List => list(&store).await,
         UsersAction::Show { user } => {
             let user = find(&store, &user).await?;
-            print!("{}", details(&user));
+            let mfa = mfa_summary(&store, &user).await?;
+            print!("{}", details(&user, mfa));
             Ok(())
         }
+        UsersAction::MfaReset { user } => mfa_reset(&store, &user).await,
         UsersAction::Activate { user } => set_flag(&store, &user, Flag::Active, true).await,
         UsersAction::Deactivate { user } => suspend(&store, &user).await,
         UsersAction::SetStaff { user, off } => set_flag(&store, &user, Flag::Staff, !off).await,
@@ -132,8 +142,44 @@ async fn list(store: &Store) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Whether the user logs in with a second factor: `off`, or `on (N factor(s), M recovery code(s) left)`.
+async fn mfa_summary(store: &Store, user: &User) -> anyhow::Result<String> {
+    let factors = store.mfa_active_factors(user.id).await?;
+    if factors == 0 {
+        return Ok("off".to_owned());
+    }
+    let codes = store.mfa_codes_left(user.id).await?;
+    Ok(format!("on ({factors} factor(s), {codes} recovery code(s) left)"))
+}
+
+/// `users mfa-reset`: one transaction removes the factors, codes and tickets and queues the notice.
+async fn mfa_reset(store: &Store, reference: &str) -> anyhow::Result<()> {
+    let user = find(store, reference).await?;
+    let notice = [queued(EmailKind::MfaFactorRemoved, &user.email)];
+    let removed = store.mfa_reset(user.id, &notice).await?;
+    if removed == 0 {
+        println!(
+            "user {} ({}): no second factor; nothing changed",
+            user.id,
+            escaped(&user.email)
+        );
+        return Ok(());
+    }
+    tracing::warn!(
+        user_id = user.id,
+        factors = removed,
+        "second factors reset by an operator"
+    );
+    println!(
+        "user {} ({}): {removed} second factor(s) and the recovery codes removed; the password alone logs in now",
+        user.id,
+        escaped(&user.email)
+    );
+    Ok(())
+}
+
 /// One user's fields, one per line; the password only as usable or unusable.
-fn details(user: &User) -> String {
+fn details(user: &User, mfa: String) -> String {
     let usable = !user.password.is_empty() && !user.password.starts_with('!');
     let rows = [
         ("id", user.id.to_string()),
@@ -151,6 +197,7 @@ fn details(user: &User) -> String {
         ("staff", yes_no(user.is_staff).to_owned()),
         ("superuser", yes_no(user.is_superuser).to_owned()),
         ("password", if usable { "usable" } else { "unusable" }.to_owned()),
+        ("mfa", mfa),
         ("date joined", timestamp(&user.date_joined)),
         (
             "last login",

@@ -1,5 +1,5 @@
 //! Abuse limits that every instance shares through the store: the per-account backoff after failed
-//! password checks (logins and `current_password`), and the per-recipient spacing and global cap of
+//! password checks (logins and `current_password`) and failed second-factor codes, and the per-recipient spacing and global cap of
 //! link e-mails. Decisions only; the counting is one atomic statement in the store per counter.
 //!
 //! Accounts and recipients are keyed by the lower-cased address the client sent, whether or not an
@@ -27,6 +27,8 @@ const GLOBAL_WARNING_EVERY: Duration = Duration::from_secs(60);
 pub const LOGIN_PREFIX: &str = "login:";
 /// Prefix of an account + client failure counter: `login_client:<address key>|<client>`.
 pub const LOGIN_CLIENT_PREFIX: &str = "login_client:";
+/// Prefix of an account's second-factor code counter; the address key follows.
+pub const MFA_PREFIX: &str = "mfa:";
 /// Prefix of a per-recipient, per-kind spacing counter: `mail:<kind>:<address key>`.
 pub const MAIL_PREFIX: &str = "mail:";
 /// Prefix of a per-recipient counter: `mail_address:<address key>`.
@@ -64,31 +66,7 @@ impl Limits {
     /// attempt, or refuses it while the account's backoff runs. A refused attempt must not be
     /// checked at all, so a right and a wrong password get the same answer during the wait.
     pub async fn begin_password_check(&self, account: &str, client: IpAddr) -> Result<(), AuthError> {
-        if !self.settings.enabled {
-            return Ok(());
-        }
-        let settings = &self.settings;
-        let limits = (
-            millis(settings.failure_window),
-            i64::from(settings.failures_before_backoff),
-            millis(settings.max_lockout),
-        );
-        let key = format!("{LOGIN_PREFIX}{}", address_key(account));
-        match self.store.throttle_attempt(&key, now_ms(), limits).await? {
-            Hit::Allowed { .. } => Ok(()),
-            Hit::Refused { until_ms } => {
-                metrics::login_backoff();
-                let wait = wait_until(until_ms);
-                tracing::warn!(
-                    group = "login_backoff",
-                    client = %mask_client(client),
-                    account = %mask_address(account),
-                    retry_after = wait.as_secs(),
-                    "password check refused: the account's backoff is running"
-                );
-                Err(AuthError::Throttled(wait))
-            }
-        }
+        self.begin_check(LOGIN_PREFIX, account, client).await
     }
 
     /// After a password check that [`Limits::begin_password_check`] let through: a success forgets
@@ -108,6 +86,52 @@ impl Limits {
             self.store.throttle_hit(&pair, i64::MAX, window, now_ms()).await?;
         }
         Ok(())
+    }
+
+    /// Before checking a second-factor code of the account with address `account`: the same
+    /// backoff as passwords, on a counter of its own, so that a right password (which clears the
+    /// password counter) does not also forget the wrong codes sent after it.
+    pub async fn begin_code_check(&self, account: &str, client: IpAddr) -> Result<(), AuthError> {
+        self.begin_check(MFA_PREFIX, account, client).await
+    }
+
+    /// After a code check that [`Limits::begin_code_check`] let through: a right code forgets the
+    /// account's wrong ones (a wrong one stays counted by the attempt itself).
+    pub async fn end_code_check(&self, account: &str, succeeded: bool) -> Result<(), AuthError> {
+        if self.settings.enabled && succeeded {
+            let key = format!("{MFA_PREFIX}{}", address_key(account));
+            self.store.throttle_clear(&key, &key).await?;
+        }
+        Ok(())
+    }
+
+    async fn begin_check(&self, prefix: &str, account: &str, client: IpAddr) -> Result<(), AuthError> {
+        if !self.settings.enabled {
+            return Ok(());
+        }
+        let settings = &self.settings;
+        let limits = (
+            millis(settings.failure_window),
+            i64::from(settings.failures_before_backoff),
+            millis(settings.max_lockout),
+        );
+        let key = format!("{prefix}{}", address_key(account));
+        match self.store.throttle_attempt(&key, now_ms(), limits).await? {
+            Hit::Allowed { .. } => Ok(()),
+            Hit::Refused { until_ms } => {
+                metrics::login_backoff();
+                let wait = wait_until(until_ms);
+                tracing::warn!(
+                    group = "login_backoff",
+                    client = %mask_client(client),
+                    account = %mask_address(account),
+                    retry_after = wait.as_secs(),
+                    "{} check refused: the account's backoff is running",
+                    if prefix == MFA_PREFIX { "code" } else { "password" }
+                );
+                Err(AuthError::Throttled(wait))
+            }
+        }
     }
 
     /// Before queueing a `kind` e-mail to `address` (as sent, lower-cased): at most one per kind per

@@ -7,6 +7,7 @@ pub mod jwt;
 pub mod keys;
 pub mod limits;
 pub mod links;
+pub mod mfa;
 pub mod notify;
 pub mod outbox;
 pub mod password;
@@ -15,6 +16,7 @@ pub mod sessions;
 use crate::store::StoreError;
 
 pub use accounts::Accounts;
+pub use mfa::Mfa;
 pub use sessions::Sessions;
 
 /// Why a domain operation did not succeed.
@@ -59,6 +61,21 @@ pub enum AuthError {
     /// A limit of `[throttle]` refused the request; it may be tried again after the wait.
     #[error("throttled for {0:?}")]
     Throttled(std::time::Duration),
+    /// A second-factor code (TOTP or recovery code, named by its field) is wrong, replayed or used up.
+    #[error("invalid second-factor code")]
+    InvalidCode(&'static str),
+    /// A change of an account with a second factor came without a code.
+    #[error("a second-factor code is required")]
+    CodeRequired,
+    /// An MFA ticket is unknown, expired, spent or burnt by wrong codes.
+    #[error("invalid MFA ticket")]
+    InvalidTicket,
+    /// No such factor of the caller's (or not in the state the request needs).
+    #[error("no such factor")]
+    FactorNotFound,
+    /// Randomness or encryption failed (a fault of the host, never of the request).
+    #[error("{0}")]
+    Crypto(&'static str),
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error("password hashing failed")]

@@ -72,7 +72,11 @@ impl MailRenderer {
             | EmailKind::PasswordChangedConfirmation
             | EmailKind::UsernameChangedConfirmation
             | EmailKind::EmailChangeNotice
-            | EmailKind::RegistrationAttempt => None,
+            | EmailKind::RegistrationAttempt
+            | EmailKind::MfaFactorAdded
+            | EmailKind::MfaFactorRemoved
+            | EmailKind::MfaRecoveryCodesRegenerated
+            | EmailKind::MfaRecoveryCodeUsed => None,
         }
     }
 }

@@ -10,6 +10,7 @@ pub mod key_strength;
 mod keys;
 mod lenient;
 pub mod limits;
+mod mfa;
 mod operations;
 mod secret;
 mod sections;
@@ -23,6 +24,7 @@ use serde::{Deserialize, Serialize};
 
 pub use cookies::{CookieSettings, SameSite};
 pub use keys::{KeyEntry, KeySettings, KeyUse};
+pub use mfa::MfaSettings;
 pub use operations::{CorsSettings, HousekeepingSettings, LogFormat, LogSettings, MetricsSettings};
 pub use secret::{Secret, mask_url};
 pub use sections::{
@@ -103,6 +105,8 @@ pub struct Settings {
     pub cookies: CookieSettings,
     /// Several JWT keys with a `kid` each, and a directory of keys re-read while running.
     pub keys: KeySettings,
+    /// Two-factor login.
+    pub mfa: MfaSettings,
 }
 
 impl Default for Settings {
@@ -125,6 +129,7 @@ impl Default for Settings {
             throttle: ThrottleSettings::default(),
             cookies: CookieSettings::default(),
             keys: KeySettings::default(),
+            mfa: MfaSettings::default(),
         }
     }
 }
@@ -231,6 +236,7 @@ impl Settings {
         self.cookies.check(self.debug, &self.cors)?;
         limits::check(self)?;
         self.throttle.check()?;
+        self.mfa.check()?;
         if self.djoser.registration_hides_existing && !self.djoser.send_activation_email {
             return Err(ConfigError::Invalid(
                 "djoser.registration_hides_existing needs djoser.send_activation_email = true: without \

@@ -198,6 +198,10 @@ pub struct DjoserSettings {
     pub set_email_requires_confirmation: bool,
     /// Link path in the e-mail that confirms a `set_email` change.
     pub set_email_confirm_url: String,
+    /// Staff accounts without a second factor get an enrolment ticket from `jwt/create/` instead of
+    /// tokens, and tokens only once they have enrolled one.
+    #[serde(deserialize_with = "lenient::bool")]
+    pub mfa_required_for_staff: bool,
 }
 
 impl DjoserSettings {
@@ -235,6 +239,7 @@ impl Default for DjoserSettings {
             register_returns_tokens: false,
             registration_hides_existing: false,
             set_email_requires_confirmation: true,
+            mfa_required_for_staff: false,
         }
     }
 }

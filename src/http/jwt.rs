@@ -15,7 +15,8 @@ use super::state::AppState;
 use crate::auth::AuthError;
 use crate::auth::sessions::LogoutScope;
 
-/// `POST jwt/create/`: e-mail and password → `{"refresh", "access"}`, in a new session.
+/// `POST jwt/create/`: e-mail and password → `{"refresh", "access"}`, in a new session; for an
+/// account with a second factor, the ticket of the second step instead (`http::mfa`).
 pub async fn create(
     State(state): State<AppState>,
     client: ClientIp,
@@ -30,6 +31,9 @@ pub async fn create(
         .accounts
         .authenticate(&checked(email)?, &checked(password)?, client.key())
         .await?;
+    if let Some(second_step) = super::mfa::login_challenge(&state, &user).await? {
+        return Ok(second_step);
+    }
     let pair = state.sessions.login(&user, &session_client).await?;
     Ok(Json(json!({ "refresh": pair.refresh, "access": pair.access })))
 }

@@ -18,6 +18,7 @@ mod jwks;
 mod jwt;
 mod methods;
 mod metrics;
+mod mfa;
 mod middleware;
 mod openapi;
 mod profile;

@@ -10,6 +10,7 @@ mod account;
 mod cookies;
 mod docs;
 mod jwt;
+mod mfa;
 mod schemas;
 mod service;
 mod sessions;
@@ -49,6 +50,8 @@ use crate::config::Settings;
         users::users_read, users::users_update, users::users_partial_update, users::users_delete,
         sessions::sessions_list, sessions::sessions_revoke_others, sessions::sessions_detail,
         sessions::users_sessions_list, sessions::users_sessions_delete,
+        mfa::jwt_create_mfa, mfa::mfa_totp, mfa::mfa_totp_confirm, mfa::mfa_factors, mfa::mfa_factor_detail,
+        mfa::mfa_recovery_codes,
         service::healthz, service::readyz, service::metrics, service::schema, service::docs, service::jwks,
     ),
     components(
@@ -66,6 +69,7 @@ use crate::config::Settings;
         (name = "account", description = "Djoser's password and e-mail flows"),
         (name = "jwt", description = "SimpleJWT's token views"),
         (name = "sessions", description = "Logins and the refresh tokens rotated from them"),
+        (name = "mfa", description = "Two-factor login: TOTP and recovery codes"),
         (name = "service", description = "Probes, metrics and this documentation"),
     )
 )]
@@ -108,6 +112,11 @@ const THROTTLED_OPERATIONS: &[&str] = &[
     "users_me_delete",
     "users_delete",
     "jwt_create",
+    "jwt_create_mfa",
+    "mfa_totp",
+    "mfa_totp_confirm",
+    "mfa_factor_detail",
+    "mfa_recovery_codes",
     "jwt_refresh",
     "jwt_verify",
 ];

@@ -4,7 +4,7 @@
 use axum::routing::{MethodRouter, delete, get, post};
 
 use super::state::AppState;
-use super::{account, jwks, jwt, methods, sessions, user_detail, users};
+use super::{account, jwks, jwt, methods, mfa, sessions, user_detail, users};
 use crate::config::RouteSettings;
 
 /// Every endpoint name an alias may use, with its Djoser path.
@@ -36,6 +36,16 @@ pub const ENDPOINTS: &[(&str, &str)] = &[
 
 /// Endpoints outside Djoser's surface that aliases may also name.
 pub const SERVICE_ENDPOINTS: &[(&str, &str)] = &[("jwks", "/.well-known/jwks.json")];
+
+/// Two-factor login's endpoints (not aliasable: they are not Djoser's).
+pub const MFA_ENDPOINTS: &[(&str, &str)] = &[
+    ("jwt_create_mfa", "/api/auth/jwt/create/mfa/"),
+    ("mfa_totp", "/api/auth/mfa/totp/"),
+    ("mfa_totp_confirm", "/api/auth/mfa/totp/{id}/confirm/"),
+    ("mfa_factors", "/api/auth/mfa/factors/"),
+    ("mfa_factor_detail", "/api/auth/mfa/factors/{id}/"),
+    ("mfa_recovery_codes", "/api/auth/mfa/recovery_codes/"),
+];
 
 /// `users/{id}/`, which takes a path parameter and so cannot be aliased.
 pub const USER_DETAIL_PATH: &str = "/api/auth/users/{id}/";
@@ -128,6 +138,18 @@ pub fn builtin() -> Vec<(&'static str, MethodRouter<AppState>)> {
         USER_SESSION_PATH,
         delete(sessions::staff_revoke).fallback(methods::users_fallback),
     ));
+    for (name, path) in MFA_ENDPOINTS {
+        let users = methods::users_fallback;
+        let handlers = match *name {
+            "jwt_create_mfa" => post(mfa::create).fallback(methods::jwt_fallback),
+            "mfa_totp" => post(mfa::enrol).fallback(users),
+            "mfa_totp_confirm" => post(mfa::confirm).fallback(users),
+            "mfa_factors" => get(mfa::factors).fallback(users),
+            "mfa_factor_detail" => delete(mfa::remove).fallback(users),
+            _ => post(mfa::regenerate).fallback(users),
+        };
+        routes.push((*path, handlers));
+    }
     routes.push((
         USER_DETAIL_PATH,
         get(user_detail::show)
@@ -196,7 +218,11 @@ pub fn names() -> Vec<&'static str> {
 
 /// The endpoint name served at a built-in path (the first listed, for a path that serves two).
 pub fn endpoint_at(path: &str) -> Option<&'static str> {
-    ENDPOINTS.iter().find(|(_, p)| *p == path).map(|(name, _)| *name)
+    ENDPOINTS
+        .iter()
+        .chain(MFA_ENDPOINTS)
+        .find(|(_, p)| *p == path)
+        .map(|(name, _)| *name)
 }
 
 /// The built-in path of an endpoint name.
@@ -229,8 +255,10 @@ fn is_builtin(normalized: &str) -> bool {
         .strip_prefix(detail_prefix)
         .is_some_and(|rest| rest.matches('/').count() == 1 || rest.split('/').nth(1) == Some("sessions"));
     let under_sessions = normalized.starts_with("/api/auth/sessions/") && normalized != "/api/auth/sessions/";
+    let two_factor = normalized.starts_with("/api/auth/mfa/") || normalized.starts_with("/api/auth/jwt/create/mfa/");
     under_users
         || under_sessions
+        || two_factor
         || ENDPOINTS
             .iter()
             .chain(SERVICE_ENDPOINTS)

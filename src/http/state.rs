@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use super::client_ip::ClientIpSource;
 use crate::auth::keys::KeyRing;
-use crate::auth::{Accounts, Sessions};
+use crate::auth::{Accounts, Mfa, Sessions};
 use crate::config::Settings;
 use crate::metrics::Metrics;
 use crate::store::Store;
@@ -17,6 +17,8 @@ pub struct AppState {
     pub settings: Arc<Settings>,
     pub accounts: Arc<Accounts>,
     pub sessions: Arc<Sessions>,
+    /// Two-factor login.
+    pub mfa: Arc<Mfa>,
     pub store: Store,
     /// Request and authentication counters for `/metrics`.
     pub metrics: Metrics,

@@ -51,7 +51,7 @@ impl Group {
     /// The group of an endpoint name, if it has one.
     pub fn of(endpoint: &str) -> Option<Group> {
         Some(match endpoint {
-            "jwt_create" => Group::Login,
+            "jwt_create" | "jwt_create_mfa" => Group::Login,
             "jwt_refresh" | "jwt_verify" => Group::Refresh,
             // `users/` serves both; only its POST (registration) is limited.
             "users_create" | "users_list" => Group::Signup,
@@ -61,7 +61,10 @@ impl Group {
             "users_activation"
             | "users_reset_password_confirm"
             | "users_reset_email_confirm"
-            | "users_set_email_confirm" => Group::Confirm,
+            | "users_set_email_confirm"
+            | "mfa_totp"
+            | "mfa_totp_confirm"
+            | "mfa_recovery_codes" => Group::Confirm,
             _ => return None,
         })
     }

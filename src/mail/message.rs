@@ -1,8 +1,9 @@
-//! What an e-mail is about and what it ends up as: the nine kinds, the values a template may print, and
+//! What an e-mail is about and what it ends up as: the kinds, the values a template may print, and
 //! the rendered message.
 
 /// The six Djoser e-mails, the two of imhotep's confirmed e-mail change, and imhotep's notice to the
-/// owner of an address someone tried to register again (`djoser.registration_hides_existing`).
+/// owner of an address someone tried to register again (`djoser.registration_hides_existing`), and the
+/// notices of two-factor changes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EmailKind {
     Activation,
@@ -16,11 +17,19 @@ pub enum EmailKind {
     /// To the old address of a `set_email` request: a change was asked for.
     EmailChangeNotice,
     RegistrationAttempt,
+    /// Two-factor login: a factor was confirmed.
+    MfaFactorAdded,
+    /// Two-factor login: a factor was removed (by its owner or `imhotep users mfa-reset`).
+    MfaFactorRemoved,
+    /// Two-factor login: new recovery codes replaced the old ones.
+    MfaRecoveryCodesRegenerated,
+    /// Two-factor login: a recovery code was used.
+    MfaRecoveryCodeUsed,
 }
 
 impl EmailKind {
     /// Every kind, in declaration order (so `ALL[kind as usize] == kind`).
-    pub const ALL: [EmailKind; 9] = [
+    pub const ALL: [EmailKind; 13] = [
         EmailKind::Activation,
         EmailKind::Confirmation,
         EmailKind::PasswordReset,
@@ -30,6 +39,10 @@ impl EmailKind {
         EmailKind::EmailChangeConfirmation,
         EmailKind::EmailChangeNotice,
         EmailKind::RegistrationAttempt,
+        EmailKind::MfaFactorAdded,
+        EmailKind::MfaFactorRemoved,
+        EmailKind::MfaRecoveryCodesRegenerated,
+        EmailKind::MfaRecoveryCodeUsed,
     ];
 
     /// Djoser's template name, also the stem of this kind's template files (`activation.txt`, ...).
@@ -44,6 +57,10 @@ impl EmailKind {
             EmailKind::EmailChangeConfirmation => "email_change_confirmation",
             EmailKind::EmailChangeNotice => "email_change_notice",
             EmailKind::RegistrationAttempt => "registration_attempt",
+            EmailKind::MfaFactorAdded => "mfa_factor_added",
+            EmailKind::MfaFactorRemoved => "mfa_factor_removed",
+            EmailKind::MfaRecoveryCodesRegenerated => "mfa_recovery_codes_regenerated",
+            EmailKind::MfaRecoveryCodeUsed => "mfa_recovery_code_used",
         }
     }
 

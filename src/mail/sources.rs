@@ -20,7 +20,7 @@ macro_rules! built_in {
 }
 
 /// The built-in sources, in the order of [`EmailKind::ALL`] then [`PARTS`].
-const BUILT_IN: [[&str; 3]; 9] = [
+const BUILT_IN: [[&str; 3]; 13] = [
     built_in!("activation"),
     built_in!("confirmation"),
     built_in!("password_reset"),
@@ -30,6 +30,10 @@ const BUILT_IN: [[&str; 3]; 9] = [
     built_in!("email_change_confirmation"),
     built_in!("email_change_notice"),
     built_in!("registration_attempt"),
+    built_in!("mfa_factor_added"),
+    built_in!("mfa_factor_removed"),
+    built_in!("mfa_recovery_codes_regenerated"),
+    built_in!("mfa_recovery_code_used"),
 ];
 
 /// The source of `part` (0 subject, 1 text, 2 HTML) of `kind`: the override file in `dir` if it exists,

@@ -5,7 +5,8 @@
 //! `activation.subject.txt`, `activation.txt` (text part) and `activation.html` (HTML part); the other stems
 //! are `confirmation`, `password_reset`, `password_changed_confirmation`, `username_changed_confirmation`,
 //! `username_reset`, and imhotep's own `email_change_confirmation`, `email_change_notice` and
-//! `registration_attempt` (see `djoser.registration_hides_existing`). In an override directory every
+//! `registration_attempt` (see `djoser.registration_hides_existing`), and the two-factor notices
+//! `mfa_factor_added`, `mfa_factor_removed`, `mfa_recovery_codes_regenerated`, `mfa_recovery_code_used`. In an override directory every
 //! file is optional and replaces the built-in one; a `.txt` or `.html` file with any other name is refused so that a misspelt override is not silently ignored.
 
 use std::path::Path;

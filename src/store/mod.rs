@@ -59,6 +59,8 @@ macro_rules! delegate {
     };
 }
 
+pub mod mfa;
+mod mfa_sql;
 pub mod throttle;
 
 impl Store {

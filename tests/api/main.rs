@@ -33,6 +33,7 @@ mod logs;
 mod mail_limits;
 mod me;
 mod metrics;
+mod mfa;
 mod openapi;
 mod outbox;
 mod register;

@@ -35,7 +35,8 @@ enum Role {
 impl Role {
     fn of(endpoint: &str) -> Option<Role> {
         Some(match endpoint {
-            "jwt_create" => Role::Login,
+            // `jwt/create/mfa/` answers the pair once the second factor is given.
+            "jwt_create" | "jwt_create_mfa" => Role::Login,
             // `users/` serves both; only its POST (registration) can log in.
             "users_create" | "users_list" => Role::Login,
             "jwt_refresh" => Role::Refresh,

@@ -3,17 +3,18 @@
 #![allow(dead_code)]
 
 use super::schemas::{
-    BadRequest, Detail, Empty, LogoutRequest, RefreshRequest, RefreshedTokens, TokenError, TokenObtainRequest,
-    TokenPair, Unauthorized, VerifyRequest,
+    BadRequest, Detail, Empty, LoginAnswer, LogoutRequest, RefreshRequest, RefreshedTokens, TokenError,
+    TokenObtainRequest, Unauthorized, VerifyRequest,
 };
 
 /// Log in
 ///
-/// E-mail and password for a refresh and an access token.
+/// E-mail and password for a refresh and an access token. An account with a second factor gets
+/// `{"mfa_required": true, "ticket", "methods"}` instead: finish at `jwt/create/mfa/`.
 #[utoipa::path(post, path = "/api/auth/jwt/create/", operation_id = "jwt_create", tag = "jwt",
     request_body = TokenObtainRequest,
     responses(
-        (status = 200, description = "A token pair", body = TokenPair),
+        (status = 200, description = "A token pair, or the ticket of a second step", body = LoginAnswer),
         (status = 400, response = BadRequest),
         (status = 401, description = "No active account found with the given credentials", body = Detail),
     ))]

@@ -205,6 +205,107 @@ pub struct RefreshedTokens {
     refresh: String,
 }
 
+/// `jwt/create/` for an account with a second factor: no tokens yet, a ticket for `jwt/create/mfa/`.
+#[derive(ToSchema)]
+pub struct MfaChallenge {
+    mfa_required: bool,
+    /// Opaque; 5 minutes, single use.
+    ticket: String,
+    /// `totp`, `recovery_code`.
+    methods: Vec<String>,
+}
+
+/// `jwt/create/` for a staff account without a factor under `djoser.mfa_required_for_staff`: a
+/// ticket to enrol one with (`mfa/totp/`), and no tokens until it is confirmed.
+#[derive(ToSchema)]
+pub struct MfaEnrolmentRequired {
+    mfa_enrolment_required: bool,
+    ticket: String,
+}
+
+/// What `jwt/create/` answers with the right password.
+#[derive(ToSchema)]
+#[serde(untagged)]
+pub enum LoginAnswer {
+    /// The usual answer (accounts without a second factor).
+    Tokens(TokenPair),
+    /// A second factor is due.
+    SecondFactor(MfaChallenge),
+    /// A staff account must enrol first.
+    Enrol(MfaEnrolmentRequired),
+}
+
+/// The second step of a login: the ticket and a TOTP `code` or a `recovery_code` (one of the two).
+#[derive(ToSchema)]
+pub struct MfaLoginRequest {
+    ticket: String,
+    #[schema(required = false, example = "123456")]
+    code: String,
+    #[schema(required = false, example = "abcd-efgh-ijkl-mnop")]
+    recovery_code: String,
+}
+
+/// An enrolment ticket, for a staff account enrolling before it has tokens.
+#[derive(ToSchema)]
+pub struct MfaTicketRequest {
+    #[schema(required = false)]
+    ticket: String,
+}
+
+/// The first code of a pending factor (and the enrolment ticket, without a bearer token).
+#[derive(ToSchema)]
+pub struct MfaConfirmRequest {
+    #[schema(example = "123456")]
+    code: String,
+    #[schema(required = false)]
+    ticket: String,
+}
+
+/// The password, and a fresh TOTP `code` or a `recovery_code` while a factor is active.
+#[derive(ToSchema)]
+pub struct MfaProofRequest {
+    current_password: String,
+    #[schema(required = false, example = "123456")]
+    code: String,
+    #[schema(required = false)]
+    recovery_code: String,
+}
+
+/// A pending TOTP factor, shown once.
+#[derive(ToSchema)]
+pub struct TotpEnrolment {
+    id: String,
+    /// The seed in base32, for typing into an app by hand.
+    secret: String,
+    /// `otpauth://totp/...`, what the QR code holds.
+    otpauth_url: String,
+    /// The QR code of `otpauth_url` as an inline SVG document.
+    qr_svg: String,
+}
+
+/// A factor (never its secret).
+#[derive(ToSchema)]
+pub struct MfaFactor {
+    id: String,
+    /// `totp`.
+    #[serde(rename = "type")]
+    kind: String,
+    /// Whether enrolment finished (only confirmed factors are asked for at login).
+    confirmed: bool,
+    created_at: String,
+    confirmed_at: Option<String>,
+}
+
+/// Recovery codes, shown once; with an enrolment ticket also a token pair.
+#[derive(ToSchema)]
+pub struct RecoveryCodes {
+    recovery_codes: Vec<String>,
+    #[schema(required = false)]
+    refresh: String,
+    #[schema(required = false)]
+    access: String,
+}
+
 /// An empty object: `{}`.
 #[derive(ToSchema)]
 pub struct Empty {}

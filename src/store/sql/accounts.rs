@@ -208,7 +208,11 @@ where
 }
 
 /// Queues `mails` about `user_id`, due now, inside the caller's transaction.
-async fn queue_in<DB>(tx: &mut Transaction<'_, DB>, user_id: i64, mails: &[QueuedMail]) -> Result<(), sqlx::Error>
+pub(super) async fn queue_in<DB>(
+    tx: &mut Transaction<'_, DB>,
+    user_id: i64,
+    mails: &[QueuedMail],
+) -> Result<(), sqlx::Error>
 where
     DB: Dialect,
     for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,

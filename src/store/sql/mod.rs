@@ -11,6 +11,7 @@
 mod accounts;
 mod admin;
 mod import;
+mod mfa;
 mod outbox;
 mod sessions;
 mod throttle;
