@@ -404,8 +404,10 @@ class Imhotep(Server):
     name = "imhotep"
     has_sessions = True
 
-    def __init__(self, cfg, work, label, backend: str, password_hash: str, extra_env: dict | None = None):
+    def __init__(self, cfg, work, label, backend: str, password_hash: str, extra_env: dict | None = None,
+                 cpus: str | None = None):
         super().__init__(cfg, work, label)
+        self.cpus = cpus  # `taskset -c` list the server is pinned to (None: not pinned)
         self.backend = backend
         self.password_hash = password_hash
         self.extra_env = extra_env or {}
@@ -477,7 +479,8 @@ class Imhotep(Server):
             con.close()
 
     def start(self, smtp_port: int) -> None:
-        self.proc = spawn([str(IMHOTEP_BIN), "serve"], env=self.env(smtp_port), log_path=self.log_path)
+        pin = ["taskset", "-c", self.cpus] if self.cpus else []  # taskset execs: the pid stays the server's
+        self.proc = spawn(pin + [str(IMHOTEP_BIN), "serve"], env=self.env(smtp_port), log_path=self.log_path)
         self.wait_ready("/readyz", lambda status: status == 200)
 
     def pids(self) -> list[int]:
@@ -1011,7 +1014,8 @@ def parse_args(argv):
                              "no reference; writes to bench/quick/ unless --publish")
     parser.add_argument("--users", type=int, default=10_000, help="seeded users (default 10000)")
     parser.add_argument("--connections", type=int, default=32, help="wrk connections (default 32)")
-    parser.add_argument("--threads", type=int, default=2, help="wrk threads (default 2)")
+    parser.add_argument("--threads", type=int, default=max(1, (os.cpu_count() or 2) - 1),
+                        help="wrk threads (default: one fewer than the cores, so wrk does not starve the server)")
     parser.add_argument("--duration", type=int, help="seconds per measured run (default 20; quick 2)")
     parser.add_argument("--warmup", type=int, help="seconds of warm-up before each run (default 5; quick 1)")
     parser.add_argument("--workers", type=int, default=2 * (os.cpu_count() or 1) + 1,
@@ -1039,8 +1043,17 @@ def parse_args(argv):
                         help="signing-key mode instead of the full run: W1 and W2 on the first imhotep server of "
                              "--servers once per listed algorithm (e.g. HS256,EdDSA,RS256; also ES256); writes "
                              "signing-keys.json and signing-keys.md next to results.json")
+    parser.add_argument("--cores", default="",
+                        help="per-core mode instead of the full run: W1-W3 on each imhotep server of --servers "
+                             "pinned (taskset) to the first N cores for each listed N (e.g. 1,2); writes cores.json "
+                             "and cores.md next to results.json")
     cfg = parser.parse_args(argv)
-    if cfg.quick or cfg.throttle:
+    cfg.cores = [int(n) for n in cfg.cores.split(",") if n.strip()]
+    if any(n < 1 or n > (os.cpu_count() or 1) for n in cfg.cores):
+        parser.error(f"--cores: each count must be between 1 and {os.cpu_count()}")
+    if cfg.cores and not shutil.which("taskset"):
+        parser.error("--cores needs taskset (util-linux)")
+    if cfg.quick or cfg.throttle or cfg.cores:
         cfg.no_reference = True
         cfg.no_scale = True
     cfg.duration = cfg.duration or (2 if cfg.quick else 20)
@@ -1184,6 +1197,57 @@ def signing_keys(cfg, work: Path, out_dir: Path, imhotep_hash: str) -> int:
     return 0
 
 
+def per_core(cfg, work: Path, out_dir: Path, imhotep_hash: str) -> int:
+    """W1-W3 with each imhotep server pinned to 1, 2, ... cores (`taskset -c 0-<N-1>`), each on a fresh
+    database; wrk and PostgreSQL are not pinned. Reports req/s, req/s per server core and the server's
+    CPU seconds per 1,000 requests (cores needed = req/s x that / 1,000)."""
+    kinds = [s for s in cfg.server_list if s.startswith("imhotep-")]
+    results = {"command": os.environ.get("BENCH_COMMAND", "bash bench/run.sh"), "commit": git_commit(),
+               "machine": machine(), "users": cfg.users, "connections": cfg.connections,
+               "wrk_threads": cfg.threads, "duration_s": cfg.duration, "warmup_s": cfg.warmup, "runs": []}
+    failures = []
+    try:
+        for kind in kinds:
+            for cores in cfg.cores:
+                label = f"{kind}-{cores}core"
+                server = Imhotep(cfg, work, label, kind.split("-")[1], imhotep_hash, cpus=f"0-{cores - 1}")
+                data = bench_server(cfg, server, Minter(SECRET_KEY), cfg.users, ["w1", "w2", "w3"])
+                results["runs"].append({"server": kind, "cores": cores, "data": data})
+                for workload, run_data in data["workloads"].items():
+                    if run_data["errors"] + run_data["warmup"]["errors"]:
+                        failures.append(f"{label}/{workload}: {run_data['errors']} failed requests "
+                                        f"(statuses {run_data['statuses']})")
+    except Exception as error:  # noqa: BLE001 - record, report, exit non-zero
+        failures.append(f"harness: {type(error).__name__}: {error}")
+        log(f"FAILED: {error}")
+    finally:
+        cleanup()
+    results["failures"] = failures
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "cores.json").write_text(json.dumps(results, indent=2) + "\n")
+    lines = [f"Server pinned with `taskset -c 0-<N-1>` (wrk with {cfg.threads} thread(s) and PostgreSQL not pinned, "
+             f"so they use the remaining cores when there are any), {cfg.users:,} users, {cfg.connections} "
+             f"connections, {cfg.warmup} s warm-up + {cfg.duration} s per run (`{results['command']}`, commit "
+             f"{results['commit']}). Per core = req/s / N; CPU = the server's CPU seconds per 1,000 requests.",
+             "", "| server | cores | W1 req/s | W1 per core | W1 CPU s/1k | W2 req/s | W2 per core | W2 CPU s/1k "
+             "| W3 req/s | W3 per core | W3 CPU s/1k |", "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|"]
+    for entry in results["runs"]:
+        cells = [entry["server"], str(entry["cores"])]
+        for workload in ("w1", "w2", "w3"):
+            run_data = entry["data"]["workloads"].get(workload)
+            cells += ([f"{run_data['rps']:,.0f}", f"{run_data['rps'] / entry['cores']:,.0f}",
+                       f"{run_data['server_cpu_s_per_1k']:.3f}"] if run_data else ["-"] * 3)
+        lines.append("| " + " | ".join(cells) + " |")
+    (out_dir / "cores.md").write_text("\n".join(lines) + "\n")
+    log("\n".join(lines))
+    if not cfg.keep:
+        shutil.rmtree(work, ignore_errors=True)
+    if failures:
+        log("FAILURES:\n  " + "\n  ".join(failures))
+        return 1
+    return 0
+
+
 def main(argv) -> int:
     global KEEP_DATABASES
     cfg = parse_args(argv)
@@ -1229,6 +1293,8 @@ def main(argv) -> int:
                               cwd=REFERENCE, timeout=120).strip().splitlines()[-1]
         if cfg.jwt_algorithms:
             return signing_keys(cfg, work, out_dir, imhotep_hash)
+        if cfg.cores:
+            return per_core(cfg, work, out_dir, imhotep_hash)
         limit_seconds = min(10, cfg.duration)
         results["limits"]["argon2id"] = argon2_limit(limit_seconds)
         if reference:

@@ -12,6 +12,9 @@
 #   bash bench/run.sh --jwt-algorithms HS256,EdDSA,RS256 --servers imhotep-pg
 #                                signing-key mode: W1 and W2 once per JWT algorithm (~2 min at the
 #                                defaults); writes bench/signing-keys.json and bench/signing-keys.md
+#   bash bench/run.sh --cores 1,2 --servers imhotep-pg
+#                                per-core mode: W1-W3 with the server pinned (taskset) to 1, then 2
+#                                cores; writes bench/cores.json and bench/cores.md
 #   bash bench/run.sh --help     all options (--users N, --connections C, --duration S, --no-scale, ...)
 #
 # Installs what it needs: wrk (Debian package) when missing, matplotlib into bench/.venv; builds

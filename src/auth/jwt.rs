@@ -110,7 +110,35 @@ impl Claims {
         }
     }
 
-    /// The outstanding-token row for this (refresh) token.
+    /// Whether `token_type` is exactly `kind`.
+    pub fn is_of_type(&self, kind: TokenType) -> bool {
+        self.0.get("token_type").and_then(Value::as_str) == Some(kind.as_str())
+    }
+
+    /// These claims as a refresh token's, after [`Self::verify_type`] accepted them as one.
+    pub fn into_refresh(self) -> Result<RefreshClaims, TokenError> {
+        self.verify_type(TokenType::Refresh)?;
+        Ok(RefreshClaims(self))
+    }
+}
+
+/// The claims of a refresh token: a `jti` and `token_type` `refresh` were checked. Only these
+/// become [`TokenRecord`]s, the rows that are recorded as outstanding and the only rows the
+/// blacklist can point at, so an access token's `jti` is never blacklisted (which lets
+/// `jwt/verify` skip the lookup for access tokens).
+#[derive(Debug, Clone)]
+pub struct RefreshClaims(Claims);
+
+impl std::ops::Deref for RefreshClaims {
+    type Target = Claims;
+
+    fn deref(&self) -> &Claims {
+        &self.0
+    }
+}
+
+impl RefreshClaims {
+    /// The outstanding-token row for this token.
     pub fn record(&self) -> Result<TokenRecord, TokenError> {
         Ok(TokenRecord {
             jti: self.jti().ok_or(TokenError::NoId)?.to_owned(),
@@ -241,9 +269,22 @@ impl TokenService {
         claims.0.get(name)
     }
 
+    /// The `jti`, `iat` and `exp` of a refresh token issued `now`, to be recorded before it is
+    /// signed (with [`Self::reissue_refresh`], byte for byte what [`Self::rotate_refresh`] signs).
+    pub fn next_refresh(&self, now: DateTime<Utc>) -> IssuedToken {
+        IssuedToken {
+            jti: uuid::Uuid::new_v4().simple().to_string(),
+            created_at: now,
+            expires_at: Utc
+                .timestamp_opt(expiry(now, self.refresh_lifetime), 0)
+                .single()
+                .unwrap_or(now),
+        }
+    }
+
     fn sign_refresh(&self, mut claims: Map<String, Value>, now: DateTime<Utc>) -> IssuedRefresh {
-        let jti = uuid::Uuid::new_v4().simple().to_string();
-        claims.insert("jti".into(), json!(jti));
+        let issued = self.next_refresh(now);
+        claims.insert("jti".into(), json!(issued.jti));
         let carried = Claims(claims.clone());
         let user_id = match carried.user_id() {
             UserIdClaim::Id(id) => Some(id),
@@ -251,18 +292,14 @@ impl TokenService {
         };
         let session_id = carried.session_id().map(str::to_owned);
         let token = self.sign(TokenType::Refresh, claims, now, self.refresh_lifetime);
-        let expires_at = Utc
-            .timestamp_opt(expiry(now, self.refresh_lifetime), 0)
-            .single()
-            .unwrap_or(now);
         IssuedRefresh {
             token,
             record: TokenRecord {
                 session_id,
-                jti,
+                jti: issued.jti,
                 user_id,
-                created_at: now,
-                expires_at,
+                created_at: issued.created_at,
+                expires_at: issued.expires_at,
                 parent_jti: None,
             },
         }

@@ -21,7 +21,8 @@ use chrono::{DateTime, SubsecRound, Utc};
 pub use error::StoreError;
 use models::{
     AccessCheck, ClaimedMail, EmailChange, ImportBatch, ImportCounts, NewSession, NewUser, OutboxEntry, PasswordChange,
-    ProfileChange, QueuedMail, Revocation, RotationState, SessionRow, TokenRecord, TokenStatus, User,
+    ProfileChange, QueuedMail, RefreshOutcome, RefreshRotation, Revocation, RotationState, SessionRow, TokenRecord,
+    TokenStatus, User,
 };
 
 /// The `users` columns of [`User`], in its field order, for every query that reads a user (a
@@ -275,6 +276,15 @@ impl Store {
         create: Option<&NewSession>,
     ) -> Result<bool, StoreError> {
         delegate!(self, rotate(old, new, create))
+    }
+
+    /// A refresh with rotation in one go: reads the old token's status and the user and, only if
+    /// the token is not blacklisted and the user may refresh, rotates exactly as [`Store::rotate`]
+    /// does (in the old token's recorded session, or in `request.session`, started, when it names
+    /// none). Of concurrent refreshes of one token exactly one rotates. On PostgreSQL one statement
+    /// (one round trip), on SQLite one transaction.
+    pub async fn refresh_rotation(&self, request: &RefreshRotation<'_>) -> Result<RefreshOutcome, StoreError> {
+        delegate!(self, refresh_rotation(request))
     }
 
     /// Writes an import (`imhotep import-django`) in one transaction: all of it or, on any error,

@@ -30,6 +30,12 @@ impl User {
     pub fn is_suspended(&self) -> bool {
         self.suspended_at.is_some()
     }
+
+    /// Whether this user may refresh tokens: not suspended and, if `check_user_is_active`, active
+    /// (the store's one-statement refresh applies the same rule in SQL).
+    pub fn may_refresh(&self, check_user_is_active: bool) -> bool {
+        !self.is_suspended() && (self.is_active || !check_user_is_active)
+    }
 }
 
 /// What registration (or `createsuperuser`) inserts.
@@ -87,6 +93,34 @@ pub struct SessionRow {
 pub struct TokenStatus {
     pub blacklisted: bool,
     pub session_id: Option<String>,
+}
+
+/// A refresh with rotation, as one request to the store ([`crate::store::Store::refresh_rotation`]).
+#[derive(Debug, Clone)]
+pub struct RefreshRotation<'a> {
+    /// The presented refresh token.
+    pub old: &'a TokenRecord,
+    /// Its successor (`jti`, `iat`, `exp`); recorded in the old token's session, with `old` as parent.
+    pub child: &'a IssuedToken,
+    /// The user the token names, who must exist, not be suspended and (with `check_user_is_active`)
+    /// be active; `None` for a token without `user_id` (nobody to check).
+    pub user_id: Option<i64>,
+    pub check_user_is_active: bool,
+    /// Started, with the child as its first token, when the old token's row names no session (a
+    /// token minted elsewhere); its id is the session the child is then recorded in.
+    pub session: &'a NewSession,
+}
+
+/// What [`RefreshRotation`] found and did. Nothing was written unless `rotated_in` is set.
+#[derive(Debug, Clone)]
+pub struct RefreshOutcome {
+    /// The old token was already blacklisted.
+    pub blacklisted: bool,
+    /// The user named by `user_id`, as stored.
+    pub user: Option<User>,
+    /// The session the child was recorded in; `None` when nothing was rotated: the token is
+    /// blacklisted, the user may not refresh, another caller rotated it first, or its session is revoked.
+    pub rotated_in: Option<String>,
 }
 
 /// A token as the reuse rules see it: enough to sign it again byte for byte (`jti`, `iat`, `exp`).

@@ -156,7 +156,25 @@ async fn logout_treats_every_falsy_refresh_as_missing(db: Backend) {
         .assert(205, "");
 }
 
+/// Only refresh tokens are ever recorded, so only they can be blacklisted: an access token is
+/// verified without a lookup (with the blacklist table gone it still verifies, while a refresh
+/// token's lookup fails), even one forged with a blacklisted refresh token's `jti`.
+async fn verify_of_an_access_token_needs_no_database(db: Backend) {
+    let Some(app) = spawn_app(db).await else { return };
+    let (access, refresh) = app.tokens_for("alice@example.com").await;
+    blacklist(&app, &refresh).await.assert(200, "{}");
+    let mut forged = access_claims(1);
+    forged["jti"] = crate::tokens::payload(&refresh)["jti"].clone();
+    app.verify(&sign(&forged)).await.assert(200, "{}");
+    app.execute("DROP TABLE blacklisted_tokens").await;
+    app.verify(&access).await.assert(200, "{}");
+    app.verify(&sign(&forged)).await.assert(200, "{}");
+    let looked_up = app.verify(&refresh).await;
+    assert!(looked_up.status.is_server_error(), "{}", looked_up.text);
+}
+
 crate::on_both_databases!(
+    verify_of_an_access_token_needs_no_database,
     logout_treats_every_falsy_refresh_as_missing,
     verify_checks_signature_expiry_and_jti_only,
     blacklist_needs_only_the_refresh_token,

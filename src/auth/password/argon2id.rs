@@ -1,11 +1,12 @@
 //! Argon2 PHC strings: hashing with imhotep's pinned parameters, verifying any stored Argon2 hash.
 //!
 //! Everything here is CPU- and memory-heavy and synchronous; callers run it through
-//! [`super::PasswordHasher`], which keeps it off the async runtime.
+//! [`super::PasswordHasher`], which keeps it off the async runtime and lends each running hash a
+//! [`WorkArea`] that is reused from one hash to the next.
 
-use argon2::password_hash::phc::PasswordHash;
-use argon2::password_hash::{self, PasswordHasher as _, PasswordVerifier as _};
-use argon2::{Algorithm, Argon2, Params, Version};
+use argon2::password_hash::phc::{Output, ParamsString, PasswordHash, Salt};
+use argon2::password_hash::{self, try_generate_salt};
+use argon2::{Algorithm, Argon2, Block, Params, Version};
 
 use super::Verification;
 
@@ -36,35 +37,83 @@ const PARAMS: Params = match Params::new(M_COST, T_COST, P_COST, Some(OUTPUT_LEN
 pub(super) const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$\
     BBs6LiiWl1TseusYOV4SQg$AP2uzHMm/oXrGhvRNEzd5V8mHso3NCtvyUXzs/VoVNY";
 
-fn hasher() -> Argon2<'static> {
-    Argon2::new(Algorithm::Argon2id, Version::V0x13, PARAMS)
+/// Argon2's memory for one hash with the pinned parameters (19 MiB), allocated once and reused by
+/// every later hash, so that hashing neither allocates nor faults pages in. Argon2 overwrites every
+/// block it reads, so what a previous hash left there does not matter.
+pub(super) struct WorkArea(Box<[Block]>);
+
+impl std::fmt::Debug for WorkArea {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(formatter, "WorkArea({} KiB)", self.0.len())
+    }
+}
+
+impl WorkArea {
+    pub(super) fn new() -> Self {
+        Self(vec![Block::new(); PARAMS.block_count()].into_boxed_slice())
+    }
+
+    /// Runs `argon2` into `out`, in this area when it is large enough (imhotep's own hashes, and
+    /// any with m ≤ 19456 KiB), else in memory allocated for this one call.
+    fn hash_into(&mut self, argon2: &Argon2, password: &str, salt: &[u8], out: &mut [u8]) -> Result<(), argon2::Error> {
+        if argon2.params().block_count() <= self.0.len() {
+            argon2.hash_password_into_with_memory(password.as_bytes(), salt, out, &mut *self.0)
+        } else {
+            argon2.hash_password_into(password.as_bytes(), salt, out)
+        }
+    }
 }
 
 /// Hashes `password` with a fresh 16-byte random salt into a `$argon2id$v=19$m=19456,t=2,p=1$...`
 /// PHC string. Fails only if the system RNG does.
-pub(super) fn hash(password: &str) -> Result<String, password_hash::Error> {
-    Ok(hasher().hash_password(password.as_bytes())?.to_string())
+pub(super) fn hash(password: &str, area: &mut WorkArea) -> Result<String, password_hash::Error> {
+    let salt = try_generate_salt()?;
+    let mut tag = [0u8; OUTPUT_LEN];
+    area.hash_into(
+        &Argon2::new(Algorithm::Argon2id, Version::V0x13, PARAMS),
+        password,
+        &salt,
+        &mut tag,
+    )?;
+    let encoded = PasswordHash {
+        algorithm: Algorithm::Argon2id.ident(),
+        version: Some(Version::V0x13.into()),
+        params: ParamsString::try_from(&PARAMS)?,
+        salt: Some(Salt::new(&salt)?),
+        hash: Some(Output::new(&tag)?),
+    };
+    Ok(encoded.to_string())
 }
 
 /// Verifies `password` against a PHC string `$argon2id$...`, `$argon2i$...` or `$argon2d$...`
 /// made with any parameters. `None` when the string is malformed or over-costly (nothing was
 /// computed); `Some(Mismatch)` when the hash was computed and differs.
-pub(super) fn verify(password: &str, phc: &str) -> Option<Verification> {
+pub(super) fn verify(password: &str, phc: &str, area: &mut WorkArea) -> Option<Verification> {
     let parsed = PasswordHash::new(phc).ok()?;
-    if parsed.salt.is_none() || parsed.hash.is_none() {
+    let (Some(salt), Some(expected)) = (&parsed.salt, &parsed.hash) else {
         return None;
-    }
+    };
     let params = Params::try_from(&parsed).ok()?;
     if params.m_cost() > MAX_M_COST || params.t_cost() > MAX_T_COST || params.p_cost() > MAX_P_COST {
         return None;
     }
-    match hasher().verify_password(password.as_bytes(), &parsed) {
-        Ok(()) => Some(Verification::Match {
+    let algorithm = Algorithm::try_from(parsed.algorithm.as_str()).ok()?;
+    let version = match parsed.version {
+        Some(number) => Version::try_from(number).ok()?,
+        None => Version::default(),
+    };
+    let mut buffer = [0u8; Output::MAX_LENGTH];
+    let computed = buffer.get_mut(..expected.len())?;
+    let argon2 = Argon2::new(algorithm, version, params.clone());
+    area.hash_into(&argon2, password, salt.as_ref(), computed).ok()?;
+    // `Output`'s equality is constant-time.
+    Some(if Output::new(computed).ok()? == *expected {
+        Verification::Match {
             needs_rehash: !is_current(&parsed, &params),
-        }),
-        Err(password_hash::Error::PasswordInvalid) => Some(Verification::Mismatch),
-        Err(_) => None,
-    }
+        }
+    } else {
+        Verification::Mismatch
+    })
 }
 
 /// Whether a verified hash was made exactly the way [`hash`] makes new ones.
@@ -82,6 +131,14 @@ mod tests {
     use super::*;
 
     const PASSWORD: &str = "Tr1cky-Horse-Battery-9";
+
+    fn hash(password: &str) -> Result<String, password_hash::Error> {
+        super::hash(password, &mut WorkArea::new())
+    }
+
+    fn verify(password: &str, phc: &str) -> Option<Verification> {
+        super::verify(password, phc, &mut WorkArea::new())
+    }
 
     #[test]
     fn new_hashes_use_the_pinned_parameters_and_verify_without_rehash() {
@@ -128,6 +185,34 @@ mod tests {
             let expected = Some(Verification::Match { needs_rehash });
             assert_eq!(verify(PASSWORD, encoded), expected, "{encoded}");
             assert_eq!(verify("tr1cky-horse-battery-9", encoded), Some(Verification::Mismatch));
+        }
+    }
+
+    #[test]
+    fn one_work_area_serves_hashes_of_any_size_in_turn() {
+        let mut area = WorkArea::new();
+        let larger = Params::new(2 * M_COST, 1, 2, Some(OUTPUT_LEN)).expect("valid parameters");
+        let larger = Argon2::new(Algorithm::Argon2id, Version::V0x13, larger);
+        let mut tag = [0u8; OUTPUT_LEN];
+        larger
+            .hash_password_into(PASSWORD.as_bytes(), b"saltsaltsalt", &mut tag)
+            .expect("hashing works");
+        let encoded = PasswordHash {
+            algorithm: Algorithm::Argon2id.ident(),
+            version: Some(Version::V0x13.into()),
+            params: ParamsString::try_from(larger.params()).expect("params"),
+            salt: Some(Salt::new(b"saltsaltsalt").expect("salt")),
+            hash: Some(Output::new(&tag).expect("tag")),
+        }
+        .to_string();
+        let small = "$argon2id$v=19$m=4096,t=3,p=1$YqwDzVRbByciLxLxisCzew$XYkKTw93LvZ5lg2wIn7SdqfP0DHsIlANgiTEgRpIHYU";
+        let own = super::hash(PASSWORD, &mut area).expect("hashing works");
+        for _ in 0..2 {
+            for (phc, needs_rehash) in [(own.as_str(), false), (small, true), (encoded.as_str(), true)] {
+                let expected = Some(Verification::Match { needs_rehash });
+                assert_eq!(super::verify(PASSWORD, phc, &mut area), expected, "{phc}");
+                assert_eq!(super::verify("wrong", phc, &mut area), Some(Verification::Mismatch));
+            }
         }
     }
 

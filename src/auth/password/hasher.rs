@@ -9,11 +9,16 @@ use std::time::{Duration, Instant};
 use tokio::sync::{AcquireError, Semaphore};
 use tokio::task::JoinError;
 
-use super::{argon2id, django};
+use super::argon2id::{self, WorkArea};
+use super::django;
 
 /// Hashes and verifies passwords off the async runtime, at most `max_concurrent` at a time.
 ///
-/// Cloning is cheap and clones share the same limit. Each call holds its permit until the
+/// Cloning is cheap and clones share the same limit and work areas. Each running hash borrows one
+/// Argon2 [`WorkArea`] (19 MiB) and gives it back: at most `max_concurrent` ever exist, allocated
+/// on first use and kept, so memory stays flat and no hash pays for fresh pages.
+///
+/// Each call holds its permit until the
 /// blocking work finishes, even if the calling future is dropped (for example by a timeout), so
 /// cancelled requests cannot push the number of running hashes above the limit. At most
 /// `queue_limit` calls wait for a permit; past that a call fails at once with
@@ -26,6 +31,8 @@ pub struct PasswordHasher {
     queue_limit: usize,
     /// When a call was last refused for a full queue (for `/readyz`).
     refused_at: Arc<Mutex<Option<Instant>>>,
+    /// The work areas of the slots not hashing right now.
+    spare_areas: Arc<Mutex<Vec<WorkArea>>>,
 }
 
 /// The outcome of checking a password against a stored hash.
@@ -65,6 +72,7 @@ impl PasswordHasher {
             waiting: Arc::new(AtomicUsize::new(0)),
             queue_limit: usize::MAX,
             refused_at: Arc::new(Mutex::new(None)),
+            spare_areas: Arc::new(Mutex::new(Vec::new())),
         }
     }
 
@@ -90,7 +98,7 @@ impl PasswordHasher {
     /// fresh random 16-byte salt.
     pub async fn hash(&self, password: &str) -> Result<String, HashError> {
         let password = password.to_owned();
-        self.run(move || argon2id::hash(&password))
+        self.run(move |area| argon2id::hash(&password, area))
             .await?
             .map_err(HashError::Hashing)
     }
@@ -102,7 +110,7 @@ impl PasswordHasher {
     /// one dummy verification so that it takes as long as a real one.
     pub async fn verify(&self, password: &str, encoded: &str) -> Result<Verification, HashError> {
         let (password, encoded) = (password.to_owned(), encoded.to_owned());
-        self.run(move || verify_stored(&password, &encoded)).await
+        self.run(move |area| verify_stored(&password, &encoded, area)).await
     }
 
     /// Runs a verification of the same cost against a fixed dummy argon2id hash, so an unknown
@@ -111,11 +119,12 @@ impl PasswordHasher {
         self.verify(password, argon2id::DUMMY_HASH).await.map(|_| ())
     }
 
-    /// Runs `work` on a blocking thread once a permit is free; the permit moves into the task.
+    /// Runs `work` on a blocking thread once a permit is free, in a spare work area (or a new one
+    /// when none is spare); the permit moves into the task and is released after the area is back.
     async fn run<T, F>(&self, work: F) -> Result<T, HashError>
     where
         T: Send + 'static,
-        F: FnOnce() -> T + Send + 'static,
+        F: FnOnce(&mut WorkArea) -> T + Send + 'static,
     {
         let permit = match Arc::clone(&self.permits).try_acquire_owned() {
             Ok(permit) => permit,
@@ -130,8 +139,12 @@ impl PasswordHasher {
                 permit?
             }
         };
+        let spare = Arc::clone(&self.spare_areas);
         let output = tokio::task::spawn_blocking(move || {
-            let output = work();
+            let taken = spare.lock().unwrap_or_else(PoisonError::into_inner).pop();
+            let mut area = taken.unwrap_or_else(WorkArea::new);
+            let output = work(&mut area);
+            spare.lock().unwrap_or_else(PoisonError::into_inner).push(area);
             drop(permit);
             output
         })
@@ -163,14 +176,14 @@ impl Drop for Waiting<'_> {
 }
 
 /// Dispatches on the stored format; spends one dummy verification when nothing was computed.
-fn verify_stored(password: &str, encoded: &str) -> Verification {
+fn verify_stored(password: &str, encoded: &str, area: &mut WorkArea) -> Verification {
     let outcome = if encoded.starts_with('$') {
-        argon2id::verify(password, encoded)
+        argon2id::verify(password, encoded, area)
     } else {
-        django::verify(password, encoded)
+        django::verify(password, encoded, area)
     };
     outcome.unwrap_or_else(|| {
-        argon2id::verify(password, argon2id::DUMMY_HASH);
+        argon2id::verify(password, argon2id::DUMMY_HASH, area);
         Verification::Mismatch
     })
 }

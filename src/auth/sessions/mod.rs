@@ -11,11 +11,11 @@ use serde_json::{Map, Value, json};
 
 use super::AuthError;
 use super::claims::{ClaimSettings, REVOKE_CLAIM, password_fingerprint};
-use super::jwt::{Claims, SESSION_CLAIM, TokenError, TokenService, TokenType, UserIdClaim};
+use super::jwt::{Claims, RefreshClaims, SESSION_CLAIM, TokenError, TokenService, TokenType, UserIdClaim};
 use crate::config::{SessionSettings, SimpleJwtSettings};
 use crate::metrics::Metrics;
 use crate::store::Store;
-use crate::store::models::{NewSession, Revocation, SessionRow, TokenRecord, User};
+use crate::store::models::{NewSession, RefreshRotation, Revocation, SessionRow, TokenRecord, User};
 use reuse::Verdict;
 
 /// Longest User-Agent kept with a session, in characters.
@@ -128,7 +128,7 @@ impl Sessions {
         claims.insert(SESSION_CLAIM.into(), json!(sid));
         claims.extend(assurance);
         let (refresh, access) = self.tokens.login_pair(user.id, claims, now);
-        let session = new_session(sid, &refresh.record, client, now);
+        let session = new_session(sid, refresh.record.user_id, refresh.record.expires_at, client, now);
         self.store.start_session(&session, &refresh.record).await?;
         if self.update_last_login {
             self.store.touch_last_login(user.id, now).await?;
@@ -141,15 +141,14 @@ impl Sessions {
 
     /// Decodes a refresh token as SimpleJWT's `RefreshToken(...)` does: signature and expiry, then the
     /// blacklist, then `jti` and type.
-    async fn decode_refresh(&self, token: &str) -> Result<Claims, AuthError> {
+    async fn decode_refresh(&self, token: &str) -> Result<RefreshClaims, AuthError> {
         let claims = self.tokens.decode(token)?;
         if let Some(jti) = claims.jti()
             && self.store.is_blacklisted(jti).await?
         {
             return Err(TokenError::Blacklisted.into());
         }
-        claims.verify_type(TokenType::Refresh)?;
-        Ok(claims)
+        Ok(claims.into_refresh()?)
     }
 
     /// Whether rotated tokens are judged by the reuse rules (they only exist when rotation blacklists).
@@ -162,6 +161,14 @@ impl Sessions {
     /// one rotates; with reuse detection the others get the same child (see [`reuse`]).
     pub async fn refresh(&self, token: &str, client: &Client) -> Result<Refreshed, AuthError> {
         let claims = self.tokens.decode(token)?;
+        if self.rotate
+            && self.blacklist_after_rotation
+            && claims.is_of_type(TokenType::Refresh)
+            && claims.jti().is_some()
+            && claims.user_id() != UserIdClaim::Unusable
+        {
+            return self.rotate_in_one_go(claims.into_refresh()?, client).await;
+        }
         let status = match claims.jti() {
             Some(jti) => self.store.token_status(jti).await?,
             None => None,
@@ -170,7 +177,7 @@ impl Sessions {
         if blacklisted && !self.detects_reuse() {
             return Err(TokenError::Blacklisted.into());
         }
-        claims.verify_type(TokenType::Refresh)?;
+        let claims = claims.into_refresh()?;
         if blacklisted {
             return self.recover(&claims, client).await;
         }
@@ -182,8 +189,53 @@ impl Sessions {
         let known = status.and_then(|s| s.session_id);
         match self.try_rotate(&claims, fresh, known, client).await? {
             Some(refreshed) => Ok(refreshed),
-            None if self.detects_reuse() => self.recover(&claims, client).await,
-            None => Err(TokenError::Blacklisted.into()),
+            None => self.rotated_before(&claims, client).await,
+        }
+    }
+
+    /// [`Self::refresh`] of a refresh token when rotating and blacklisting (the defaults): the
+    /// status and user reads and the rotation are one store call, and the answers are those of the
+    /// general path, in its order (blacklisted, then the user, then a lost race).
+    async fn rotate_in_one_go(&self, claims: RefreshClaims, client: &Client) -> Result<Refreshed, AuthError> {
+        let now = Utc::now();
+        let record = claims.record()?;
+        let child = self.tokens.next_refresh(now);
+        let session = new_session(new_session_id(), record.user_id, child.expires_at, client, now);
+        let outcome = self
+            .store
+            .refresh_rotation(&RefreshRotation {
+                old: &record,
+                child: &child,
+                user_id: record.user_id,
+                check_user_is_active: self.check_user_is_active,
+                session: &session,
+            })
+            .await?;
+        if outcome.blacklisted {
+            return self.rotated_before(&claims, client).await;
+        }
+        let mut fresh = match (record.user_id, &outcome.user) {
+            (None, _) => Map::new(),
+            (Some(_), Some(user)) if user.may_refresh(self.check_user_is_active) => self.fresh_claims(user),
+            (Some(_), _) => return Err(AuthError::NoActiveAccount),
+        };
+        let Some(sid) = outcome.rotated_in else {
+            return self.rotated_before(&claims, client).await;
+        };
+        fresh.insert(SESSION_CLAIM.into(), json!(sid));
+        Ok(Refreshed {
+            access: self.tokens.access_for(&claims, fresh, now),
+            refresh: Some(self.tokens.reissue_refresh(&claims, &sid, &child)),
+        })
+    }
+
+    /// The answer to a refresh token that was already rotated or blacklisted: the reuse rules, or
+    /// SimpleJWT's 401.
+    async fn rotated_before(&self, claims: &RefreshClaims, client: &Client) -> Result<Refreshed, AuthError> {
+        if self.detects_reuse() {
+            self.recover(claims, client).await
+        } else {
+            Err(TokenError::Blacklisted.into())
         }
     }
 
@@ -192,7 +244,7 @@ impl Sessions {
     /// here); `None` when another caller rotated the token first or its session is revoked.
     async fn try_rotate(
         &self,
-        claims: &Claims,
+        claims: &RefreshClaims,
         mut fresh: Map<String, Value>,
         known: Option<String>,
         client: &Client,
@@ -204,7 +256,15 @@ impl Sessions {
         };
         fresh.insert(SESSION_CLAIM.into(), json!(sid));
         let successor = self.tokens.rotate_refresh(claims, &sid, now);
-        let session = create.then(|| new_session(sid.clone(), &successor.record, client, now));
+        let session = create.then(|| {
+            new_session(
+                sid.clone(),
+                successor.record.user_id,
+                successor.record.expires_at,
+                client,
+                now,
+            )
+        });
         if !self.blacklist_after_rotation {
             match &session {
                 Some(session) => self.store.start_session(session, &successor.record).await?,
@@ -225,7 +285,7 @@ impl Sessions {
 
     /// The reuse rules for a token that was already rotated (or lost the race to rotate it).
     /// Retries while the family has not settled, for at most [`SETTLE_TIMEOUT`], then answers 409.
-    async fn recover(&self, claims: &Claims, client: &Client) -> Result<Refreshed, AuthError> {
+    async fn recover(&self, claims: &RefreshClaims, client: &Client) -> Result<Refreshed, AuthError> {
         let deadline = Instant::now() + SETTLE_TIMEOUT;
         let jti = claims.jti().ok_or(TokenError::NoId)?;
         loop {
@@ -277,9 +337,7 @@ impl Sessions {
             UserIdClaim::Missing => Ok(Map::new()),
             UserIdClaim::Unusable => Err(AuthError::NoActiveAccount),
             UserIdClaim::Id(id) => match self.store.user_by_id(id).await? {
-                Some(user) if !user.is_suspended() && (user.is_active || !self.check_user_is_active) => {
-                    Ok(self.fresh_claims(&user))
-                }
+                Some(user) if user.may_refresh(self.check_user_is_active) => Ok(self.fresh_claims(&user)),
                 _ => Err(AuthError::NoActiveAccount),
             },
         }
@@ -287,11 +345,15 @@ impl Sessions {
 
     /// `jwt/verify`: signature, expiry and `jti` of any token type; the blacklist only when
     /// blacklisting after rotation (SimpleJWT's behaviour). Sessions are not consulted, so the
-    /// answer is the one a service verifying offline would give.
+    /// answer is the one a service verifying offline would give. An access token is never looked
+    /// up: only [`RefreshClaims`] are recorded, so no access token's `jti` is on the blacklist.
     pub async fn verify(&self, token: &str) -> Result<(), AuthError> {
         let claims = self.tokens.decode(token)?;
         let jti = claims.jti().ok_or(TokenError::NoId)?;
-        if self.blacklist_after_rotation && self.store.is_blacklisted(jti).await? {
+        if self.blacklist_after_rotation
+            && !claims.is_of_type(TokenType::Access)
+            && self.store.is_blacklisted(jti).await?
+        {
             return Err(AuthError::BlacklistedOnVerify);
         }
         Ok(())
@@ -425,13 +487,19 @@ fn new_session_id() -> String {
     uuid::Uuid::new_v4().simple().to_string()
 }
 
-/// The session a first refresh token starts, lasting as long as that token.
-fn new_session(id: String, first: &TokenRecord, client: &Client, now: DateTime<Utc>) -> NewSession {
+/// The session a first refresh token starts, lasting as long as that token (until `expires_at`).
+fn new_session(
+    id: String,
+    user_id: Option<i64>,
+    expires_at: DateTime<Utc>,
+    client: &Client,
+    now: DateTime<Utc>,
+) -> NewSession {
     NewSession {
         id,
-        user_id: first.user_id,
+        user_id,
         created_at: now,
-        expires_at: first.expires_at,
+        expires_at,
         user_agent: client
             .user_agent
             .as_deref()

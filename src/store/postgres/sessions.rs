@@ -3,10 +3,13 @@
 //! revocations of one session queue up in one order and cannot deadlock.
 
 use chrono::{DateTime, Utc};
+use sqlx::{FromRow, Row};
 
 use super::{PgStore, blacklist_in, revoke_in};
-use crate::store::models::{IssuedToken, NewSession, Revocation, RotationState, TokenRecord, TokenStatus};
-use crate::store::{StoreError, now};
+use crate::store::models::{
+    IssuedToken, NewSession, RefreshOutcome, RefreshRotation, Revocation, RotationState, TokenRecord, TokenStatus, User,
+};
+use crate::store::{StoreError, now, user_columns};
 
 /// One rotation in one round trip. `kept` locks the session first (a loser of a race waits there
 /// for the winner's commit); `bl` is the compare-and-set: only one caller's blacklist row for the
@@ -43,7 +46,88 @@ WITH kept AS (
 )
 SELECT EXISTS (SELECT 1 FROM child)";
 
+/// A refresh with rotation in one round trip: [`ROTATE`] behind two reads. `st` is the presented
+/// token's row and `u` its user; `go` holds one row (the session to rotate in, and whether to
+/// start it) only if the token is not blacklisted and the user may refresh (the rule of
+/// [`crate::store::models::User::may_refresh`]), and every write depends on `go`. The last
+/// `SELECT` reports what the reads found and where the child went; `u`'s columns are NULL when
+/// there is no such user.
+const REFRESH_ROTATION: &str = concat!(
+    "\
+WITH st AS (
+    SELECT o.session_id, b.id IS NOT NULL AS blacklisted
+    FROM outstanding_tokens o LEFT JOIN blacklisted_tokens b ON b.token_id = o.id
+    WHERE o.jti = $1
+), u AS (
+    SELECT ",
+    user_columns!(),
+    " FROM users WHERE id = $2
+), go AS (
+    SELECT COALESCE((SELECT session_id FROM st), $6) AS sid, (SELECT session_id FROM st) IS NULL AS fresh
+    WHERE NOT COALESCE((SELECT blacklisted FROM st), false)
+      AND ($2::bigint IS NULL OR EXISTS (SELECT 1 FROM u WHERE suspended_at IS NULL AND (is_active OR NOT $12)))
+), kept AS (
+    UPDATE sessions SET last_used_at = $5, expires_at = $9
+    WHERE id = (SELECT sid FROM go WHERE NOT fresh) AND revoked_at IS NULL
+    RETURNING id
+), old AS (
+    INSERT INTO outstanding_tokens (jti, user_id, created_at, expires_at, session_id)
+    SELECT $1, (SELECT id FROM u), $3, $4, (SELECT id FROM kept) FROM go
+    ON CONFLICT (jti) DO NOTHING
+    RETURNING id
+), old_id AS (
+    SELECT id FROM old UNION ALL SELECT id FROM outstanding_tokens WHERE jti = $1
+), bl AS (
+    INSERT INTO blacklisted_tokens (token_id, blacklisted_at)
+    SELECT id, $5 FROM old_id WHERE EXISTS (SELECT 1 FROM go WHERE fresh) OR EXISTS (SELECT 1 FROM kept)
+    ON CONFLICT (token_id) DO NOTHING
+    RETURNING token_id
+), created AS (
+    INSERT INTO sessions (id, user_id, created_at, last_used_at, expires_at, user_agent, ip)
+    SELECT sid, (SELECT id FROM u), $5, $5, $9, $10, $11 FROM go
+    WHERE fresh AND EXISTS (SELECT 1 FROM bl)
+    RETURNING id
+), child AS (
+    INSERT INTO outstanding_tokens (jti, user_id, created_at, expires_at, session_id, parent_jti)
+    SELECT $7, (SELECT id FROM u), $8, $9, s.id, $1
+    FROM (SELECT id FROM created UNION ALL SELECT id FROM kept) s
+    WHERE EXISTS (SELECT 1 FROM bl)
+    RETURNING session_id
+)
+SELECT COALESCE((SELECT blacklisted FROM st), false) AS blacklisted,
+       (SELECT session_id FROM child) AS rotated_in, u.*
+FROM (SELECT 1) one LEFT JOIN u ON true"
+);
+
 impl PgStore {
+    pub async fn refresh_rotation(&self, request: &RefreshRotation<'_>) -> Result<RefreshOutcome, StoreError> {
+        let (old, child, session) = (request.old, request.child, request.session);
+        let row = sqlx::query(REFRESH_ROTATION)
+            .bind(&old.jti)
+            .bind(request.user_id)
+            .bind(old.created_at)
+            .bind(old.expires_at)
+            .bind(now())
+            .bind(&session.id)
+            .bind(&child.jti)
+            .bind(child.created_at)
+            .bind(child.expires_at)
+            .bind(session.user_agent.as_deref())
+            .bind(session.ip.as_deref())
+            .bind(request.check_user_is_active)
+            .fetch_one(&self.pool)
+            .await?;
+        let user = match row.try_get::<Option<i64>, _>("id")? {
+            Some(_) => Some(User::from_row(&row)?),
+            None => None,
+        };
+        Ok(RefreshOutcome {
+            blacklisted: row.try_get("blacklisted")?,
+            user,
+            rotated_in: row.try_get("rotated_in")?,
+        })
+    }
+
     pub async fn rotate(
         &self,
         old: &TokenRecord,

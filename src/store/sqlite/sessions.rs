@@ -4,10 +4,17 @@
 
 use chrono::{DateTime, Utc};
 use sqlx::sqlite::SqliteConnection;
+use sqlx::{Sqlite, Transaction};
 
 use super::{SqliteStore, blacklist_in, record_in, revoke_in};
-use crate::store::models::{IssuedToken, NewSession, Revocation, RotationState, TokenRecord, TokenStatus};
-use crate::store::{StoreError, now};
+use crate::store::models::{
+    IssuedToken, NewSession, RefreshOutcome, RefreshRotation, Revocation, RotationState, TokenRecord, TokenStatus, User,
+};
+use crate::store::{StoreError, now, user_columns};
+
+/// Whether a recorded token is blacklisted, and its session.
+const TOKEN_STATUS: &str = "SELECT b.id IS NOT NULL, o.session_id FROM outstanding_tokens o \
+                            LEFT JOIN blacklisted_tokens b ON b.token_id = o.id WHERE o.jti = ?";
 
 impl SqliteStore {
     pub async fn rotate(
@@ -16,41 +23,71 @@ impl SqliteStore {
         new: &TokenRecord,
         create: Option<&NewSession>,
     ) -> Result<bool, StoreError> {
-        let at = now();
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        if create.is_none() {
-            let kept =
-                sqlx::query("UPDATE sessions SET last_used_at = ?, expires_at = ? WHERE id = ? AND revoked_at IS NULL")
-                    .bind(at)
-                    .bind(new.expires_at)
-                    .bind(new.session_id.as_deref())
-                    .execute(&mut *tx)
-                    .await?;
-            if kept.rows_affected() == 0 {
-                tx.rollback().await?;
-                return Ok(false);
+        let rotated = rotate_in(&mut tx, old, new, create, now()).await?;
+        if rotated {
+            tx.commit().await?;
+        } else {
+            tx.rollback().await?;
+        }
+        Ok(rotated)
+    }
+
+    pub async fn refresh_rotation(&self, request: &RefreshRotation<'_>) -> Result<RefreshOutcome, StoreError> {
+        let (old, child) = (request.old, request.child);
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let status: Option<(bool, Option<String>)> = sqlx::query_as(TOKEN_STATUS)
+            .bind(&old.jti)
+            .fetch_optional(&mut *tx)
+            .await?;
+        let user: Option<User> = match request.user_id {
+            Some(id) => {
+                sqlx::query_as(concat!("SELECT ", user_columns!(), " FROM users WHERE id = ?"))
+                    .bind(id)
+                    .fetch_optional(&mut *tx)
+                    .await?
+            }
+            None => None,
+        };
+        let (blacklisted, known) = status.unwrap_or((false, None));
+        let allowed = !blacklisted
+            && (request.user_id.is_none()
+                || user
+                    .as_ref()
+                    .is_some_and(|user| user.may_refresh(request.check_user_is_active)));
+        let mut rotated_in = None;
+        if allowed {
+            let sid = known.clone().unwrap_or_else(|| request.session.id.clone());
+            let new = TokenRecord {
+                jti: child.jti.clone(),
+                user_id: request.user_id,
+                created_at: child.created_at,
+                expires_at: child.expires_at,
+                session_id: Some(sid.clone()),
+                parent_jti: Some(old.jti.clone()),
+            };
+            let create = known.is_none().then_some(request.session);
+            if rotate_in(&mut tx, old, &new, create, now()).await? {
+                rotated_in = Some(sid);
             }
         }
-        if !blacklist_in(&mut tx, old, at).await? {
+        if rotated_in.is_some() {
+            tx.commit().await?;
+        } else {
             tx.rollback().await?;
-            return Ok(false);
         }
-        if let Some(session) = create {
-            insert_session(&mut tx, session).await?;
-        }
-        record_in(&mut tx, new).await?;
-        tx.commit().await?;
-        Ok(true)
+        Ok(RefreshOutcome {
+            blacklisted,
+            user,
+            rotated_in,
+        })
     }
 
     pub async fn token_status(&self, jti: &str) -> Result<Option<TokenStatus>, StoreError> {
-        let row: Option<(bool, Option<String>)> = sqlx::query_as(
-            "SELECT b.id IS NOT NULL, o.session_id FROM outstanding_tokens o \
-             LEFT JOIN blacklisted_tokens b ON b.token_id = o.id WHERE o.jti = ?",
-        )
-        .bind(jti)
-        .fetch_optional(&self.pool)
-        .await?;
+        let row: Option<(bool, Option<String>)> = sqlx::query_as(TOKEN_STATUS)
+            .bind(jti)
+            .fetch_optional(&self.pool)
+            .await?;
         Ok(row.map(|(blacklisted, session_id)| TokenStatus {
             blacklisted,
             session_id,
@@ -139,6 +176,37 @@ impl SqliteStore {
         tx.commit().await?;
         Ok(true)
     }
+}
+
+/// [`SqliteStore::rotate`] inside the caller's `BEGIN IMMEDIATE` transaction; false when nothing
+/// may be written (the caller rolls back what was).
+async fn rotate_in(
+    tx: &mut Transaction<'_, Sqlite>,
+    old: &TokenRecord,
+    new: &TokenRecord,
+    create: Option<&NewSession>,
+    at: DateTime<Utc>,
+) -> Result<bool, sqlx::Error> {
+    if create.is_none() {
+        let kept =
+            sqlx::query("UPDATE sessions SET last_used_at = ?, expires_at = ? WHERE id = ? AND revoked_at IS NULL")
+                .bind(at)
+                .bind(new.expires_at)
+                .bind(new.session_id.as_deref())
+                .execute(&mut **tx)
+                .await?;
+        if kept.rows_affected() == 0 {
+            return Ok(false);
+        }
+    }
+    if !blacklist_in(tx, old, at).await? {
+        return Ok(false);
+    }
+    if let Some(session) = create {
+        insert_session(tx, session).await?;
+    }
+    record_in(tx, new).await?;
+    Ok(true)
 }
 
 async fn insert_session(conn: &mut SqliteConnection, session: &NewSession) -> Result<(), sqlx::Error> {

@@ -5,7 +5,7 @@ use chrono::Utc;
 
 use super::{contract_tests, count, new_user, session, token, token_in};
 use crate::store::Store;
-use crate::store::models::{PasswordChange, Revocation};
+use crate::store::models::{IssuedToken, NewSession, PasswordChange, RefreshRotation, Revocation, TokenRecord};
 
 contract_tests!(
     a_login_starts_a_session_with_its_first_token,
@@ -14,6 +14,8 @@ contract_tests!(
     revoking_a_session_blacklists_its_tokens_only,
     revoking_a_user_keeps_only_the_named_session,
     a_revoked_session_cannot_rotate,
+    a_refresh_rotates_once_and_only_a_live_token_of_a_user_who_may_refresh,
+    a_refresh_of_a_sessionless_token_starts_the_offered_session,
     the_access_check_reads_the_session,
     ending_a_tokens_session_works_once,
     a_password_change_revokes_every_session,
@@ -264,4 +266,113 @@ async fn deleting_a_user_with_tokens_deletes_their_sessions(store: Store) {
 
     assert_eq!(count(&store, "SELECT COUNT(*) FROM sessions").await, 0);
     assert_eq!(count(&store, "SELECT COUNT(*) FROM outstanding_tokens").await, 0);
+}
+
+fn rotation<'a>(
+    old: &'a TokenRecord,
+    child: &'a IssuedToken,
+    user_id: Option<i64>,
+    check_user_is_active: bool,
+    session: &'a NewSession,
+) -> RefreshRotation<'a> {
+    RefreshRotation {
+        old,
+        child,
+        user_id,
+        check_user_is_active,
+        session,
+    }
+}
+
+fn issued(jti: &str) -> IssuedToken {
+    let now = Utc::now();
+    IssuedToken {
+        jti: jti.to_owned(),
+        created_at: now,
+        expires_at: now + chrono::Duration::days(1),
+    }
+}
+
+async fn a_refresh_rotates_once_and_only_a_live_token_of_a_user_who_may_refresh(store: Store) {
+    let user = user_id(&store, "r@example.com").await; // not active
+    login(&store, "s1", "t1", user).await;
+    let old = token_in("t1", user, "s1", None);
+    let offered = session("offered", user);
+    let request = |child, user_id, check_user_is_active| rotation(&old, child, user_id, check_user_is_active, &offered);
+    let children: Vec<IssuedToken> = (0..8).map(|i| issued(&format!("c{i}"))).collect();
+
+    let inactive = store
+        .refresh_rotation(&request(&children[0], Some(user), true))
+        .await
+        .expect("refresh");
+    assert_eq!((inactive.blacklisted, inactive.rotated_in), (false, None));
+    assert_eq!(inactive.user.map(|u| (u.id, u.is_active)), Some((user, false)));
+    let unknown = store
+        .refresh_rotation(&request(&children[0], Some(user + 1), false))
+        .await
+        .expect("refresh");
+    assert_eq!(
+        (unknown.blacklisted, unknown.user, unknown.rotated_in),
+        (false, None, None)
+    );
+    assert!(!blacklisted(&store, "t1").await, "nothing written");
+    assert_eq!(count(&store, "SELECT count(*) FROM outstanding_tokens").await, 1);
+
+    let (store_ref, request_ref) = (&store, &request);
+    let outcomes = futures::future::join_all(
+        children
+            .iter()
+            .map(|child| async move { store_ref.refresh_rotation(&request_ref(child, Some(user), false)).await }),
+    )
+    .await;
+    let winners: Vec<_> = outcomes
+        .into_iter()
+        .map(|outcome| outcome.expect("refresh").rotated_in)
+        .filter(Option::is_some)
+        .collect();
+    assert_eq!(
+        winners,
+        vec![Some("s1".to_owned())],
+        "exactly one rotation, in the token's session"
+    );
+    assert!(blacklisted(&store, "t1").await);
+    assert_eq!(count(&store, "SELECT count(*) FROM outstanding_tokens").await, 2);
+    let state = store.rotation_state("t1").await.expect("state").expect("recorded");
+    assert_eq!(
+        state
+            .child
+            .map(|(child, used)| (child.created_at > old.created_at, used)),
+        Some((true, false))
+    );
+
+    let again = store
+        .refresh_rotation(&request(&children[0], Some(user), false))
+        .await
+        .expect("refresh");
+    assert_eq!((again.blacklisted, again.rotated_in), (true, None));
+    assert_eq!(count(&store, "SELECT count(*) FROM outstanding_tokens").await, 2);
+}
+
+async fn a_refresh_of_a_sessionless_token_starts_the_offered_session(store: Store) {
+    let user = user_id(&store, "f@example.com").await;
+    let foreign = token("minted-elsewhere", None, Utc::now() + chrono::Duration::days(1));
+    let offered = session("offered", user);
+    let child = issued("child");
+    let outcome = store
+        .refresh_rotation(&rotation(&foreign, &child, None, true, &offered))
+        .await
+        .expect("refresh");
+    assert_eq!(
+        (outcome.blacklisted, outcome.user, outcome.rotated_in.as_deref()),
+        (false, None, Some("offered"))
+    );
+    assert!(blacklisted(&store, "minted-elsewhere").await);
+    let status = store.token_status("child").await.expect("status").expect("recorded");
+    assert_eq!(status.session_id.as_deref(), Some("offered"));
+    let state = store
+        .rotation_state("minted-elsewhere")
+        .await
+        .expect("state")
+        .expect("recorded");
+    assert_eq!(state.child.map(|(child, _)| child.jti), Some("child".to_owned()));
 }

@@ -11,12 +11,13 @@ mod legacy;
 mod pbkdf2;
 mod scrypt;
 
-use super::{Verification, argon2id};
+use super::Verification;
+use super::argon2id::{self, WorkArea};
 
 /// Verifies `password` against a Django-encoded hash. `None` when `encoded` is not one of the
 /// Django formats or is malformed or over-costly (nothing was computed); `Some(Mismatch)` when
 /// the hash was computed and differs.
-pub(super) fn verify(password: &str, encoded: &str) -> Option<Verification> {
+pub(super) fn verify(password: &str, encoded: &str, area: &mut WorkArea) -> Option<Verification> {
     let matched = if let Some(digest) = legacy::unsalted_md5_digest(encoded) {
         legacy::verify_unsalted_md5(password, digest)
     } else if let Some(digest) = legacy::unsalted_sha1_digest(encoded) {
@@ -24,7 +25,7 @@ pub(super) fn verify(password: &str, encoded: &str) -> Option<Verification> {
     } else {
         let (algorithm, fields) = encoded.split_once('$')?;
         match algorithm {
-            "argon2" => argon2id::verify(password, &format!("${fields}"))? != Verification::Mismatch,
+            "argon2" => argon2id::verify(password, &format!("${fields}"), area)? != Verification::Mismatch,
             "pbkdf2_sha256" => pbkdf2::verify_sha256(password, fields)?,
             "pbkdf2_sha1" => pbkdf2::verify_sha1(password, fields)?,
             "bcrypt_sha256" => bcrypt::verify(password, fields, bcrypt::Input::Sha256Hex)?,

@@ -8,6 +8,10 @@ const UNICODE_PASSWORD: &str = "pässwörd ✓ 密码";
 const MATCH: Option<Verification> = Some(Verification::Match { needs_rehash: true });
 const MISMATCH: Option<Verification> = Some(Verification::Mismatch);
 
+fn verify(password: &str, encoded: &str) -> Option<Verification> {
+    super::verify(password, encoded, &mut WorkArea::new())
+}
+
 /// Made by Django 5.2.19's `make_password` with its defaults (1 000 000 iterations). Checked
 /// once only: the generic PBKDF2 loop is compiled without optimisation in test builds, where
 /// one check takes seconds (a fraction of a second in release builds).

@@ -97,7 +97,7 @@ async fn no_more_than_max_concurrent_jobs_run_at_once() {
             let (hasher, running, peak) = (hasher.clone(), running.clone(), peak.clone());
             tokio::spawn(async move {
                 hasher
-                    .run(move || {
+                    .run(move |_| {
                         let now = running.fetch_add(1, Ordering::SeqCst) + 1;
                         peak.fetch_max(now, Ordering::SeqCst);
                         std::thread::sleep(Duration::from_millis(30));
@@ -117,7 +117,7 @@ async fn no_more_than_max_concurrent_jobs_run_at_once() {
 async fn a_cancelled_caller_keeps_its_permit_until_the_work_ends() {
     let hasher = PasswordHasher::new(1);
     let (release, released) = mpsc::channel::<()>();
-    let started = tokio::time::timeout(Duration::from_millis(50), hasher.run(move || released.recv().is_ok())).await;
+    let started = tokio::time::timeout(Duration::from_millis(50), hasher.run(move |_| released.recv().is_ok())).await;
     assert!(started.is_err(), "the caller gave up while the work was running");
     assert_eq!(hasher.permits.available_permits(), 0);
 
@@ -132,19 +132,19 @@ async fn past_the_queue_limit_a_call_fails_at_once() {
     let (release, released) = mpsc::channel::<()>();
     let running = tokio::spawn({
         let hasher = hasher.clone();
-        async move { hasher.run(move || released.recv().is_ok()).await }
+        async move { hasher.run(move |_| released.recv().is_ok()).await }
     });
     while hasher.permits.available_permits() != 0 {
         tokio::task::yield_now().await;
     }
     let queued = tokio::spawn({
         let hasher = hasher.clone();
-        async move { hasher.run(|| ()).await }
+        async move { hasher.run(|_| ()).await }
     });
     while hasher.queue_depth() != 1 {
         tokio::task::yield_now().await;
     }
-    let refused = tokio::time::timeout(Duration::from_millis(500), hasher.run(|| ())).await;
+    let refused = tokio::time::timeout(Duration::from_millis(500), hasher.run(|_| ())).await;
     assert!(
         matches!(refused, Ok(Err(HashError::QueueFull))),
         "the third call was not refused at once"
@@ -161,17 +161,17 @@ async fn a_caller_cancelled_while_waiting_leaves_the_queue() {
     let (release, released) = mpsc::channel::<()>();
     let running = tokio::spawn({
         let hasher = hasher.clone();
-        async move { hasher.run(move || released.recv().is_ok()).await }
+        async move { hasher.run(move |_| released.recv().is_ok()).await }
     });
     while hasher.permits.available_permits() != 0 {
         tokio::task::yield_now().await;
     }
-    let gave_up = tokio::time::timeout(Duration::from_millis(50), hasher.run(|| ())).await;
+    let gave_up = tokio::time::timeout(Duration::from_millis(50), hasher.run(|_| ())).await;
     assert!(gave_up.is_err(), "the waiting caller gave up");
     assert_eq!(hasher.queue_depth(), 0, "the cancelled waiter is still counted");
     let next = tokio::spawn({
         let hasher = hasher.clone();
-        async move { hasher.run(|| ()).await }
+        async move { hasher.run(|_| ()).await }
     });
     release.send(()).expect("the blocking job is still waiting");
     assert!(running.await.expect("joins").expect("runs"));
