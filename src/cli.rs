@@ -254,6 +254,15 @@ async fn check(settings: Settings, generated_key: bool) -> anyhow::Result<()> {
     for (path, name) in &aliases {
         println!("  alias {path} -> {name}");
     }
+    let cookies = &state.settings.cookies;
+    match &cookies.jwt_auth_refresh_cookie {
+        Some(name) => println!(
+            "browser mode: refresh cookie {} on path {}",
+            crate::http::prefixed_cookie_name(cookies, name),
+            crate::http::refresh_cookie_path(cookies, &aliases)
+        ),
+        None => println!("browser mode: off (cookies.jwt_auth_refresh_cookie is not set)"),
+    }
     println!("configuration OK");
     Ok(())
 }

@@ -27,6 +27,20 @@ pub fn bool<'de, D: Deserializer<'de>>(deserializer: D) -> Result<bool, D::Error
     }
 }
 
+/// An optional boolean, written as [`bool`] accepts it.
+pub fn opt_bool<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<bool>, D::Error> {
+    let value: Option<LenientBool> = Option::deserialize(deserializer)?;
+    Ok(value.map(|v| v.0))
+}
+
+struct LenientBool(bool);
+
+impl<'de> Deserialize<'de> for LenientBool {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        bool(deserializer).map(LenientBool)
+    }
+}
+
 /// A string that may have been parsed as a number on its way in.
 pub fn string<'de, D: Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {
     Ok(match Scalar::deserialize(deserializer)? {

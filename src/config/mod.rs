@@ -4,6 +4,7 @@
 //! Section and key names are Djoser's and SimpleJWT's setting names in lower case, so a Django
 //! settings file maps line by line.
 
+mod cookies;
 pub mod duration;
 pub mod key_strength;
 mod keys;
@@ -22,6 +23,7 @@ use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
 
+pub use cookies::{CookieSettings, SameSite};
 pub use keys::{KeyEntry, KeySettings, KeyUse};
 pub use mfa::MfaSettings;
 pub use operations::{CorsSettings, HousekeepingSettings, LogFormat, LogSettings, MetricsSettings};
@@ -101,6 +103,8 @@ pub struct Settings {
     pub outbox: OutboxSettings,
     pub routes: RouteSettings,
     pub throttle: ThrottleSettings,
+    /// Browser mode: the refresh token (and optionally the access token) in cookies.
+    pub cookies: CookieSettings,
     /// Several JWT keys with a `kid` each, and a directory of keys re-read while running.
     pub keys: KeySettings,
     /// Two-factor login.
@@ -125,6 +129,7 @@ impl Default for Settings {
             outbox: OutboxSettings::default(),
             routes: RouteSettings::default(),
             throttle: ThrottleSettings::default(),
+            cookies: CookieSettings::default(),
             keys: KeySettings::default(),
             mfa: MfaSettings::default(),
         }
@@ -207,6 +212,7 @@ impl Settings {
             )));
         }
         self.cors.check()?;
+        self.cookies.check(self.debug, &self.cors)?;
         limits::check(self)?;
         self.throttle.check()?;
         self.mfa.check()?;

@@ -1,5 +1,8 @@
 //! Bearer authentication as SimpleJWT's `JWTAuthentication` does it: an unknown scheme
 //! means anonymous; a known scheme with a bad token is a 401, even on routes anyone may call.
+//! In browser mode with `cookies.jwt_auth_cookie`, a request without an `Authorization` header is
+//! authenticated by the access cookie instead, once it passed the cookie CSRF rule (dj-rest-auth's
+//! `JWTCookieAuthentication`).
 
 use axum::extract::FromRequestParts;
 use axum::http::header::AUTHORIZATION;
@@ -38,14 +41,15 @@ impl FromRequestParts<AppState> for CurrentSession {
     }
 }
 
-/// Reads the `Authorization` header: `None` when absent or of another scheme.
+/// Reads the `Authorization` header, or when there is none the access cookie: `None` when both are
+/// absent or the header is of another scheme.
 async fn authenticate(parts: &Parts, state: &AppState) -> Result<Option<Authenticated>, ApiError> {
     let mut values = parts.headers.get_all(AUTHORIZATION).iter();
     let (Some(value), None) = (values.next(), values.next()) else {
         return if parts.headers.contains_key(AUTHORIZATION) {
             Err(bad_header())
         } else {
-            Ok(None)
+            from_cookie(parts, state).await
         };
     };
     let words: Vec<&[u8]> = value
@@ -69,10 +73,27 @@ async fn authenticate(parts: &Parts, state: &AppState) -> Result<Option<Authenti
         return Err(bad_header());
     };
     let token = std::str::from_utf8(token).unwrap_or("\u{fffd}");
+    verified(state, token).await.map(Some)
+}
+
+/// The access cookie's caller, when browser mode names one and the request carries it.
+async fn from_cookie(parts: &Parts, state: &AppState) -> Result<Option<Authenticated>, ApiError> {
+    let cookies = &state.settings.cookies;
+    let Some(name) = cookies.jwt_auth_cookie.as_deref() else {
+        return Ok(None);
+    };
+    let Some(token) = super::cookies::read(&parts.headers, &super::cookies::prefixed(cookies, name)) else {
+        return Ok(None);
+    };
+    super::csrf::cookie_request(&parts.headers, &parts.uri, &state.settings.cors.allowed_origins)?;
+    verified(state, &token).await.map(Some)
+}
+
+async fn verified(state: &AppState, token: &str) -> Result<Authenticated, ApiError> {
     let caller = state.sessions.authenticate(token).await?;
     // The request span (see `middleware`) declares the field; the id is not a secret.
     tracing::Span::current().record("user_id", caller.user.id);
-    Ok(Some(caller))
+    Ok(caller)
 }
 
 impl FromRequestParts<AppState> for CurrentUser {

@@ -2,14 +2,15 @@
 //! of whatever `Origin` a request carries. `cors.allowed_origins` was checked at start-up
 //! ([`crate::config::CorsSettings::check`]).
 
-use axum::http::{HeaderValue, Method, header};
+use axum::http::{HeaderName, HeaderValue, Method, header};
 use tower_http::cors::{AllowCredentials, AllowOrigin, CorsLayer};
 
 use crate::config::CorsSettings;
 
 /// The layer, or `None` when no origin is allowed: then responses carry no CORS header at all and
-/// an `OPTIONS` request is handled by the route like any other method.
-pub fn layer(settings: &CorsSettings) -> Option<CorsLayer> {
+/// an `OPTIONS` request is handled by the route like any other method. In browser mode
+/// (`browser_mode`) `X-Requested-With` is allowed too: the cookie CSRF rule accepts it.
+pub fn layer(settings: &CorsSettings, browser_mode: bool) -> Option<CorsLayer> {
     if settings.allowed_origins.is_empty() {
         return None;
     }
@@ -30,6 +31,10 @@ pub fn layer(settings: &CorsSettings) -> Option<CorsLayer> {
             layer
         }
     };
+    let mut headers = vec![header::CONTENT_TYPE, header::AUTHORIZATION];
+    if browser_mode {
+        headers.push(HeaderName::from_static("x-requested-with"));
+    }
     Some(
         layer
             .allow_methods([
@@ -40,7 +45,7 @@ pub fn layer(settings: &CorsSettings) -> Option<CorsLayer> {
                 Method::DELETE,
                 Method::OPTIONS,
             ])
-            .allow_headers([header::CONTENT_TYPE, header::AUTHORIZATION])
+            .allow_headers(headers)
             .max_age(settings.max_age),
     )
 }

@@ -6,9 +6,12 @@
 //! than the server's own or one of `cors.allowed_origins` is answered 403 with Django's wording,
 //! before any handler runs. JSON requests (a browser preflights them, and CORS decides) and
 //! requests without `Origin` (mobile apps, curl, servers) are untouched.
+//!
+//! A request that a cookie authenticates (browser mode, [`super::cookies`]) is held to more:
+//! [`cookie_request`].
 
 use axum::extract::{Request, State};
-use axum::http::{HeaderMap, Method, StatusCode, header};
+use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
@@ -25,16 +28,69 @@ pub async fn reject_untrusted_simple_requests(State(state): State<AppState>, req
         let headers = request.headers();
         if let Some(origin) = headers.get(header::ORIGIN) {
             let origin = String::from_utf8_lossy(origin.as_bytes());
-            let host = headers
-                .get(header::HOST)
-                .and_then(|h| h.to_str().ok())
-                .or_else(|| request.uri().authority().map(|a| a.as_str()));
+            let host = host(headers, request.uri());
             if !trusted_origin(&origin, host, &state.settings.cors.allowed_origins) {
                 return origin_failure(&origin).into_response();
             }
         }
     }
     next.run(request).await
+}
+
+/// The CSRF rule for a request authenticated by a cookie (browser mode): it must not be a CORS
+/// "simple" request (so a browser preflights it when cross-origin: `Content-Type: application/json`
+/// or an `X-Requested-With` header), and its `Origin`, or failing that its `Referer`, must be the
+/// server's own origin or one of `allowed`. Requests that carry a bearer header never get here.
+pub fn cookie_request(headers: &HeaderMap, uri: &Uri, allowed: &[String]) -> Result<(), ApiError> {
+    if is_simple(headers) && !headers.contains_key(X_REQUESTED_WITH) {
+        return Err(ApiError::detail(
+            StatusCode::FORBIDDEN,
+            "CSRF Failed: a request authenticated by a cookie must be sent as application/json or with \
+             an X-Requested-With header.",
+        ));
+    }
+    let host = host(headers, uri);
+    if let Some(origin) = headers.get(header::ORIGIN) {
+        let origin = String::from_utf8_lossy(origin.as_bytes());
+        return if trusted_origin(&origin, host, allowed) {
+            Ok(())
+        } else {
+            Err(origin_failure(&origin))
+        };
+    }
+    let Some(referer) = headers.get(header::REFERER) else {
+        return Err(ApiError::detail(
+            StatusCode::FORBIDDEN,
+            "CSRF Failed: Referer checking failed - no Referer.",
+        ));
+    };
+    let referer = String::from_utf8_lossy(referer.as_bytes());
+    if origin_of(&referer).is_some_and(|origin| trusted_origin(origin, host, allowed)) {
+        Ok(())
+    } else {
+        Err(ApiError::detail(
+            StatusCode::FORBIDDEN,
+            format!("CSRF Failed: Referer checking failed - {referer} does not match any trusted origins."),
+        ))
+    }
+}
+
+/// `X-Requested-With`, which no form can send: a cross-origin `fetch` carrying it is preflighted.
+const X_REQUESTED_WITH: &str = "x-requested-with";
+
+/// The host and port the request addressed.
+fn host<'a>(headers: &'a HeaderMap, uri: &'a Uri) -> Option<&'a str> {
+    headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .or_else(|| uri.authority().map(|a| a.as_str()))
+}
+
+/// `scheme://host[:port]` of an absolute URL (a `Referer`).
+fn origin_of(url: &str) -> Option<&str> {
+    let (_, rest) = url.split_once("://")?;
+    let end = url.len() - rest.len() + rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    Some(&url[..end])
 }
 
 /// Whether a request from `origin` may change state here: the server's own origin (its host and
@@ -96,6 +152,52 @@ mod tests {
             assert!(!trusted_origin(origin, host, &allowed), "{origin} {host:?}");
         }
         assert!(trusted_origin("https://evil.test", None, &["*".to_owned()]));
+    }
+
+    #[test]
+    fn a_cookie_request_needs_a_preflighted_shape_and_a_trusted_origin_or_referer() {
+        let allowed = vec!["http://localhost:3000".to_owned()];
+        let uri: Uri = "/api/auth/jwt/refresh/".parse().unwrap();
+        let check = |pairs: &[(&str, &str)]| {
+            let mut headers = HeaderMap::new();
+            headers.insert(header::HOST, "127.0.0.1:8000".parse().unwrap());
+            for (name, value) in pairs {
+                let name = header::HeaderName::from_bytes(name.as_bytes()).unwrap();
+                headers.insert(name, value.parse().unwrap());
+            }
+            match cookie_request(&headers, &uri, &allowed) {
+                Ok(()) => "ok".to_owned(),
+                Err(ApiError::Detail(StatusCode::FORBIDDEN, detail)) => detail.to_string(),
+                Err(other) => panic!("{other:?}"),
+            }
+        };
+        let json = ("content-type", "application/json");
+        assert_eq!(check(&[json, ("origin", "http://127.0.0.1:8000")]), "ok");
+        assert_eq!(check(&[json, ("origin", "http://localhost:3000")]), "ok");
+        assert_eq!(
+            check(&[
+                ("x-requested-with", "fetch"),
+                ("referer", "http://127.0.0.1:8000/api/auth/demo/")
+            ]),
+            "ok"
+        );
+        assert_eq!(check(&[json, ("referer", "http://localhost:3000?x=1")]), "ok");
+        assert_eq!(
+            check(&[json, ("origin", "http://127.0.0.1:9000")]),
+            "CSRF Failed: Origin checking failed - http://127.0.0.1:9000 does not match any trusted origins."
+        );
+        // Origin decides even when Referer would pass.
+        assert!(check(&[json, ("origin", "null"), ("referer", "http://127.0.0.1:8000/")]).contains("null"));
+        assert_eq!(
+            check(&[json, ("referer", "http://127.0.0.1:8000.evil.test/")]),
+            "CSRF Failed: Referer checking failed - http://127.0.0.1:8000.evil.test/ does not match any trusted origins."
+        );
+        assert_eq!(check(&[json]), "CSRF Failed: Referer checking failed - no Referer.");
+        for simple in ["text/plain", "application/x-www-form-urlencoded"] {
+            let answer = check(&[("content-type", simple), ("origin", "http://127.0.0.1:8000")]);
+            assert!(answer.contains("X-Requested-With"), "{answer}");
+        }
+        assert!(check(&[("origin", "http://127.0.0.1:8000")]).contains("X-Requested-With"));
     }
 
     #[test]

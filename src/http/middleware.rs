@@ -77,7 +77,10 @@ pub fn apply(router: Router, state: &AppState) -> Router {
         )
         .layer(from_fn_with_state(state.clone(), super::metrics::track))
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
-        .option_layer(super::cors::layer(&state.settings.cors))
+        .option_layer(super::cors::layer(
+            &state.settings.cors,
+            state.settings.cookies.enabled(),
+        ))
         .layer(CatchPanicLayer::custom(|payload: Box<dyn Any + Send>| {
             ApiError::Internal(anyhow::anyhow!(
                 "a handler panicked: {}",

@@ -7,8 +7,10 @@ mod body;
 mod client;
 pub mod client_ip;
 pub mod connections;
+mod cookies;
 mod cors;
 mod csrf;
+mod demo;
 pub mod error;
 mod fields;
 mod health;
@@ -32,6 +34,7 @@ use std::sync::Arc;
 use axum::Router;
 use axum::routing::{MethodRouter, get};
 
+pub use cookies::{prefixed as prefixed_cookie_name, refresh_cookie_path};
 pub use metrics::metrics_router;
 pub use state::AppState;
 
@@ -43,17 +46,27 @@ pub fn router(state: AppState) -> Result<Router, String> {
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz));
     let limits = Arc::new(throttle::Throttle::new(&state.settings.throttle, state.metrics.clone()));
+    let browser = cookies::BrowserMode::new(&state.settings, &aliases).map(Arc::new);
+    let origins = &state.settings.cors.allowed_origins;
     for (path, methods) in routes::builtin() {
         let methods = throttle::limit_builtin(&limits, path, methods);
+        let methods = match routes::endpoint_at(path) {
+            Some(name) => cookies::wrap(browser.as_ref(), origins, name, methods),
+            None => methods,
+        };
         router = with_and_without_slash(router, path, methods);
     }
     for (path, name) in &aliases {
         if let Some(methods) = routes::endpoint(name) {
             let methods = throttle::limit_endpoint(&limits, name, methods);
+            let methods = cookies::wrap(browser.as_ref(), origins, name, methods);
             router = with_and_without_slash(router, &routes::mounted(path, name), methods);
         }
     }
     router = router.merge(openapi::router(&state.settings, &aliases));
+    if state.settings.cookies.demo_page {
+        router = router.merge(demo::router());
+    }
     if state.settings.metrics.on_main_port() {
         router = router.merge(metrics_router(&state));
     }

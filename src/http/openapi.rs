@@ -7,6 +7,7 @@
 //! `/metrics` only when served on this port, and the `Authorization` scheme actually accepted.
 
 mod account;
+mod cookies;
 mod docs;
 mod jwt;
 mod mfa;
@@ -153,6 +154,7 @@ pub fn document(settings: &Settings, aliases: &[(String, String)]) -> Value {
         responses["400"] = json!({ "description": "Invalid input (a `BadRequest` body), or with \
             `djoser.send_activation_email` off a bare 400 with no body" });
     }
+    cookies::describe(paths, settings);
     for (alias, name) in aliases {
         let item = alias_item(paths, name, alias);
         paths.insert(routes::mounted(alias, name), item);

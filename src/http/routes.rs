@@ -57,7 +57,14 @@ pub const USER_SESSIONS_PATH: &str = "/api/auth/users/{id}/sessions/";
 pub const USER_SESSION_PATH: &str = "/api/auth/users/{id}/sessions/{session}/";
 
 /// Paths served outside `/api/auth/` that aliases must not shadow.
-const RESERVED: &[&str] = &["/healthz", "/readyz", "/metrics", "/api/schema", "/api/docs"];
+const RESERVED: &[&str] = &[
+    "/healthz",
+    "/readyz",
+    "/metrics",
+    "/api/schema",
+    "/api/docs",
+    super::demo::PATH_WITHOUT_SLASH,
+];
 
 /// SimpleJWT's documented layout (`routes.simplejwt_paths`).
 const SIMPLEJWT_PRESET: &[(&str, &str)] = &[
@@ -207,6 +214,15 @@ pub fn names() -> Vec<&'static str> {
         .chain(SERVICE_ENDPOINTS)
         .map(|(name, _)| *name)
         .collect()
+}
+
+/// The endpoint name served at a built-in path (the first listed, for a path that serves two).
+pub fn endpoint_at(path: &str) -> Option<&'static str> {
+    ENDPOINTS
+        .iter()
+        .chain(MFA_ENDPOINTS)
+        .find(|(_, p)| *p == path)
+        .map(|(name, _)| *name)
 }
 
 /// The built-in path of an endpoint name.

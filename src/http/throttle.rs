@@ -26,7 +26,7 @@ use governor::{Quota, RateLimiter};
 
 use super::client_ip::{ClientIp, ClientIpSource};
 use super::error::ApiError;
-use super::routes::{ENDPOINTS, MFA_ENDPOINTS};
+use super::routes::endpoint_at;
 use super::state::AppState;
 use crate::auth::limits::mask_client;
 use crate::config::{Rate, ThrottleSettings};
@@ -155,15 +155,6 @@ fn quota(rate: Rate) -> Option<Quota> {
     Some(Quota::with_period(rate.period / rate.count)?.allow_burst(burst))
 }
 
-/// The endpoint name served at a built-in path.
-fn endpoint_at(path: &str) -> Option<&'static str> {
-    ENDPOINTS
-        .iter()
-        .chain(MFA_ENDPOINTS)
-        .find(|(_, p)| *p == path)
-        .map(|(name, _)| *name)
-}
-
 /// Wraps the handlers at a built-in `path` in their group's limit.
 pub fn limit_builtin(throttle: &Arc<Throttle>, path: &str, methods: MethodRouter<AppState>) -> MethodRouter<AppState> {
     match endpoint_at(path) {
@@ -219,6 +210,7 @@ async fn enforce(State(guard): State<Guard>, request: Request, next: Next) -> Re
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::http::routes::ENDPOINTS;
 
     fn settings(login: &str) -> ThrottleSettings {
         ThrottleSettings {

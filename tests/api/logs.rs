@@ -180,6 +180,103 @@ async fn the_whole_flow_logs_requests_but_no_secret() {
     );
 }
 
+/// The `Set-Cookie` value of cookie `name` in `response`.
+fn set_cookie(response: &reqwest::Response, name: &str) -> String {
+    response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .find_map(|line| line.strip_prefix(&format!("{name}=")))
+        .and_then(|rest| rest.split(';').next())
+        .unwrap_or_else(|| panic!("no {name} cookie"))
+        .to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn browser_mode_cookies_never_reach_the_logs() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let database_url = format!("sqlite://{}?mode=rwc", dir.path().join("cookies.db").display());
+    let server = Server::start(&[
+        ("DEBUG", "false"),
+        ("RUST_LOG", "debug"),
+        ("SECRET_KEY", SECRET_KEY),
+        ("DATABASE_URL", &database_url),
+        ("HOST", "127.0.0.1"),
+        ("PORT", "0"),
+        ("EMAIL_BACKEND", "memory"),
+        ("IMHOTEP_DJOSER__SEND_ACTIVATION_EMAIL", "false"),
+        ("IMHOTEP_COOKIES__JWT_AUTH_REFRESH_COOKIE", "refresh"),
+        ("IMHOTEP_COOKIES__JWT_AUTH_COOKIE", "access"),
+    ])
+    .await;
+    let client = reqwest::Client::new();
+    let url = |path: &str| format!("{}/api/auth/{path}", server.address);
+    let registration = json!({ "email": "ada@example.com", "password": PASSWORD, "re_password": PASSWORD });
+    assert_eq!(post(&server, "users/", registration, None).await.0, StatusCode::CREATED);
+    let credentials = json!({ "email": "ada@example.com", "password": PASSWORD });
+    let login = client.post(url("jwt/create/")).json(&credentials).send().await.unwrap();
+    assert_eq!(login.status(), StatusCode::OK);
+    let (access, refresh) = (set_cookie(&login, "access"), set_cookie(&login, "refresh"));
+    let own = server.address.clone();
+    let refreshed = client
+        .post(url("jwt/refresh/"))
+        .header("Cookie", format!("refresh={refresh}"))
+        .header("Origin", &own)
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refreshed.status(), StatusCode::OK);
+    let (access2, refresh2) = (set_cookie(&refreshed, "access"), set_cookie(&refreshed, "refresh"));
+    let me = client
+        .get(url("users/me/"))
+        .header("Cookie", format!("access={access2}"))
+        .header("X-Requested-With", "fetch")
+        .header("Origin", &own)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(me.status(), StatusCode::OK);
+    let refused = client
+        .post(url("jwt/logout/"))
+        .header("Cookie", format!("access={access2}; refresh={refresh2}"))
+        .header("Origin", "https://evil.test")
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+    let logout = client
+        .post(url("jwt/logout/"))
+        .header("Cookie", format!("access={access2}; refresh={refresh2}"))
+        .header("Origin", &own)
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(logout.status(), StatusCode::RESET_CONTENT);
+
+    let lines = server.stop();
+    for (what, secret) in [
+        ("password", PASSWORD),
+        ("access cookie", access.as_str()),
+        ("refresh cookie", refresh.as_str()),
+        ("rotated access cookie", access2.as_str()),
+        ("rotated refresh cookie", refresh2.as_str()),
+    ] {
+        let hits: Vec<&String> = lines.iter().filter(|line| line.contains(secret)).collect();
+        assert!(hits.is_empty(), "the {what} appears in the logs:\n{hits:#?}");
+    }
+    assert!(
+        lines
+            .iter()
+            .any(|line| line.contains("/api/auth/jwt/logout/") && line.contains("403")),
+        "the refused logout is logged:\n{}",
+        lines.join("\n")
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn private_keys_never_reach_the_logs() {
     let dir = tempfile::tempdir().expect("temp dir");

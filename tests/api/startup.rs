@@ -297,3 +297,53 @@ async fn the_sqlite_database_is_readable_by_its_owner_only() {
         assert_eq!(mode & 0o777, 0o600, "{file} has mode {:o}", mode & 0o777);
     }
 }
+
+#[test]
+fn browser_mode_settings_are_checked_and_check_prints_the_refresh_cookie_path() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = sqlite_url(&dir);
+    let on = ("IMHOTEP_COOKIES__JWT_AUTH_REFRESH_COOKIE", "refresh");
+    both_refuse(
+        &production(
+            &url,
+            &[
+                on,
+                ("IMHOTEP_COOKIES__JWT_AUTH_SAMESITE", "None"),
+                ("IMHOTEP_COOKIES__JWT_AUTH_SECURE", "0"),
+            ],
+        ),
+        "cookies.jwt_auth_samesite = \"None\" needs cookies.jwt_auth_secure = true",
+    );
+    both_refuse(
+        &production(&url, &[on, ("IMHOTEP_COOKIES__HOST_PREFIX", "true")]),
+        "cookies.host_prefix needs cookies.jwt_auth_refresh_cookie_path = \"/\"",
+    );
+    both_refuse(
+        &production(&url, &[on, ("IMHOTEP_CORS__ALLOWED_ORIGINS", "*")]),
+        "cannot be combined with cookies.jwt_auth_refresh_cookie",
+    );
+    let (ok, output) = binary::run(&["check"], &production(&url, &[]));
+    assert!(ok && output.contains("browser mode: off"), "{output}");
+    let (ok, output) = binary::run(&["check"], &production(&url, &[on]));
+    assert!(
+        ok && output.contains("refresh cookie refresh on path /api/auth/jwt/"),
+        "{output}"
+    );
+    // SimpleJWT's paths serve jwt_refresh at /api/token/refresh/: the cookie must reach both.
+    let preset = ("IMHOTEP_ROUTES__SIMPLEJWT_PATHS", "true");
+    let (ok, output) = binary::run(&["check"], &production(&url, &[on, preset]));
+    assert!(
+        ok && output.contains("refresh cookie refresh on path /api/\n"),
+        "{output}"
+    );
+    let host = [
+        on,
+        ("IMHOTEP_COOKIES__HOST_PREFIX", "yes"),
+        ("IMHOTEP_COOKIES__JWT_AUTH_REFRESH_COOKIE_PATH", "/"),
+    ];
+    let (ok, output) = binary::run(&["check"], &production(&url, &host));
+    assert!(
+        ok && output.contains("refresh cookie __Host-refresh on path /\n"),
+        "{output}"
+    );
+}
