@@ -476,6 +476,54 @@ async fn operators_see_and_reset_a_users_second_factor(db: Backend) {
     assert!(again.contains("nothing changed"), "{again}");
 }
 
+/// Browser mode: the answers of a login's second step and of a staff enrolment carry tokens, so
+/// they set the refresh cookie and blank the body's `refresh`, as `jwt/create/` does.
+async fn second_steps_set_the_refresh_cookie_in_browser_mode(db: Backend) {
+    let Some(app) = spawn_app_with(db, |s| {
+        s.cookies.jwt_auth_refresh_cookie = Some("refresh".into());
+        s.djoser.mfa_required_for_staff = true;
+    })
+    .await
+    else {
+        return;
+    };
+    let sets_refresh_cookie = |answer: &crate::helpers::Answer| {
+        answer
+            .headers
+            .get_all("set-cookie")
+            .iter()
+            .any(|value| value.to_str().unwrap().starts_with("refresh=ey"))
+    };
+    let alice = enrolled(&app, "alice@example.com").await;
+    let ticket = ticket(&app, "alice@example.com").await;
+    let second = second_step(&app, &json!({ "ticket": ticket, "code": code(&alice.secret, 1) })).await;
+    assert_eq!(second.status, 200, "{}", second.text);
+    assert_eq!(second.body["refresh"], "", "{}", second.text);
+    assert!(sets_refresh_cookie(&second), "{:?}", second.headers);
+
+    app.active_user("boss@example.com").await;
+    app.execute("UPDATE users SET is_staff = TRUE WHERE email = 'boss@example.com'")
+        .await;
+    let login = app.login("boss@example.com", PASSWORD).await;
+    let ticket = login.body["ticket"].as_str().unwrap();
+    let started = app.post("mfa/totp/", &json!({ "ticket": ticket }), None).await;
+    assert_eq!(started.status, 201, "{}", started.text);
+    let (secret, id) = (
+        started.body["secret"].as_str().unwrap(),
+        started.body["id"].as_str().unwrap(),
+    );
+    let confirmed = app
+        .post(
+            &format!("mfa/totp/{id}/confirm/"),
+            &json!({ "ticket": ticket, "code": code(secret, 0) }),
+            None,
+        )
+        .await;
+    assert_eq!(confirmed.status, 200, "{}", confirmed.text);
+    assert_eq!(confirmed.body["refresh"], "", "{}", confirmed.text);
+    assert!(sets_refresh_cookie(&confirmed), "{:?}", confirmed.headers);
+}
+
 on_both_databases!(
     enrolment_shows_the_secret_once_and_login_then_needs_a_code,
     wrong_replayed_and_burnt_codes_are_refused,
@@ -486,4 +534,5 @@ on_both_databases!(
     regenerated_recovery_codes_replace_the_old_ones,
     staff_must_enrol_before_they_get_tokens_when_required,
     operators_see_and_reset_a_users_second_factor,
+    second_steps_set_the_refresh_cookie_in_browser_mode,
 );

@@ -35,8 +35,9 @@ enum Role {
 impl Role {
     fn of(endpoint: &str) -> Option<Role> {
         Some(match endpoint {
-            // `jwt/create/mfa/` answers the pair once the second factor is given.
-            "jwt_create" | "jwt_create_mfa" => Role::Login,
+            // `jwt/create/mfa/` answers the pair once the second factor is given, and a staff
+            // enrolment's confirm when it was made with a login ticket.
+            "jwt_create" | "jwt_create_mfa" | "mfa_totp_confirm" => Role::Login,
             // `users/` serves both; only its POST (registration) can log in.
             "users_create" | "users_list" => Role::Login,
             "jwt_refresh" => Role::Refresh,

@@ -16,14 +16,14 @@ fn healthz() {}
     ))]
 fn readyz() {}
 
-/// Prometheus metrics
+/// Prometheus metrics (OpenMetrics text)
 ///
 /// Served here only when `metrics.bearer_token` is set (then asking for `Authorization: Bearer
 /// <metrics.bearer_token>`) or `metrics.public` is true; otherwise on `metrics.bind` alone.
 #[utoipa::path(get, path = "/metrics", operation_id = "metrics", tag = "service",
     responses(
-        (status = 200, description = "Prometheus' text format", body = String,
-            content_type = "text/plain; version=0.0.4; charset=utf-8"),
+        (status = 200, description = "OpenMetrics text, which Prometheus scrapes", body = String,
+            content_type = "application/openmetrics-text; version=1.0.0; charset=utf-8"),
         (status = 401, description = "The metrics token is missing or wrong", body = TokenError),
     ))]
 fn metrics() {}
