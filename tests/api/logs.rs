@@ -31,27 +31,40 @@ fn text(body: &Value, key: &str) -> String {
         .to_owned()
 }
 
+/// The environment of a production server (`DEBUG=false`, debug logs) on `database_url`, mailing
+/// through SMTP on `smtp_port`, followed by `extra`.
+fn production<'a>(database_url: &'a str, smtp_port: &'a str, extra: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
+    let mut env = vec![
+        ("DEBUG", "false"),
+        ("RUST_LOG", "debug"),
+        ("SECRET_KEY", SECRET_KEY),
+        ("DATABASE_URL", database_url),
+        ("HOST", "127.0.0.1"),
+        ("PORT", "0"),
+        ("EMAIL_BACKEND", "smtp"),
+        ("EMAIL_HOST", "127.0.0.1"),
+        ("EMAIL_PORT", smtp_port),
+    ];
+    env.extend_from_slice(extra);
+    env
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_whole_flow_logs_requests_but_no_secret() {
     let dir = tempfile::tempdir().expect("temp dir");
     let database_url = format!("sqlite://{}?mode=rwc", dir.path().join("logs.db").display());
     let mail = SmtpSink::start().await;
     let smtp_port = mail.port.to_string();
-    let server = Server::start(&[
-        ("DEBUG", "false"),
-        ("RUST_LOG", "debug"),
-        ("SECRET_KEY", SECRET_KEY),
-        ("DATABASE_URL", &database_url),
-        ("HOST", "127.0.0.1"),
-        ("PORT", "0"),
-        ("EMAIL_BACKEND", "smtp"),
-        ("EMAIL_HOST", "127.0.0.1"),
-        ("EMAIL_PORT", &smtp_port),
-        ("EMAIL_HOST_USER", "mailer"),
-        ("EMAIL_HOST_PASSWORD", SMTP_PASSWORD),
-        ("DEFAULT_FROM_EMAIL", "noreply@example.com"),
-        ("IMHOTEP_SESSIONS__REUSE_INTERVAL", "0s"),
-    ])
+    let server = Server::start(&production(
+        &database_url,
+        &smtp_port,
+        &[
+            ("EMAIL_HOST_USER", "mailer"),
+            ("EMAIL_HOST_PASSWORD", SMTP_PASSWORD),
+            ("DEFAULT_FROM_EMAIL", "noreply@example.com"),
+            ("IMHOTEP_SESSIONS__REUSE_INTERVAL", "0s"),
+        ],
+    ))
     .await;
 
     let registration = json!({ "email": "ada@example.com", "password": PASSWORD, "re_password": PASSWORD });
@@ -197,20 +210,15 @@ fn set_cookie(response: &reqwest::Response, name: &str) -> String {
 async fn browser_mode_cookies_never_reach_the_logs() {
     let dir = tempfile::tempdir().expect("temp dir");
     let database_url = format!("sqlite://{}?mode=rwc", dir.path().join("cookies.db").display());
-    let server = Server::start(&[
-        ("DEBUG", "false"),
-        ("RUST_LOG", "debug"),
-        ("SECRET_KEY", SECRET_KEY),
-        ("DATABASE_URL", &database_url),
-        ("HOST", "127.0.0.1"),
-        ("PORT", "0"),
-        ("EMAIL_BACKEND", "smtp"),
-        ("EMAIL_HOST", "127.0.0.1"),
-        ("EMAIL_PORT", "1"),
-        ("IMHOTEP_DJOSER__SEND_ACTIVATION_EMAIL", "false"),
-        ("IMHOTEP_COOKIES__JWT_AUTH_REFRESH_COOKIE", "refresh"),
-        ("IMHOTEP_COOKIES__JWT_AUTH_COOKIE", "access"),
-    ])
+    let server = Server::start(&production(
+        &database_url,
+        "1",
+        &[
+            ("IMHOTEP_DJOSER__SEND_ACTIVATION_EMAIL", "false"),
+            ("IMHOTEP_COOKIES__JWT_AUTH_REFRESH_COOKIE", "refresh"),
+            ("IMHOTEP_COOKIES__JWT_AUTH_COOKIE", "access"),
+        ],
+    ))
     .await;
     let client = reqwest::Client::new();
     let url = |path: &str| format!("{}/api/auth/{path}", server.address);
@@ -289,19 +297,14 @@ async fn private_keys_never_reach_the_logs() {
         { "kid": "ed", "algorithm": "EdDSA", "use": "verify", "signing_key": ed },
     ])
     .to_string();
-    let server = Server::start(&[
-        ("DEBUG", "false"),
-        ("RUST_LOG", "debug"),
-        ("SECRET_KEY", SECRET_KEY),
-        ("DATABASE_URL", &database_url),
-        ("HOST", "127.0.0.1"),
-        ("PORT", "0"),
-        ("EMAIL_BACKEND", "smtp"),
-        ("EMAIL_HOST", "127.0.0.1"),
-        ("EMAIL_PORT", "1"),
-        ("IMHOTEP_DJOSER__SEND_ACTIVATION_EMAIL", "false"),
-        ("IMHOTEP_KEYS__LIST", &list),
-    ])
+    let server = Server::start(&production(
+        &database_url,
+        "1",
+        &[
+            ("IMHOTEP_DJOSER__SEND_ACTIVATION_EMAIL", "false"),
+            ("IMHOTEP_KEYS__LIST", &list),
+        ],
+    ))
     .await;
     let registration = json!({ "email": "ada@example.com", "password": PASSWORD, "re_password": PASSWORD });
     assert_eq!(post(&server, "users/", registration, None).await.0, StatusCode::CREATED);
@@ -329,19 +332,14 @@ async fn private_keys_never_reach_the_logs() {
 async fn a_refusal_is_logged_with_its_group_and_masked_client_and_account_never_the_password() {
     let dir = tempfile::tempdir().expect("temp dir");
     let database_url = format!("sqlite://{}?mode=rwc", dir.path().join("logs.db").display());
-    let server = Server::start(&[
-        ("DEBUG", "false"),
-        ("RUST_LOG", "debug"),
-        ("SECRET_KEY", SECRET_KEY),
-        ("DATABASE_URL", &database_url),
-        ("HOST", "127.0.0.1"),
-        ("PORT", "0"),
-        ("EMAIL_BACKEND", "smtp"),
-        ("EMAIL_HOST", "127.0.0.1"),
-        ("EMAIL_PORT", "1"),
-        ("IMHOTEP_THROTTLE__FAILURES_BEFORE_BACKOFF", "1"),
-        ("IMHOTEP_THROTTLE__LOGIN", "2/m"),
-    ])
+    let server = Server::start(&production(
+        &database_url,
+        "1",
+        &[
+            ("IMHOTEP_THROTTLE__FAILURES_BEFORE_BACKOFF", "1"),
+            ("IMHOTEP_THROTTLE__LOGIN", "2/m"),
+        ],
+    ))
     .await;
     let guess = json!({ "email": "grace@example.com", "password": "Wr0ng-Horse-Battery-7" });
     assert_eq!(
@@ -394,20 +392,15 @@ async fn second_factor_secrets_never_reach_the_logs() {
     let database_url = format!("sqlite://{}?mode=rwc", dir.path().join("mfa.db").display());
     let mail = SmtpSink::start().await;
     let smtp_port = mail.port.to_string();
-    let server = Server::start(&[
-        ("DEBUG", "false"),
-        ("RUST_LOG", "debug"),
-        ("SECRET_KEY", SECRET_KEY),
-        ("DATABASE_URL", &database_url),
-        ("HOST", "127.0.0.1"),
-        ("PORT", "0"),
-        ("EMAIL_BACKEND", "smtp"),
-        ("EMAIL_HOST", "127.0.0.1"),
-        ("EMAIL_PORT", &smtp_port),
-        ("DEFAULT_FROM_EMAIL", "noreply@example.com"),
-        ("IMHOTEP_DJOSER__SEND_ACTIVATION_EMAIL", "false"),
-        ("IMHOTEP_DJOSER__SEND_CONFIRMATION_EMAIL", "false"),
-    ])
+    let server = Server::start(&production(
+        &database_url,
+        &smtp_port,
+        &[
+            ("DEFAULT_FROM_EMAIL", "noreply@example.com"),
+            ("IMHOTEP_DJOSER__SEND_ACTIVATION_EMAIL", "false"),
+            ("IMHOTEP_DJOSER__SEND_CONFIRMATION_EMAIL", "false"),
+        ],
+    ))
     .await;
     let registration = json!({ "email": "ada@example.com", "password": PASSWORD, "re_password": PASSWORD });
     assert_eq!(post(&server, "users/", registration, None).await.0, StatusCode::CREATED);
