@@ -22,6 +22,7 @@ use crate::background::Background;
 use crate::config::{EmailBackendKind, Settings};
 use crate::http::client_ip::ClientIpSource;
 use crate::http::connections::{self, ConnectionLimits};
+use crate::http::state::Shared;
 use crate::http::{self, AppState};
 use crate::mail::{Backend, Mailer, SmtpSettings, Templates};
 use crate::metrics::Metrics;
@@ -195,7 +196,7 @@ pub fn build_state(settings: Settings, store: Store) -> anyhow::Result<(AppState
         metrics.clone(),
     );
     let client_ip = Arc::new(ClientIpSource::new(&settings.throttle));
-    let state = AppState {
+    let state = AppState::new(Shared {
         settings: Arc::new(settings),
         accounts: Arc::new(accounts),
         sessions: Arc::new(sessions),
@@ -204,7 +205,7 @@ pub fn build_state(settings: Settings, store: Store) -> anyhow::Result<(AppState
         metrics,
         client_ip,
         keys,
-    };
+    });
     Ok((state, outbox))
 }
 

@@ -9,11 +9,27 @@ use crate::config::Settings;
 use crate::metrics::Metrics;
 use crate::store::Store;
 
-/// Shared application state. Axum clones it for every extractor and middleware of every request,
-/// so everything inside is reference-counted or a pool handle (the services hold keys, validation
-/// rules and settings that must not be deep-copied per request).
+/// Shared application state. Axum clones it for every extractor and middleware of every request, so
+/// it is one reference-counted pointer: a clone is one atomic increment, whatever [`Shared`] holds.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+impl AppState {
+    pub fn new(shared: Shared) -> Self {
+        Self(Arc::new(shared))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+/// What every handler reaches through [`AppState`] (`state.settings`, `state.sessions`, ...).
+pub struct Shared {
     pub settings: Arc<Settings>,
     pub accounts: Arc<Accounts>,
     pub sessions: Arc<Sessions>,

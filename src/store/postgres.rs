@@ -5,12 +5,16 @@
 //! `UPDATE`s for once-only changes and `ON CONFLICT DO NOTHING` on the unique constraints for
 //! blacklisting, where a concurrent writer waits for the first one's commit and then sees the
 //! conflict.
+//!
+//! sqlx pings a connection (one round trip) before lending it out by default; here only a
+//! connection idle for `PING_AFTER_IDLE` is pinged, one in steady use is lent as it is.
 
 use std::str::FromStr;
+use std::time::Duration;
 
-use sqlx::Postgres;
 use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{Connection, Postgres};
 
 use super::sql::SqlStore;
 pub(super) use super::sql::{blacklist_in, revoke_in};
@@ -22,6 +26,11 @@ mod throttle;
 
 static MIGRATOR: Migrator = sqlx::migrate!("./migrations/postgres");
 
+/// A connection that sat idle this long may have been cut (database restart, failover, a proxy's idle
+/// timeout): it is pinged before being lent out, and replaced if the ping fails. Connections in
+/// steady use skip the ping, saving a round trip per query.
+const PING_AFTER_IDLE: Duration = Duration::from_secs(1);
+
 /// A pool of PostgreSQL connections.
 pub type PgStore = SqlStore<Postgres>;
 
@@ -32,6 +41,15 @@ impl PgStore {
         let pool = PgPoolOptions::new()
             .max_connections(options.max_connections)
             .acquire_timeout(options.acquire_timeout)
+            .test_before_acquire(false)
+            .before_acquire(|connection, meta| {
+                Box::pin(async move {
+                    if meta.idle_for >= PING_AFTER_IDLE {
+                        connection.ping().await?;
+                    }
+                    Ok(true)
+                })
+            })
             .connect_with(connect)
             .await?;
         Ok(Self { pool })

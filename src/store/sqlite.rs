@@ -4,7 +4,8 @@
 //! journaling, `synchronous = NORMAL` and a 5 s busy timeout. Multi-statement writes start with
 //! `BEGIN IMMEDIATE`, taking the write lock up front: a deferred transaction that reads and then
 //! writes can fail with `SQLITE_BUSY` when another writer got in between, whatever the timeout.
-//! Timestamps are stored as sqlx encodes `DateTime<Utc>` (see `migrations/sqlite`).
+//! Timestamps are stored as sqlx encodes `DateTime<Utc>` (see `migrations/sqlite`). Connections
+//! live inside the process and cannot be cut, so the pool lends them without sqlx's ping.
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -60,6 +61,7 @@ impl SqliteStore {
         let pool = SqlitePoolOptions::new()
             .max_connections(options.max_connections)
             .acquire_timeout(options.acquire_timeout)
+            .test_before_acquire(false)
             .connect_with(connect)
             .await?;
         Ok(Self { pool })

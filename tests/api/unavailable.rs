@@ -1,5 +1,6 @@
 //! The 503 answers: a request that outlives `server.request_timeout`, and a database that goes away
-//! under a running server. Both say so in a JSON `detail` with a `Retry-After`, never a 500.
+//! under a running server. Both say so in a JSON `detail` with a `Retry-After`, never a 500. And the
+//! pool's recovery: connections the database ended while they sat idle are replaced unseen.
 
 use std::time::Duration;
 
@@ -95,6 +96,40 @@ async fn a_database_that_goes_away_gives_503_not_500() {
     assert_eq!(login.header("retry-after"), Some("5"));
     let ready = app.send(|c| c.get(format!("{}/readyz", app.address))).await;
     assert_eq!(ready.status, 503, "{}", ready.text);
+}
+
+/// PostgreSQL only. The pool lends a connection in steady use without pinging it (a round trip per
+/// query saved), but one that sat idle for a second or more is pinged first and replaced when the
+/// database ended it meanwhile (restart, failover, a proxy's idle timeout): the request succeeds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_the_database_ended_while_idle_are_replaced() {
+    // No background work that would find the ended connections before the request does: the outbox
+    // worker wakes only when mail is queued, housekeeping is off.
+    let Some(app) = spawn_app_with(Backend::Postgres, |s| {
+        s.outbox.poll_interval = Duration::from_secs(3600);
+        s.housekeeping.enabled = false;
+    })
+    .await
+    else {
+        return;
+    };
+    let (access, _) = app.tokens_for("idle@example.com").await;
+    assert_eq!(app.me(&access).await.status, 200);
+
+    let ended = app
+        .scalar(
+            "SELECT count(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+             WHERE datname = current_database() AND pid <> pg_backend_pid()) AS ended",
+        )
+        .await;
+    assert!(ended > 0, "the server held no connection to end");
+    // Idle past the pool's ping threshold (1 s): the ended connections must be noticed, not used.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+
+    for _ in 0..3 {
+        let me = app.me(&access).await;
+        assert_eq!(me.status, 200, "{}", me.text);
+    }
 }
 
 crate::on_both_databases!(a_request_past_the_timeout_is_answered_503_with_a_detail_and_retry_after);
