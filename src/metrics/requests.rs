@@ -91,7 +91,7 @@ impl RouteSeries {
 pub struct RequestTable {
     slots: Box<[OnceLock<Box<RouteSeries>>]>,
     /// Templates that found every slot taken.
-    overflow: RwLock<Vec<Box<RouteSeries>>>,
+    overflow: RwLock<Vec<RouteSeries>>,
 }
 
 impl Default for RequestTable {
@@ -136,7 +136,7 @@ impl RequestTable {
         drop(known);
         let mut known = self.overflow.write().unwrap_or_else(PoisonError::into_inner);
         if !known.iter().any(|series| *series.route == *route) {
-            known.push(Box::new(RouteSeries::new(route)));
+            known.push(RouteSeries::new(route));
         }
         if let Some(series) = known.iter().find(|series| *series.route == *route) {
             series.record(method, status, elapsed);
@@ -148,9 +148,9 @@ impl RequestTable {
         let overflow = self.overflow.read().unwrap_or_else(PoisonError::into_inner);
         self.slots
             .iter()
-            .filter_map(OnceLock::get)
+            .filter_map(|slot| slot.get().map(|series| &**series))
             .chain(overflow.iter())
-            .any(|series| test(series))
+            .any(test)
     }
 
     /// Calls `each` with every route's series, in template order.
@@ -160,7 +160,7 @@ impl RequestTable {
             .slots
             .iter()
             .filter_map(|slot| slot.get().map(|series| &**series))
-            .chain(overflow.iter().map(|series| &**series))
+            .chain(overflow.iter())
             .collect();
         routes.sort_unstable_by(|a, b| a.route.cmp(&b.route));
         routes.into_iter().try_for_each(&mut each)
