@@ -6,8 +6,8 @@ use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use imhotep::auth::jwt::TokenService;
-use imhotep::auth::keys::{KeyRing, PrivateKey, parse_algorithm};
-use imhotep::config::{Secret, Settings};
+use imhotep::auth::keys::{KeyRing, PrivateKey};
+use imhotep::config::{JwtAlgorithm, Secret, Settings};
 use serde_json::Map;
 
 fn main() {
@@ -24,8 +24,8 @@ fn main() {
             secret_key: Secret::new("jwt-bench-secret-key-0123456789abcdef0123456789"),
             ..Settings::default()
         };
-        settings.simple_jwt.algorithm = name.into();
-        let algorithm = parse_algorithm(name, "algorithm").expect("algorithm");
+        let algorithm: JwtAlgorithm = name.parse().expect("algorithm");
+        settings.simple_jwt.algorithm = algorithm;
         if !name.starts_with("HS") {
             let pem = PrivateKey::generate(algorithm, 2048)
                 .and_then(|k| k.to_pem())

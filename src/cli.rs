@@ -11,8 +11,10 @@ use clap::{Parser, Subcommand};
 use crate::app::{Application, build_state, connect_store};
 use crate::auth::AuthError;
 use crate::auth::email::Email;
+use crate::auth::password::Password;
 use crate::config::{Settings, mask_url};
 use crate::mail::mask_address;
+use crate::store::models::OutboxStatus;
 use crate::telemetry;
 use crate::terminal::escaped;
 
@@ -86,7 +88,7 @@ pub enum OutboxAction {
     List {
         /// Only messages with this status: pending, sending, sent or failed.
         #[arg(long)]
-        status: Option<String>,
+        status: Option<OutboxStatus>,
         /// How many to show.
         #[arg(long, default_value_t = 50)]
         limit: i64,
@@ -168,8 +170,8 @@ async fn create_superuser(settings: Settings, email: &str, password_stdin: bool)
         }
         first
     };
-    let password = password.trim().to_owned();
-    if password.is_empty() {
+    let password = Password::new(password.trim());
+    if password.expose().is_empty() {
         bail!("the password may not be blank");
     }
     let store = connect_store(&settings).await?;
@@ -193,13 +195,7 @@ async fn outbox(settings: &Settings, action: OutboxAction) -> anyhow::Result<()>
     let store = connect_store(settings).await?;
     match action {
         OutboxAction::List { status, limit } => {
-            if let Some(status) = status
-                .as_deref()
-                .filter(|s| !["pending", "sending", "sent", "failed"].contains(s))
-            {
-                bail!("unknown status {status:?}: use pending, sending, sent or failed");
-            }
-            let entries = store.list_mail(status.as_deref(), limit).await?;
+            let entries = store.list_mail(status, limit).await?;
             println!(
                 "{:>8}  {:<30}  {:<28}  {:<8}  {:>8}  {:<20}  last error",
                 "id", "kind", "recipient", "status", "attempts", "next attempt"
@@ -208,7 +204,7 @@ async fn outbox(settings: &Settings, action: OutboxAction) -> anyhow::Result<()>
                 println!(
                     "{:>8}  {:<30}  {:<28}  {:<8}  {:>8}  {:<20}  {}",
                     entry.id,
-                    escaped(&entry.kind),
+                    escaped(&entry.kind.to_string()),
                     mask_address(&entry.recipient),
                     entry.status,
                     entry.attempts,

@@ -4,7 +4,8 @@
 use anyhow::bail;
 use clap::Subcommand;
 
-use crate::auth::keys::{PrivateKey, algorithm_name, parse_algorithm};
+use crate::auth::keys::PrivateKey;
+use crate::config::JwtAlgorithm;
 
 /// What `imhotep keys` does.
 #[derive(Debug, Subcommand)]
@@ -13,7 +14,7 @@ pub enum KeysAction {
     Generate {
         /// EdDSA (Ed25519), ES256, ES384, or an RSA algorithm (RS256, RS384, RS512, PS256, PS384, PS512).
         #[arg(long, default_value = "EdDSA")]
-        algorithm: String,
+        algorithm: JwtAlgorithm,
         /// Print a ready-to-paste [[keys.list]] entry with this kid (use = "verify": switch it to
         /// "sign" once the key has been published long enough) instead of the bare PEM.
         #[arg(long)]
@@ -35,7 +36,6 @@ pub fn run(action: KeysAction) -> anyhow::Result<()> {
         public,
         bits,
     } = action;
-    let algorithm = parse_algorithm(&algorithm, "--algorithm").map_err(anyhow::Error::msg)?;
     let key = PrivateKey::generate(algorithm, bits).map_err(anyhow::Error::msg)?;
     let private_pem = key.to_pem().map_err(anyhow::Error::msg)?;
     let public_pem = if public {
@@ -56,7 +56,7 @@ pub fn run(action: KeysAction) -> anyhow::Result<()> {
             }
             println!("[[keys.list]]");
             println!("kid = {kid:?}");
-            println!("algorithm = {:?}", algorithm_name(algorithm));
+            println!("algorithm = {:?}", algorithm.name());
             println!("use = \"verify\"");
             println!("signing_key = '''\n{}'''", private_pem);
             if let Some(pem) = public_pem {

@@ -13,7 +13,7 @@ use super::email::{Email, key_for};
 use super::limits::{Limits, MailPermit};
 use super::links::{LinkTokens, Purpose, decode_uid};
 use super::notify::queued;
-use super::password::{PasswordHasher, PasswordPolicy, UserAttributes, Verification};
+use super::password::{Password, PasswordHasher, PasswordPolicy, UserAttributes, Verification};
 use crate::config::{DjoserSettings, SessionSettings};
 use crate::mail::EmailKind;
 use crate::metrics::{EmailOutcome, Metrics};
@@ -82,24 +82,29 @@ impl Accounts {
     }
 
     /// Django's password validators against the attributes of a (possibly unsaved) user.
-    pub fn password_problems(&self, password: &str, user: Option<&UserAttributes<'_>>) -> Vec<String> {
-        self.policy.validate(password, user)
+    pub fn password_problems(&self, password: &Password, user: Option<&UserAttributes<'_>>) -> Vec<String> {
+        self.policy.validate(password.expose(), user)
     }
 
     /// The validators against a stored user.
-    pub fn password_problems_for(&self, password: &str, user: &User) -> Vec<String> {
+    pub fn password_problems_for(&self, password: &Password, user: &User) -> Vec<String> {
         let attributes = UserAttributes {
             username: &user.username,
             first_name: &user.first_name,
             last_name: &user.last_name,
             email: &user.email,
         };
-        self.policy.validate(password, Some(&attributes))
+        self.policy.validate(password.expose(), Some(&attributes))
     }
 
     /// Creates the account (inactive when activation e-mails are on) with the e-mail Djoser sends.
     /// `profile` holds the `required_fields` values sent at registration.
-    pub async fn register(&self, email: &Email, password: &str, profile: &ProfileChange) -> Result<User, AuthError> {
+    pub async fn register(
+        &self,
+        email: &Email,
+        password: &Password,
+        profile: &ProfileChange,
+    ) -> Result<User, AuthError> {
         let kind = if self.djoser.send_activation_email {
             Some(EmailKind::Activation)
         } else if self.djoser.send_confirmation_email {
@@ -131,7 +136,7 @@ impl Accounts {
     pub async fn register_hiding_existing(
         &self,
         email: &Email,
-        password: &str,
+        password: &Password,
         profile: &ProfileChange,
         client: IpAddr,
     ) -> Result<User, AuthError> {
@@ -169,7 +174,7 @@ impl Accounts {
     }
 
     /// An active staff superuser (the `createsuperuser` command); no e-mail.
-    pub async fn create_superuser(&self, email: &Email, password: &str) -> Result<User, AuthError> {
+    pub async fn create_superuser(&self, email: &Email, password: &Password) -> Result<User, AuthError> {
         let standing = Standing {
             active: true,
             superuser: true,
@@ -181,7 +186,7 @@ impl Accounts {
     async fn create(
         &self,
         email: &Email,
-        password: &str,
+        password: &Password,
         Standing { active, superuser }: Standing,
         profile: &ProfileChange,
         mails: &[QueuedMail],
@@ -235,7 +240,7 @@ impl Accounts {
     /// and not suspended. Unknown users (and inputs that name nobody, see [`key_for`]) cost one
     /// dummy verification, so all failures take the same time and look alike. While the account's
     /// backoff runs (`[throttle]`), no password is checked at all.
-    pub async fn authenticate(&self, email: &str, password: &str, client: IpAddr) -> Result<User, AuthError> {
+    pub async fn authenticate(&self, email: &str, password: &Password, client: IpAddr) -> Result<User, AuthError> {
         self.limits.begin_password_check(email, client).await?;
         let outcome = self.authenticate_now(email, password).await;
         match &outcome {
@@ -252,7 +257,7 @@ impl Accounts {
         outcome
     }
 
-    async fn authenticate_now(&self, email: &str, password: &str) -> Result<User, AuthError> {
+    async fn authenticate_now(&self, email: &str, password: &Password) -> Result<User, AuthError> {
         let found = match key_for(email) {
             Some(key) => self.store.user_by_email(&key).await?,
             None => None,
@@ -269,7 +274,12 @@ impl Accounts {
 
     /// Djoser's `current_password` check (`set_password`, `set_email`, `DELETE users/me/`), counted
     /// like a login for the account: a stolen access token cannot be used to guess the password.
-    pub async fn check_current_password(&self, user: &User, password: &str, client: IpAddr) -> Result<bool, AuthError> {
+    pub async fn check_current_password(
+        &self,
+        user: &User,
+        password: &Password,
+        client: IpAddr,
+    ) -> Result<bool, AuthError> {
         self.limits.begin_password_check(&user.email, client).await?;
         let right = self.check_password(user, password).await?;
         self.limits.end_password_check(&user.email, client, right).await?;
@@ -277,7 +287,7 @@ impl Accounts {
     }
 
     /// Whether `password` is the user's; re-hashes a Django or outdated hash on success.
-    pub async fn check_password(&self, user: &User, password: &str) -> Result<bool, AuthError> {
+    pub async fn check_password(&self, user: &User, password: &Password) -> Result<bool, AuthError> {
         let Verification::Match { needs_rehash } = self.hasher.verify(password, &user.password).await? else {
             return Ok(false);
         };
@@ -288,7 +298,7 @@ impl Accounts {
     }
 
     /// Re-hashes with current parameters; a failure only costs the upgrade.
-    async fn upgrade_hash(&self, user: &User, password: &str) {
+    async fn upgrade_hash(&self, user: &User, password: &Password) {
         let outcome = match self.hasher.hash(password).await {
             Ok(hash) => self
                 .store
@@ -331,7 +341,7 @@ impl Accounts {
             // The worker is not woken: it resolves requests on its own schedule (`outbox.poll_interval`),
             // so the work a known address causes does not follow its request at once, where the
             // client's next request could feel it.
-            self.store.request_mail(kind.name(), key, want_active).await?;
+            self.store.request_mail(kind, key, want_active).await?;
         }
         Ok(())
     }
@@ -344,7 +354,7 @@ impl Accounts {
     }
 
     /// `set_password`: the new hash, the user's refresh tokens revoked (a setting), the notice queued.
-    pub async fn set_password(&self, user: &User, new_password: &str) -> Result<(), AuthError> {
+    pub async fn set_password(&self, user: &User, new_password: &Password) -> Result<(), AuthError> {
         let hash = self.hasher.hash(new_password).await?;
         let change = PasswordChange {
             new_hash: &hash,
@@ -360,7 +370,7 @@ impl Accounts {
 
     /// `reset_password_confirm` after its field checks: uid, token, then the change, which only
     /// applies if the hash is still the one the link was made for (so a link works once).
-    pub async fn reset_password(&self, uid: &str, token: &str, new_password: &str) -> Result<(), AuthError> {
+    pub async fn reset_password(&self, uid: &str, token: &str, new_password: &Password) -> Result<(), AuthError> {
         let user = self.link_user(uid, token, Purpose::PasswordReset).await?;
         let hash = self.hasher.hash(new_password).await?;
         let change = PasswordChange {

@@ -8,12 +8,12 @@ use std::time::Duration;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, TimeZone, Utc};
+use jsonwebtoken::Validation;
 use jsonwebtoken::errors::ErrorKind;
-use jsonwebtoken::{Algorithm, Validation};
 use serde_json::{Map, Value, json};
 
-use super::keys::{ALGORITHM_NAMES, KeyRing};
-use crate::config::SimpleJwtSettings;
+use super::keys::KeyRing;
+use crate::config::{JwtAlgorithm, SimpleJwtSettings};
 use crate::store::models::{IssuedToken, TokenRecord};
 
 /// The session claim imhotep adds to every token of a login (SimpleJWT ignores unknown claims).
@@ -63,7 +63,7 @@ pub enum TokenError {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("signing a token with {algorithm:?} failed: {reason}")]
 pub struct SigningError {
-    algorithm: Algorithm,
+    algorithm: JwtAlgorithm,
     reason: String,
 }
 
@@ -176,7 +176,7 @@ pub struct IssuedRefresh {
 pub struct TokenService {
     keys: KeyRing,
     /// PyJWT's checks for each algorithm a key may have (the header's `alg` must be the key's).
-    validations: Vec<(Algorithm, Validation)>,
+    validations: Vec<(JwtAlgorithm, Validation)>,
     access_lifetime: Duration,
     refresh_lifetime: Duration,
     leeway: u64,
@@ -187,10 +187,10 @@ pub struct TokenService {
 impl TokenService {
     pub fn new(settings: &SimpleJwtSettings, keys: KeyRing) -> Result<Self, String> {
         let leeway = settings.leeway.as_secs();
-        let validations = ALGORITHM_NAMES
-            .iter()
-            .map(|&(algorithm, _)| {
-                let mut validation = Validation::new(algorithm);
+        let validations = JwtAlgorithm::ALL
+            .into_iter()
+            .map(|algorithm| {
+                let mut validation = Validation::new(algorithm.into());
                 validation.leeway = leeway;
                 validation.validate_nbf = true;
                 validation.required_spec_claims = HashSet::from(["exp".to_owned()]);

@@ -17,15 +17,14 @@ use serde_json::{Value, json};
 
 pub use pem::{PrivateKey, PublicKey};
 pub use signer::Signer;
-pub use source::{ALGORITHM_NAMES, algorithm_name, parse_algorithm};
 
-use crate::config::{KeyUse, Settings};
+use crate::config::{JwtAlgorithm, KeyUse, Settings};
 use source::KeySource;
 
 /// One key of the ring.
 pub struct Key {
     kid: Option<String>,
-    algorithm: Algorithm,
+    algorithm: JwtAlgorithm,
     key_use: KeyUse,
     /// Present when the private key (or the HMAC secret) is known.
     signer: Option<Signer>,
@@ -35,7 +34,7 @@ pub struct Key {
 }
 
 impl Key {
-    pub fn algorithm(&self) -> Algorithm {
+    pub fn algorithm(&self) -> JwtAlgorithm {
         self.algorithm
     }
 
@@ -81,12 +80,12 @@ impl Ring {
         let signature = signer
             .sign(probe)
             .map_err(|e| format!("the signing key cannot sign: {e}"))?;
-        if !jsonwebtoken::crypto::verify(&signature, probe, &key.decoding, key.algorithm).unwrap_or(false) {
+        if !jsonwebtoken::crypto::verify(&signature, probe, &key.decoding, key.algorithm.into()).unwrap_or(false) {
             return Err("the signing key's signature does not verify with its public key".into());
         }
         // PyJWT's header: keys sorted, no spaces; `kid` only when the key has one.
         let mut header = serde_json::Map::new();
-        header.insert("alg".into(), json!(algorithm_name(key.algorithm)));
+        header.insert("alg".into(), json!(key.algorithm.name()));
         if let Some(kid) = &key.kid {
             header.insert("kid".into(), json!(kid));
         }
@@ -96,7 +95,7 @@ impl Ring {
     }
 
     /// The key new tokens are signed with, its algorithm, and the base64url header they carry.
-    pub fn signer(&self) -> (&Signer, Algorithm, &str) {
+    pub fn signer(&self) -> (&Signer, JwtAlgorithm, &str) {
         let key = &self.keys[self.signing];
         // `Ring::new` refuses a signing key without its private part.
         let signer = key.signer.as_ref().expect("the signing key has a private key");
@@ -113,13 +112,14 @@ impl Ring {
             return Some(key);
         }
         let signing = &self.keys[self.signing];
+        let has = |key: &Key| Algorithm::from(key.algorithm) == algorithm;
         if kid.is_some() {
-            return (signing.kid.is_none() && signing.algorithm == algorithm).then_some(signing);
+            return (signing.kid.is_none() && has(signing)).then_some(signing);
         }
-        if signing.algorithm == algorithm {
+        if has(signing) {
             return Some(signing);
         }
-        let mut same = self.keys.iter().filter(|key| key.algorithm == algorithm);
+        let mut same = self.keys.iter().filter(|key| has(key));
         match (same.next(), same.next()) {
             (Some(only), None) => Some(only),
             _ => None,
@@ -136,7 +136,7 @@ impl Ring {
                 let mut jwk = serde_json::Map::new();
                 jwk.insert("kid".into(), json!(key.kid));
                 jwk.insert("use".into(), json!("sig"));
-                jwk.insert("alg".into(), json!(algorithm_name(key.algorithm)));
+                jwk.insert("alg".into(), json!(key.algorithm.name()));
                 jwk.extend(public.jwk_members());
                 Some(Value::Object(jwk))
             })
@@ -151,7 +151,7 @@ impl Ring {
             .map(|key| {
                 let kid = key.kid.as_deref().unwrap_or("(no kid)");
                 let key_use = if key.key_use == KeyUse::Sign { "sign" } else { "verify" };
-                format!("{kid}:{key_use}:{}", algorithm_name(key.algorithm))
+                format!("{kid}:{key_use}:{}", key.algorithm.name())
             })
             .collect::<Vec<_>>()
             .join(", ")

@@ -15,7 +15,7 @@ use super::notify::MailRenderer;
 use crate::config::OutboxSettings;
 use crate::mail::{MailError, Mailer, mask_address};
 use crate::metrics::{EmailOutcome, Metrics};
-use crate::store::models::ClaimedMail;
+use crate::store::models::{ClaimedMail, StoredMailKind};
 use crate::store::{Store, StoreError};
 
 /// The delivery loop and its wake-up bell.
@@ -147,7 +147,11 @@ impl Outbox {
             self.store.fail_mail(mail.id, "the user no longer exists").await?;
             return Ok(Outcome::Failed);
         };
-        let message = match self.renderer.render(&mail.kind, &user, &mail.recipient) {
+        let rendered = match &mail.kind {
+            StoredMailKind::Known(kind) => self.renderer.render(*kind, &user, &mail.recipient),
+            StoredMailKind::Unknown(_) => Err("unknown e-mail kind"),
+        };
+        let message = match rendered {
             Ok(message) => message,
             Err(reason) => {
                 self.store.fail_mail(mail.id, reason).await?;
@@ -216,6 +220,78 @@ fn backoff(settings: &OutboxSettings, attempts: u32) -> Duration {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::auth::links::LinkTokens;
+    use crate::config::DjoserSettings;
+    use crate::mail::{EmailKind, Templates};
+    use crate::store::StoreOptions;
+    use crate::store::models::{NewUser, OutboxStatus, QueuedMail};
+
+    /// An outbox on a fresh SQLite file whose mailer panics on every send, with one activation
+    /// e-mail queued; the directory must outlive the store.
+    async fn outbox_whose_deliveries_panic(max_attempts: u32) -> (Outbox, tempfile::TempDir) {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("outbox.db").display());
+        let options = StoreOptions {
+            max_connections: 4,
+            acquire_timeout: Duration::from_secs(10),
+        };
+        let store = Store::connect(&url, &options).await.expect("open SQLite");
+        store.migrate().await.expect("migrate");
+        let user = NewUser {
+            email: "alice@example.com".into(),
+            username: String::new(),
+            first_name: String::new(),
+            last_name: String::new(),
+            password: "!unusable".into(),
+            is_active: false,
+            is_staff: false,
+            is_superuser: false,
+        };
+        let mail = [QueuedMail::new(EmailKind::Activation, "alice@example.com")];
+        store
+            .create_user(&user, "alice@example.com", &mail)
+            .await
+            .expect("create the user");
+        let renderer = MailRenderer::new(
+            Templates::load(None).expect("built-in templates"),
+            LinkTokens::new(&"k".repeat(40), Duration::from_secs(3600), true),
+            &DjoserSettings::default(),
+        );
+        let settings = OutboxSettings {
+            max_attempts,
+            ..OutboxSettings::default()
+        };
+        let mailer = Mailer::panicking("noreply@example.com").expect("valid From");
+        let outbox = Outbox::new(store, renderer, mailer, settings, Metrics::default());
+        (outbox, dir)
+    }
+
+    #[tokio::test]
+    async fn a_delivery_that_panics_is_a_failed_attempt_retried_then_given_up() {
+        let (outbox, _dir) = outbox_whose_deliveries_panic(2).await;
+
+        assert_eq!(outbox.deliver_due().await.expect("deliver"), 1);
+        let rows = outbox.store.list_mail(None, 10).await.expect("list");
+        let row = &rows[0];
+        assert_eq!((row.status, row.attempts), (OutboxStatus::Pending, 1), "{row:?}");
+        assert_eq!(
+            row.last_error.as_deref(),
+            Some("the delivery panicked: the test transport panics")
+        );
+        assert!(row.next_attempt_at > Utc::now(), "retried after the backoff: {row:?}");
+
+        let due = Utc::now() - chrono::Duration::seconds(1);
+        outbox
+            .store
+            .reschedule_mail(row.id, due, "made due by the test")
+            .await
+            .expect("make due");
+        outbox.deliver_due().await.expect("deliver again");
+        let row = &outbox.store.list_mail(None, 10).await.expect("list")[0];
+        assert_eq!((row.status, row.attempts), (OutboxStatus::Failed, 2), "{row:?}");
+        let text = outbox.metrics.render((0, 0), 0).expect("renders");
+        assert!(text.contains("imhotep_emails_total{outcome=\"failed\"} 1"), "{text}");
+    }
 
     #[test]
     fn backoff_doubles_up_to_the_ceiling() {

@@ -3,7 +3,7 @@
 //! (one character repeated, or fewer than [`MIN_DISTINCT_BYTES`] different bytes). Checked at
 //! start-up for every HMAC key when `DEBUG=false`.
 
-use super::ConfigError;
+use super::{ConfigError, JwtAlgorithm};
 
 /// Fewer different bytes than this marks a key as typed rather than generated: 32 random bytes,
 /// even base64- or hex-encoded, have far more.
@@ -12,12 +12,12 @@ pub const MIN_DISTINCT_BYTES: usize = 10;
 /// How to make a good key, for the error messages.
 const GENERATE: &str = "generate one with `openssl rand -base64 64`";
 
-/// The shortest key RFC 7518 allows for the HMAC `algorithm` (`HS256`, `HS384` or `HS512`).
-pub fn min_hmac_key_bytes(algorithm: &str) -> Option<usize> {
+/// The shortest key RFC 7518 allows for `algorithm`; `None` when it is not an HMAC algorithm.
+fn min_hmac_key_bytes(algorithm: JwtAlgorithm) -> Option<usize> {
     match algorithm {
-        "HS256" => Some(32),
-        "HS384" => Some(48),
-        "HS512" => Some(64),
+        JwtAlgorithm::HS256 => Some(32),
+        JwtAlgorithm::HS384 => Some(48),
+        JwtAlgorithm::HS512 => Some(64),
         _ => None,
     }
 }
@@ -25,10 +25,10 @@ pub fn min_hmac_key_bytes(algorithm: &str) -> Option<usize> {
 /// Refuses `key`, the value of the setting named `setting`, when it is too short for the HMAC
 /// `algorithm` or obviously low in entropy. The message names the setting and how to make a key;
 /// it never contains the key.
-pub fn check_hmac_key(setting: &str, key: &[u8], algorithm: &str) -> Result<(), ConfigError> {
+pub fn check_hmac_key(setting: &str, key: &[u8], algorithm: JwtAlgorithm) -> Result<(), ConfigError> {
     let Some(min) = min_hmac_key_bytes(algorithm) else {
         return Err(ConfigError::Invalid(format!(
-            "{setting}: {algorithm:?} is not an HMAC algorithm (HS256, HS384 or HS512)"
+            "{setting}: {algorithm} is not an HMAC algorithm (HS256, HS384 or HS512)"
         )));
     };
     if key.is_empty() {
@@ -65,15 +65,19 @@ mod tests {
 
     #[test]
     fn generated_keys_of_the_right_length_pass() {
-        assert!(check_hmac_key("SECRET_KEY", TEST_KEY.as_bytes(), "HS256").is_ok());
-        assert!(check_hmac_key("SECRET_KEY", TEST_KEY.as_bytes(), "HS384").is_ok());
+        assert!(check_hmac_key("SECRET_KEY", TEST_KEY.as_bytes(), JwtAlgorithm::HS256).is_ok());
+        assert!(check_hmac_key("SECRET_KEY", TEST_KEY.as_bytes(), JwtAlgorithm::HS384).is_ok());
         let hex64: String = (0..64u8).map(|i| format!("{:x}", i % 16)).collect();
-        assert!(check_hmac_key("simple_jwt.signing_key", hex64.as_bytes(), "HS512").is_ok());
+        assert!(check_hmac_key("simple_jwt.signing_key", hex64.as_bytes(), JwtAlgorithm::HS512).is_ok());
     }
 
     #[test]
     fn keys_shorter_than_the_hash_are_refused() {
-        for (algorithm, length) in [("HS256", 31), ("HS384", 47), ("HS512", 63)] {
+        for (algorithm, length) in [
+            (JwtAlgorithm::HS256, 31),
+            (JwtAlgorithm::HS384, 47),
+            (JwtAlgorithm::HS512, 63),
+        ] {
             let key: Vec<u8> = (0..length).map(|i| b'a' + (i % 26) as u8).collect();
             let error = check_hmac_key("simple_jwt.signing_key", &key, algorithm).unwrap_err();
             assert!(matches!(error, ConfigError::Insecure(_)), "{algorithm}");
@@ -84,7 +88,7 @@ mod tests {
             );
             assert!(message.contains("openssl rand"), "{message}");
         }
-        let error = check_hmac_key("simple_jwt.signing_key", b"secret", "HS256").unwrap_err();
+        let error = check_hmac_key("simple_jwt.signing_key", b"secret", JwtAlgorithm::HS256).unwrap_err();
         assert!(
             !error.to_string().contains("secret"),
             "the message shows the key: {error}"
@@ -94,20 +98,20 @@ mod tests {
     #[test]
     fn keys_with_few_distinct_characters_are_refused() {
         for key in ["a".repeat(32), "ab".repeat(32), "012345678".repeat(4)] {
-            let error = check_hmac_key("SECRET_KEY", key.as_bytes(), "HS256").unwrap_err();
+            let error = check_hmac_key("SECRET_KEY", key.as_bytes(), JwtAlgorithm::HS256).unwrap_err();
             assert!(error.to_string().contains("not random"), "{key}: {error}");
         }
-        assert!(check_hmac_key("SECRET_KEY", "0123456789".repeat(4).as_bytes(), "HS256").is_ok());
+        assert!(check_hmac_key("SECRET_KEY", "0123456789".repeat(4).as_bytes(), JwtAlgorithm::HS256).is_ok());
     }
 
     #[test]
     fn an_empty_key_or_a_non_hmac_algorithm_is_refused() {
         assert!(
-            check_hmac_key("SECRET_KEY", b"", "HS256")
+            check_hmac_key("SECRET_KEY", b"", JwtAlgorithm::HS256)
                 .unwrap_err()
                 .to_string()
                 .contains("is not set")
         );
-        assert!(check_hmac_key("simple_jwt.signing_key", TEST_KEY.as_bytes(), "RS256").is_err());
+        assert!(check_hmac_key("simple_jwt.signing_key", TEST_KEY.as_bytes(), JwtAlgorithm::RS256).is_err());
     }
 }

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Deserializer, Serialize, de};
 
-use super::{Secret, duration, lenient};
+use super::{JwtAlgorithm, Secret, duration, lenient};
 
 /// What a listed key is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -26,7 +26,7 @@ pub struct KeyEntry {
     #[serde(deserialize_with = "lenient::string")]
     pub kid: String,
     /// `HS256`/`HS384`/`HS512`, `RS256`/`RS384`/`RS512`, `PS256`/`PS384`/`PS512`, `ES256`/`ES384` or `EdDSA`.
-    pub algorithm: String,
+    pub algorithm: JwtAlgorithm,
     /// `sign` or `verify`.
     #[serde(rename = "use")]
     pub key_use: KeyUse,
@@ -70,26 +70,36 @@ impl KeySettings {
     }
 }
 
-/// A list of tables, or (from the environment) a string holding a JSON array of objects.
+/// A list of tables, or (from the environment) a string holding a JSON array of objects. Errors name
+/// the entry and, for an unknown `algorithm`, the name given; nothing else of an entry is echoed,
+/// since an entry may hold a private key.
 fn entries<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<KeyEntry>, D::Error> {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum Entries {
-        List(Vec<KeyEntry>),
-        Json(String),
-    }
-    match Entries::deserialize(deserializer)? {
-        Entries::List(list) => Ok(list),
-        Entries::Json(text) if text.trim().is_empty() => Ok(Vec::new()),
-        // The error names the position only: the text may hold private keys.
-        Entries::Json(text) => serde_json::from_str(&text).map_err(|error| {
+    let raw: Vec<serde_json::Value> = match serde_json::Value::deserialize(deserializer)? {
+        serde_json::Value::String(text) if text.trim().is_empty() => return Ok(Vec::new()),
+        serde_json::Value::String(text) => serde_json::from_str(&text).map_err(|error| {
             de::Error::custom(format!(
                 "expected a JSON array of key objects (line {}, column {})",
                 error.line(),
                 error.column()
             ))
-        }),
-    }
+        })?,
+        other => Vec::deserialize(other).map_err(|_| de::Error::custom("expected a list of key tables"))?,
+    };
+    raw.into_iter()
+        .enumerate()
+        .map(|(index, entry)| {
+            if let Some(name) = entry.get("algorithm").and_then(serde_json::Value::as_str) {
+                name.parse::<JwtAlgorithm>()
+                    .map_err(|error| de::Error::custom(format!("keys.list[{index}].algorithm {error}")))?;
+            }
+            KeyEntry::deserialize(entry).map_err(|_| {
+                de::Error::custom(format!(
+                    "keys.list[{index}] is not a key entry: it has kid, algorithm, use, and signing_key or \
+                     verifying_key, and nothing else"
+                ))
+            })
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -107,8 +117,36 @@ mod tests {
         let parsed: Wrapper = serde_json::from_str(json).unwrap();
         assert_eq!(parsed.list[0].kid, "a");
         assert_eq!(parsed.list[0].key_use, KeyUse::Sign);
+        assert_eq!(parsed.list[0].algorithm, JwtAlgorithm::EdDSA);
         let bad = r#"{"list": "[{\"kid\": \"a\", \"signing_key\": \"-----BEGIN PRIVATE KEY----- MC4C"}"#;
         let error = serde_json::from_str::<Wrapper>(bad).err().unwrap().to_string();
+        assert!(!error.contains("MC4C"), "{error}");
+        let unknown = r#"{"list": "[{\"kid\": \"a\", \"algorithm\": \"RS257\", \"use\": \"sign\"}]"}"#;
+        let error = serde_json::from_str::<Wrapper>(unknown).err().unwrap().to_string();
+        assert!(
+            error.starts_with("keys.list[0].algorithm \"RS257\" is not supported; use HS256"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn a_table_list_names_the_entry_of_an_error_without_echoing_it() {
+        #[derive(Debug, Deserialize)]
+        struct Wrapper {
+            #[serde(deserialize_with = "entries")]
+            #[allow(dead_code, reason = "only the error is looked at")]
+            list: Vec<KeyEntry>,
+        }
+        let entry = |algorithm: &str, key_use: &str| serde_json::json!({"kid": "a", "algorithm": algorithm, "use": key_use, "signing_key": "MC4C-private"});
+        let list = serde_json::json!({"list": [entry("EdDSA", "sign"), entry("RS257", "sign")]});
+        let error = serde_json::from_value::<Wrapper>(list).unwrap_err().to_string();
+        assert!(
+            error.starts_with("keys.list[1].algorithm \"RS257\" is not supported"),
+            "{error}"
+        );
+        let list = serde_json::json!({"list": [entry("EdDSA", "MC4C-private")]});
+        let error = serde_json::from_value::<Wrapper>(list).unwrap_err().to_string();
+        assert!(error.starts_with("keys.list[0] is not a key entry"), "{error}");
         assert!(!error.contains("MC4C"), "{error}");
     }
 }

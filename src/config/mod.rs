@@ -6,6 +6,7 @@
 
 mod cookies;
 pub mod duration;
+mod jwt_algorithm;
 pub mod key_strength;
 mod keys;
 mod lenient;
@@ -24,6 +25,7 @@ use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
 
 pub use cookies::{CookieSettings, SameSite};
+pub use jwt_algorithm::{JwtAlgorithm, UnknownAlgorithm};
 pub use keys::{KeyEntry, KeySettings, KeyUse};
 pub use mfa::MfaSettings;
 pub use operations::{CorsSettings, HousekeepingSettings, LogFormat, LogSettings, MetricsSettings};
@@ -267,26 +269,25 @@ impl Settings {
     /// `SECRET_KEY`) is held to the algorithm it is used with. PEM keys are not HMAC keys.
     fn check_hmac_keys(&self) -> Result<(), ConfigError> {
         let secret = self.secret_key.expose().as_bytes();
-        key_strength::check_hmac_key("SECRET_KEY", secret, "HS256")?;
-        let is_hmac = |algorithm: &str| key_strength::min_hmac_key_bytes(algorithm).is_some();
+        key_strength::check_hmac_key("SECRET_KEY", secret, JwtAlgorithm::HS256)?;
         if self.keys.configured() {
             for (index, entry) in self.keys.list.iter().enumerate() {
-                if !is_hmac(&entry.algorithm) {
+                if !entry.algorithm.is_hmac() {
                     continue;
                 }
                 match entry.signing_key.as_ref().filter(|key| !key.is_empty()) {
                     Some(key) => key_strength::check_hmac_key(
                         &format!("keys.list[{index}].signing_key"),
                         key.expose().as_bytes(),
-                        &entry.algorithm,
+                        entry.algorithm,
                     )?,
-                    None => key_strength::check_hmac_key("SECRET_KEY", secret, &entry.algorithm)?,
+                    None => key_strength::check_hmac_key("SECRET_KEY", secret, entry.algorithm)?,
                 }
             }
             return Ok(());
         }
-        let algorithm = self.simple_jwt.algorithm.as_str();
-        if !is_hmac(algorithm) {
+        let algorithm = self.simple_jwt.algorithm;
+        if !algorithm.is_hmac() {
             return Ok(());
         }
         match self.simple_jwt.signing_key.as_ref().filter(|key| !key.is_empty()) {

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::{ExtraClaim, ProfileField, Secret, duration, lenient};
+use super::{ExtraClaim, JwtAlgorithm, ProfileField, Secret, duration, lenient};
 
 /// `[server]`
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -260,7 +260,7 @@ pub struct SimpleJwtSettings {
     pub blacklist_after_rotation: bool,
     /// `HS256`/`HS384`/`HS512` (with a secret), `RS256`/`RS384`/`RS512`, `PS256`/`PS384`/`PS512`,
     /// `ES256`/`ES384` or `EdDSA` (with a PEM key pair).
-    pub algorithm: String,
+    pub algorithm: JwtAlgorithm,
     /// HMAC: the secret (defaults to `SECRET_KEY`). Otherwise the private key: PEM text or `file:PATH`.
     pub signing_key: Option<Secret>,
     /// The public key (PEM text or `file:PATH`) for the non-HMAC algorithms; derived from
@@ -293,7 +293,7 @@ impl Default for SimpleJwtSettings {
             refresh_token_lifetime: Duration::from_secs(7 * 86_400),
             rotate_refresh_tokens: true,
             blacklist_after_rotation: true,
-            algorithm: "HS256".into(),
+            algorithm: JwtAlgorithm::HS256,
             signing_key: None,
             verifying_key: None,
             audience: None,

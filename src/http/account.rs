@@ -14,6 +14,7 @@ use super::fields::{Form, checked};
 use super::state::AppState;
 use crate::auth::AuthError;
 use crate::auth::email::Email;
+use crate::auth::password::Password;
 use crate::mail::EmailKind;
 use crate::store::models::User;
 
@@ -107,7 +108,7 @@ pub async fn set_password(
     new_password_checks(
         "new_password",
         problems,
-        retype.then_some(retyped.as_deref()),
+        retype.then_some(retyped.as_ref()),
         &new_password,
     )?;
     state.accounts.set_password(&user, &new_password).await?;
@@ -133,7 +134,7 @@ pub async fn reset_password_confirm(
     new_password_checks(
         "new_password",
         problems,
-        retype.then_some(retyped.as_deref()),
+        retype.then_some(retyped.as_ref()),
         &new_password,
     )?;
     state
@@ -222,8 +223,8 @@ pub async fn reset_email_confirm(
 pub(super) fn new_password_checks(
     field: &str,
     problems: Vec<String>,
-    retyped: Option<Option<&str>>,
-    password: &str,
+    retyped: Option<Option<&Password>>,
+    password: &Password,
 ) -> ApiResult<()> {
     if !problems.is_empty() {
         return Err(ApiError::Fields(vec![(field.to_owned(), problems)]));

@@ -5,6 +5,7 @@ use serde_json::{Map, Value};
 
 use super::error::{ApiError, FieldErrors};
 use crate::auth::email::{Email, MAX_EMAIL_CHARS};
+use crate::auth::password::Password;
 
 pub const REQUIRED: &str = "This field is required.";
 pub const BLANK: &str = "This field may not be blank.";
@@ -66,8 +67,8 @@ impl<'a> Form<'a> {
     }
 
     /// A password field: a `CharField` capped at [`MAX_PASSWORD_CHARS`].
-    pub fn password(&mut self, name: &str) -> Option<String> {
-        self.char(name, Some(MAX_PASSWORD_CHARS))
+    pub fn password(&mut self, name: &str) -> Option<Password> {
+        self.char(name, Some(MAX_PASSWORD_CHARS)).map(Password::new)
     }
 
     /// A required `EmailField` (max 254 characters, Django's `EmailValidator`). A value that is not

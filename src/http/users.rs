@@ -50,7 +50,7 @@ pub async fn register(
         email: email.as_str(),
     };
     let problems = state.accounts.password_problems(&password, Some(&attributes));
-    new_password_checks("password", problems, retype.then_some(retyped.as_deref()), &password)?;
+    new_password_checks("password", problems, retype.then_some(retyped.as_ref()), &password)?;
     let user = if djoser.registration_hides_existing {
         let client = client.key();
         state

@@ -64,7 +64,7 @@ pub fn findings(settings: &Settings, generated_key: bool) -> Vec<Finding> {
             ),
         ));
     }
-    if !jwt.algorithm.starts_with("HS") {
+    if !jwt.algorithm.is_hmac() {
         out.push(Finding::new(
             Level::Match,
             "SIMPLE_JWT[\"SIGNING_KEY\"] / [\"VERIFYING_KEY\"]: the same key pair as Django's (a public-key algorithm)",
@@ -80,7 +80,7 @@ pub fn findings(settings: &Settings, generated_key: bool) -> Vec<Finding> {
     }
     out.push(Finding::new(
         Level::Match,
-        format!("SIMPLE_JWT[\"ALGORITHM\"] = {:?}", jwt.algorithm),
+        format!("SIMPLE_JWT[\"ALGORITHM\"] = {:?}", jwt.algorithm.name()),
     ));
     for (name, value) in [
         ("ACCESS_TOKEN_LIFETIME", jwt.access_token_lifetime),

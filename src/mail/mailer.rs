@@ -28,6 +28,9 @@ enum Transport {
     /// Messages kept for [`Mailer::sent`] (unit tests only: no configuration selects it).
     #[cfg(test)]
     Memory(Arc<Mutex<Vec<Message>>>),
+    /// Panics on every send (unit tests only: the outbox's handling of a delivery that panics).
+    #[cfg(test)]
+    Panicking,
 }
 
 /// Sends rendered messages from `DEFAULT_FROM_EMAIL`. Clones share the backend (and the SMTP pool).
@@ -54,6 +57,12 @@ impl Mailer {
         Self::with_transport(Transport::Memory(Arc::default()), from)
     }
 
+    /// A mailer whose every send panics, for unit tests.
+    #[cfg(test)]
+    pub(crate) fn panicking(from: &str) -> Result<Self, MailError> {
+        Self::with_transport(Transport::Panicking, from)
+    }
+
     fn with_transport(transport: Transport, from: &str) -> Result<Self, MailError> {
         let from = from
             .parse()
@@ -76,6 +85,8 @@ impl Mailer {
                     .push(message.clone());
                 Ok(())
             }
+            #[cfg(test)]
+            Transport::Panicking => panic!("the test transport panics"),
         }
     }
 
@@ -84,7 +95,7 @@ impl Mailer {
     pub fn sent(&self) -> Vec<Message> {
         match &self.transport {
             Transport::Memory(sent) => sent.lock().unwrap_or_else(PoisonError::into_inner).clone(),
-            Transport::Console | Transport::Smtp(_) => Vec::new(),
+            Transport::Console | Transport::Smtp(_) | Transport::Panicking => Vec::new(),
         }
     }
 
@@ -110,6 +121,8 @@ impl fmt::Debug for Mailer {
             Transport::Smtp(_) => "smtp",
             #[cfg(test)]
             Transport::Memory(_) => "memory",
+            #[cfg(test)]
+            Transport::Panicking => "panicking",
         };
         f.debug_struct("Mailer")
             .field("backend", &backend)

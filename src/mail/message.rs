@@ -64,6 +64,11 @@ impl EmailKind {
         }
     }
 
+    /// The kind whose [`EmailKind::name`] this is.
+    pub fn from_name(name: &str) -> Option<EmailKind> {
+        EmailKind::ALL.into_iter().find(|kind| kind.name() == name)
+    }
+
     /// Whether this mail carries a link (and so `uid`, `token` and `url` in its context).
     pub fn has_link(self) -> bool {
         matches!(

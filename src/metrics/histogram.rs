@@ -32,6 +32,11 @@ impl LatencyHistogram {
         let micros = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX);
         self.sum_micros.fetch_add(micros, Ordering::Relaxed);
     }
+
+    /// How many observations were counted.
+    pub fn count(&self) -> u64 {
+        self.count.load(Ordering::Relaxed)
+    }
 }
 
 impl TypedMetric for LatencyHistogram {

@@ -3,12 +3,13 @@
 //! limiter), so each event is counted where it happens, whatever path the request came in on.
 //!
 //! `prometheus-client` keeps the registry and writes the OpenMetrics text. The request path takes no
-//! exclusive lock: event counters are atomics whose handles are created here once; per-route series
-//! are found under the label map's shared read lock (exclusive only the first time a series appears)
-//! and counted with atomics ([`histogram`]). Every label value comes from a bounded set (route
-//! templates, known methods, status codes, fixed outcomes), so a client cannot grow the series.
+//! lock and allocates nothing: event counters are atomics whose handles are created here once, and
+//! per-route series are found in an insert-only table and counted with atomics ([`requests`]). Every
+//! label value comes from a bounded set (route templates, known methods, status codes, fixed
+//! outcomes), so a client cannot grow the series.
 
 mod histogram;
+mod requests;
 
 use std::sync::Arc;
 use std::sync::atomic::AtomicI64;
@@ -20,7 +21,7 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
 
-use histogram::LatencyHistogram;
+use requests::{RequestCounts, RequestDurations, RequestTable};
 
 /// The `Content-Type` of [`Metrics::render`]'s text.
 pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
@@ -69,8 +70,7 @@ pub struct Metrics {
 
 struct Inner {
     registry: Registry,
-    requests: Family<RequestLabels, Counter>,
-    durations: Family<RouteLabel, LatencyHistogram>,
+    requests: Arc<RequestTable>,
     logins_succeeded: Counter,
     logins_failed: Counter,
     tokens_issued: Counter,
@@ -86,18 +86,6 @@ struct Inner {
     throttled: [Counter; THROTTLE_GROUPS.len()],
     login_backoff: Counter,
     hash_rejected: Counter,
-}
-
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct RequestLabels {
-    route: String,
-    method: &'static str,
-    status: u16,
-}
-
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct RouteLabel {
-    route: String,
 }
 
 /// A one-label series key (`outcome`, `event`, `state`, `group`...).
@@ -124,17 +112,16 @@ struct GroupLabel {
 impl Default for Metrics {
     fn default() -> Self {
         let mut registry = Registry::default();
-        let requests = Family::<RequestLabels, Counter>::default();
+        let requests = Arc::new(RequestTable::default());
         registry.register(
             "imhotep_http_requests",
             "HTTP requests answered, by route template, method and status",
-            requests.clone(),
+            RequestCounts(requests.clone()),
         );
-        let durations = Family::<RouteLabel, LatencyHistogram>::default();
         registry.register(
             "imhotep_http_request_duration_seconds",
             "Time to answer HTTP requests, by route template",
-            durations.clone(),
+            RequestDurations(requests.clone()),
         );
         let logins = Family::<OutcomeLabel, Counter>::default();
         registry.register(
@@ -213,7 +200,6 @@ impl Default for Metrics {
             login_backoff,
             hash_rejected,
             requests,
-            durations,
             registry,
         };
         Metrics { inner: Arc::new(inner) }
@@ -230,15 +216,9 @@ impl Metrics {
     /// Counts one answered request. `route` is the matched route template (`None`: no route matched);
     /// methods outside the standard set are counted as `OTHER`.
     pub fn record_request(&self, route: Option<&str>, method: &str, status: u16, elapsed: Duration) {
-        let route = route.unwrap_or(UNMATCHED);
-        let labels = RequestLabels {
-            route: route.to_owned(),
-            method: known_method(method),
-            status,
-        };
-        self.inner.requests.get_or_create(&labels).inc();
-        let route = RouteLabel { route: labels.route };
-        self.inner.durations.get_or_create(&route).observe(elapsed);
+        self.inner
+            .requests
+            .record(route.unwrap_or(UNMATCHED), method, status, elapsed);
     }
 
     /// Counts one credential check of a login.
@@ -306,14 +286,6 @@ impl Metrics {
         prometheus_client::encoding::text::encode(&mut text, &inner.registry)?;
         Ok(text)
     }
-}
-
-/// The method's label; anything non-standard is `OTHER`, so invented methods add no series.
-fn known_method(method: &str) -> &'static str {
-    const KNOWN: [&str; 9] = [
-        "GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "CONNECT", "TRACE",
-    ];
-    KNOWN.into_iter().find(|known| *known == method).unwrap_or("OTHER")
 }
 
 #[cfg(test)]

@@ -87,3 +87,81 @@ fn two_registries_count_apart() {
     let text = second.render((0, 0), 0).expect("renders");
     assert_lines(&text, &["imhotep_logins_total{outcome=\"succeeded\"} 0"]);
 }
+
+#[test]
+fn request_series_appear_only_once_counted_like_a_family() {
+    let metrics = Metrics::default();
+    let text = metrics.render((0, 0), 0).expect("renders");
+    assert!(!text.contains("imhotep_http_requests"), "{text}");
+    assert!(!text.contains("imhotep_http_request_duration_seconds"), "{text}");
+    metrics.record_request(Some("/healthz"), "GET", 200, Duration::ZERO);
+    let text = metrics.render((0, 0), 0).expect("renders");
+    let lines: Vec<&str> = text
+        .lines()
+        .filter(|l| l.starts_with("imhotep_http_requests"))
+        .collect();
+    assert_eq!(
+        lines,
+        ["imhotep_http_requests_total{route=\"/healthz\",method=\"GET\",status=\"200\"} 1"]
+    );
+    assert_lines(
+        &text,
+        &[
+            "# HELP imhotep_http_requests HTTP requests answered, by route template, method and status.",
+            "# TYPE imhotep_http_requests counter",
+            "imhotep_http_request_duration_seconds_count{route=\"/healthz\"} 1",
+        ],
+    );
+}
+
+#[test]
+fn any_status_and_any_number_of_routes_are_counted() {
+    let metrics = Metrics::default();
+    // Past the lock-free table's capacity, and statuses without a counter of their own.
+    for n in 0..600 {
+        metrics.record_request(Some(&format!("/r{n}/")), "GET", 200, Duration::ZERO);
+    }
+    metrics.record_request(Some("/r599/"), "GET", 200, Duration::ZERO);
+    metrics.record_request(Some("/r0/"), "PUT", 418, Duration::ZERO);
+    metrics.record_request(Some("/r0/"), "PUT", 418, Duration::ZERO);
+    metrics.record_request(Some("/r0/"), "DELETE", 999, Duration::ZERO);
+    let text = metrics.render((0, 0), 0).expect("renders");
+    assert_lines(
+        &text,
+        &[
+            "imhotep_http_requests_total{route=\"/r0/\",method=\"GET\",status=\"200\"} 1",
+            "imhotep_http_requests_total{route=\"/r0/\",method=\"PUT\",status=\"418\"} 2",
+            "imhotep_http_requests_total{route=\"/r0/\",method=\"DELETE\",status=\"999\"} 1",
+            "imhotep_http_requests_total{route=\"/r599/\",method=\"GET\",status=\"200\"} 2",
+            "imhotep_http_request_duration_seconds_count{route=\"/r599/\"} 2",
+        ],
+    );
+    let series = text
+        .lines()
+        .filter(|l| l.starts_with("imhotep_http_requests_total"))
+        .count();
+    assert_eq!(series, 602);
+}
+
+#[test]
+fn concurrent_first_requests_of_a_route_make_one_series() {
+    let metrics = Metrics::default();
+    std::thread::scope(|scope| {
+        for _ in 0..8 {
+            scope.spawn(|| {
+                for _ in 0..1000 {
+                    metrics.record_request(Some("/api/auth/users/me/"), "GET", 200, Duration::ZERO);
+                }
+            });
+        }
+    });
+    let text = metrics.render((0, 0), 0).expect("renders");
+    let lines: Vec<&str> = text
+        .lines()
+        .filter(|l| l.starts_with("imhotep_http_requests_total"))
+        .collect();
+    assert_eq!(
+        lines,
+        ["imhotep_http_requests_total{route=\"/api/auth/users/me/\",method=\"GET\",status=\"200\"} 8000"]
+    );
+}

@@ -4,7 +4,7 @@
 
 use chrono::{DateTime, Utc};
 
-use super::models::QueuedMail;
+use super::models::{QueuedMail, UserId};
 use super::{Store, StoreError};
 
 /// A row of `mfa_factors`.
@@ -78,7 +78,7 @@ impl Store {
     /// codes and queues `mails`, in one transaction; `false` when no such pending factor exists.
     pub async fn mfa_confirm_factor(
         &self,
-        user_id: i64,
+        user_id: UserId,
         id: &str,
         step: i64,
         code_hashes: &[String],
@@ -88,7 +88,7 @@ impl Store {
     }
 
     /// Spends time step `step` of an active factor: `false` when it (or a later one) was spent.
-    pub async fn mfa_spend_step(&self, user_id: i64, id: &str, step: i64) -> Result<bool, StoreError> {
+    pub async fn mfa_spend_step(&self, user_id: UserId, id: &str, step: i64) -> Result<bool, StoreError> {
         delegate!(self, mfa_spend_step(user_id, id, step))
     }
 

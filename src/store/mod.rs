@@ -20,9 +20,9 @@ use chrono::{DateTime, SubsecRound, Utc};
 
 pub use error::StoreError;
 use models::{
-    AccessCheck, ClaimedMail, EmailChange, ImportBatch, ImportCounts, NewSession, NewUser, OutboxEntry, PasswordChange,
-    ProfileChange, QueuedMail, RefreshOutcome, RefreshRotation, Revocation, RotationState, SessionRow, TokenRecord,
-    TokenStatus, User,
+    AccessCheck, ClaimedMail, EmailChange, ImportBatch, ImportCounts, NewSession, NewUser, OutboxEntry, OutboxStatus,
+    PasswordChange, ProfileChange, QueuedMail, RefreshOutcome, RefreshRotation, Revocation, RotationState, SessionRow,
+    TokenRecord, TokenStatus, User,
 };
 
 /// The `users` columns of [`User`], in its field order, for every query that reads a user (a
@@ -233,7 +233,7 @@ impl Store {
     }
 
     /// The newest outbox rows, optionally only those with `status`.
-    pub async fn list_mail(&self, status: Option<&str>, limit: i64) -> Result<Vec<OutboxEntry>, StoreError> {
+    pub async fn list_mail(&self, status: Option<OutboxStatus>, limit: i64) -> Result<Vec<OutboxEntry>, StoreError> {
         delegate!(self, list_mail(status, limit))
     }
 

@@ -1,6 +1,16 @@
 //! Rows as the domain sees them: the `users` table, the token tables and sessions.
 
+use std::fmt;
+use std::str::FromStr;
+
 use chrono::{DateTime, Utc};
+
+use crate::mail::EmailKind;
+
+/// A user's id (`users.id`), as a type of its own where a store call also takes other integers (a
+/// TOTP time step, a count), so that swapping them does not compile.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct UserId(pub i64);
 
 /// A user row, with Django's column names.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
@@ -26,6 +36,11 @@ pub struct User {
 }
 
 impl User {
+    /// The row's id as a [`UserId`].
+    pub fn user_id(&self) -> UserId {
+        UserId(self.id)
+    }
+
     /// Whether an operator has suspended the account.
     pub fn is_suspended(&self) -> bool {
         self.suspended_at.is_some()
@@ -166,14 +181,13 @@ pub enum Revocation<'a> {
 /// An e-mail a state change promises, written to the outbox in the same transaction.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct QueuedMail {
-    /// The template name (`activation`, `password_reset`, ...).
-    pub kind: &'static str,
+    pub kind: EmailKind,
     /// The address stored in the database (after the change, when the change is the address).
     pub recipient: String,
 }
 
 impl QueuedMail {
-    pub fn new(kind: &'static str, recipient: &str) -> Self {
+    pub fn new(kind: EmailKind, recipient: &str) -> Self {
         Self {
             kind,
             recipient: recipient.to_owned(),
@@ -181,11 +195,100 @@ impl QueuedMail {
     }
 }
 
+/// An outbox row's `kind` as read back: an e-mail this version sends, or a name it does not know (a
+/// newer version's, or written by hand), which the worker gives up on and the listing still shows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoredMailKind {
+    Known(EmailKind),
+    Unknown(String),
+}
+
+impl From<String> for StoredMailKind {
+    fn from(name: String) -> Self {
+        match EmailKind::from_name(&name) {
+            Some(kind) => StoredMailKind::Known(kind),
+            None => StoredMailKind::Unknown(name),
+        }
+    }
+}
+
+impl fmt::Display for StoredMailKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StoredMailKind::Known(kind) => f.write_str(kind.name()),
+            StoredMailKind::Unknown(name) => f.write_str(name),
+        }
+    }
+}
+
+/// Where an outbox row is in its delivery (the `email_outbox_status_check` constraint's values).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutboxStatus {
+    /// Waiting for its `next_attempt_at`.
+    Pending,
+    /// Claimed by a worker until its lease (`next_attempt_at`) lapses.
+    Sending,
+    Sent,
+    /// Given up on; `imhotep outbox retry` queues it again.
+    Failed,
+}
+
+impl OutboxStatus {
+    /// Every status.
+    pub const ALL: [OutboxStatus; 4] = [
+        OutboxStatus::Pending,
+        OutboxStatus::Sending,
+        OutboxStatus::Sent,
+        OutboxStatus::Failed,
+    ];
+
+    /// The value in the `status` column.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OutboxStatus::Pending => "pending",
+            OutboxStatus::Sending => "sending",
+            OutboxStatus::Sent => "sent",
+            OutboxStatus::Failed => "failed",
+        }
+    }
+}
+
+impl fmt::Display for OutboxStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad(self.as_str())
+    }
+}
+
+/// A status name that is not one of [`OutboxStatus`]'s.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown status {0:?}: use pending, sending, sent or failed")]
+pub struct UnknownStatus(String);
+
+impl FromStr for OutboxStatus {
+    type Err = UnknownStatus;
+
+    fn from_str(name: &str) -> Result<Self, Self::Err> {
+        OutboxStatus::ALL
+            .into_iter()
+            .find(|status| status.as_str() == name)
+            .ok_or_else(|| UnknownStatus(name.to_owned()))
+    }
+}
+
+impl TryFrom<String> for OutboxStatus {
+    type Error = UnknownStatus;
+
+    fn try_from(name: String) -> Result<Self, Self::Error> {
+        name.parse()
+    }
+}
+
 /// An outbox row a worker has claimed for delivery.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct ClaimedMail {
     pub id: i64,
-    pub kind: String,
+    #[sqlx(try_from = "String")]
+    pub kind: StoredMailKind,
     pub user_id: i64,
     pub recipient: String,
     /// Including this one.
@@ -196,9 +299,11 @@ pub struct ClaimedMail {
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct OutboxEntry {
     pub id: i64,
-    pub kind: String,
+    #[sqlx(try_from = "String")]
+    pub kind: StoredMailKind,
     pub recipient: String,
-    pub status: String,
+    #[sqlx(try_from = "String")]
+    pub status: OutboxStatus,
     pub attempts: i32,
     pub next_attempt_at: DateTime<Utc>,
     pub last_error: Option<String>,

@@ -10,6 +10,7 @@
 use std::sync::LazyLock;
 
 use super::{Store, StoreError};
+use crate::mail::EmailKind;
 
 /// What one counted hit came to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -125,7 +126,7 @@ impl Store {
     }
 
     /// Records a link e-mail request for whatever account has `email_key` (active or not as asked).
-    pub async fn request_mail(&self, kind: &str, email_key: &str, want_active: bool) -> Result<(), StoreError> {
+    pub async fn request_mail(&self, kind: EmailKind, email_key: &str, want_active: bool) -> Result<(), StoreError> {
         delegate!(self, request_mail(kind, email_key, want_active))
     }
 

@@ -75,7 +75,7 @@ async fn run_script(args: Vec<String>) -> String {
 }
 
 fn single_key(algorithm: &str, file: &str) -> impl FnOnce(&mut Settings) {
-    let (algorithm, pem) = (algorithm.to_owned(), fixture(file));
+    let (algorithm, pem) = (algorithm.parse().expect("a known algorithm"), fixture(file));
     move |settings| {
         settings.simple_jwt.algorithm = algorithm;
         settings.simple_jwt.signing_key = Some(Secret::new(pem));

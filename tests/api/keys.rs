@@ -8,8 +8,7 @@ use std::time::Duration;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use imhotep::auth::keys::{PrivateKey, Signer};
-use imhotep::config::{KeyEntry, KeyUse, Secret, Settings};
-use jsonwebtoken::Algorithm;
+use imhotep::config::{JwtAlgorithm, KeyEntry, KeyUse, Secret, Settings};
 use serde_json::Value;
 
 use crate::helpers::{Backend, SECRET_KEY, TestApp, eventually, spawn_app_with};
@@ -23,7 +22,7 @@ pub fn fixture(name: &str) -> String {
 }
 
 /// Signs `claims` with a PEM private key, with the header PyJWT writes (`kid` only when given).
-pub fn sign_pem(claims: &Value, pem: &str, algorithm: Algorithm, kid: Option<&str>) -> String {
+pub fn sign_pem(claims: &Value, pem: &str, algorithm: JwtAlgorithm, kid: Option<&str>) -> String {
     let key = PrivateKey::parse(pem).expect("key");
     let mut header = serde_json::Map::new();
     header.insert("alg".into(), format!("{algorithm:?}").into());
@@ -44,7 +43,7 @@ pub fn sign_pem(claims: &Value, pem: &str, algorithm: Algorithm, kid: Option<&st
 
 fn single_key(algorithm: &'static str, pem: String) -> impl FnOnce(&mut Settings) {
     move |settings| {
-        settings.simple_jwt.algorithm = algorithm.into();
+        settings.simple_jwt.algorithm = head_alg(algorithm);
         settings.simple_jwt.signing_key = Some(Secret::new(pem));
     }
 }
@@ -110,7 +109,7 @@ async fn every_public_key_algorithm_signs_and_verifies(db: Backend) {
 
 const INVALID: &str = r#"{"detail":"Token is invalid","code":"token_not_valid"}"#;
 
-fn head_alg(name: &str) -> Algorithm {
+fn head_alg(name: &str) -> JwtAlgorithm {
     name.parse().expect("algorithm")
 }
 
@@ -123,7 +122,7 @@ async fn the_jwks_holds_public_members_only(db: Backend) {
             entry("p384", "ES384", KeyUse::Verify, "p384_sec1.pem"),
             KeyEntry {
                 kid: "legacy".into(),
-                algorithm: "HS256".into(),
+                algorithm: JwtAlgorithm::HS256,
                 key_use: KeyUse::Verify,
                 signing_key: None,
                 verifying_key: None,
@@ -180,7 +179,7 @@ async fn the_jwks_holds_public_members_only(db: Backend) {
     assert_eq!(header(&access)["kid"], "ed");
     let legacy = crate::tokens::sign_with(&access_claims(1), SECRET_KEY);
     assert_eq!(app.me(&legacy).await.status, 200);
-    let by_rsa = sign_pem(&access_claims(1), &fixture("rsa.pem"), Algorithm::RS256, Some("rsa"));
+    let by_rsa = sign_pem(&access_claims(1), &fixture("rsa.pem"), JwtAlgorithm::RS256, Some("rsa"));
     assert_eq!(app.me(&by_rsa).await.status, 200);
     let other = app
         .send(|c| c.post(format!("{}/.well-known/jwks.json", app.address)))
@@ -191,7 +190,7 @@ async fn the_jwks_holds_public_members_only(db: Backend) {
 fn entry(kid: &str, algorithm: &str, key_use: KeyUse, file: &str) -> KeyEntry {
     KeyEntry {
         kid: kid.into(),
-        algorithm: algorithm.into(),
+        algorithm: head_alg(algorithm),
         key_use,
         signing_key: Some(Secret::new(format!("file:{FIXTURES}/{file}"))),
         verifying_key: None,

@@ -28,6 +28,11 @@ fn keys_generate_prints_keys_imhotep_reads() {
     );
     let (ok, output) = binary::run(&["keys", "generate", "--algorithm", "HS256"], &[]);
     assert!(!ok && output.contains("HMAC"), "{output}");
+    let (ok, output) = binary::run(&["keys", "generate", "--algorithm", "RS257"], &[]);
+    assert!(
+        !ok && output.contains("\"RS257\" is not supported; use HS256"),
+        "{output}"
+    );
 }
 
 /// The environment of `imhotep check`/`serve` with a fresh SQLite database.

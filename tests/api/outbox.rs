@@ -68,6 +68,13 @@ async fn refused_mail_is_marked_failed_and_can_be_retried(db: Backend) {
         "{listed}"
     );
     assert!(!listed.contains("alice@example.com"), "recipients are masked: {listed}");
+    let unknown = run_outbox_cli(&app.database_url, &["list", "--status", "bounced"]);
+    let error = String::from_utf8_lossy(&unknown.stderr);
+    assert!(
+        unknown.status.code() == Some(2)
+            && error.contains("unknown status \"bounced\": use pending, sending, sent or failed"),
+        "{error}"
+    );
     let retried = outbox_cli(&app.database_url, &["retry", "1"]);
     assert!(retried.contains("queued again"), "{retried}");
     wait_for(
@@ -165,16 +172,20 @@ async fn wait_for(app: &crate::helpers::TestApp, query: &str, expected: i64) {
 
 /// Runs `imhotep outbox ...` (the real binary) against the test database.
 fn outbox_cli(database_url: &str, args: &[&str]) -> String {
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_imhotep"))
+    let output = run_outbox_cli(database_url, args);
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn run_outbox_cli(database_url: &str, args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_imhotep"))
         .arg("outbox")
         .args(args)
         .env("DATABASE_URL", database_url)
         .env("DEBUG", "true")
         .env("RUST_LOG", "warn")
         .output()
-        .expect("run imhotep outbox");
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
-    String::from_utf8_lossy(&output.stdout).into_owned()
+        .expect("run imhotep outbox")
 }
 
 crate::on_both_databases!(

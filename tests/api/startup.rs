@@ -174,6 +174,17 @@ fn settings_out_of_bounds_are_refused() {
             "[\"password\"]",
             "for key \"SIMPLE_JWT.EXTRA_CLAIMS.0\"",
         ),
+        (
+            "IMHOTEP_SIMPLE_JWT__ALGORITHM",
+            "none",
+            "\"none\" is not supported; use HS256, HS384, HS512, RS256, RS384, RS512, PS256, PS384, PS512, ES256, \
+             ES384 or EdDSA for key \"SIMPLE_JWT.ALGORITHM\"",
+        ),
+        (
+            "IMHOTEP_KEYS__LIST",
+            r#"[{"kid": "a", "algorithm": "RS257", "use": "sign"}]"#,
+            "keys.list[0].algorithm \"RS257\" is not supported; use HS256",
+        ),
     ] {
         let (ok, output) = binary::run(&["check"], &production(&url, &[(name, value)]));
         assert!(!ok && output.contains(expected), "{name}={value}:\n{output}");

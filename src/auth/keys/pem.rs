@@ -6,7 +6,7 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use jsonwebtoken::{Algorithm, DecodingKey};
+use jsonwebtoken::DecodingKey;
 use p256::elliptic_curve::sec1::ToEncodedPoint;
 use rand_core::OsRng;
 use rsa::pkcs1::{DecodeRsaPrivateKey, DecodeRsaPublicKey};
@@ -14,6 +14,8 @@ use rsa::pkcs8::{DecodePrivateKey, DecodePublicKey, EncodePrivateKey, EncodePubl
 use rsa::traits::PublicKeyParts;
 use rsa::{RsaPrivateKey, RsaPublicKey};
 use serde_json::{Map, Value, json};
+
+use crate::config::JwtAlgorithm;
 
 /// The smallest RSA modulus accepted (RFC 7518 §3.3).
 pub const MIN_RSA_BITS: usize = 2048;
@@ -64,12 +66,12 @@ impl PrivateKey {
     }
 
     /// A new random key: `bits` is used for RSA only.
-    pub fn generate(algorithm: Algorithm, bits: usize) -> Result<PrivateKey, String> {
+    pub fn generate(algorithm: JwtAlgorithm, bits: usize) -> Result<PrivateKey, String> {
         Ok(match algorithm {
-            Algorithm::ES256 => PrivateKey::P256(p256::SecretKey::random(&mut OsRng)),
-            Algorithm::ES384 => PrivateKey::P384(p384::SecretKey::random(&mut OsRng)),
-            Algorithm::EdDSA => PrivateKey::Ed25519(ed25519_dalek::SigningKey::generate(&mut OsRng)),
-            Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512 => {
+            JwtAlgorithm::ES256 => PrivateKey::P256(p256::SecretKey::random(&mut OsRng)),
+            JwtAlgorithm::ES384 => PrivateKey::P384(p384::SecretKey::random(&mut OsRng)),
+            JwtAlgorithm::EdDSA => PrivateKey::Ed25519(ed25519_dalek::SigningKey::generate(&mut OsRng)),
+            JwtAlgorithm::HS256 | JwtAlgorithm::HS384 | JwtAlgorithm::HS512 => {
                 return Err("HMAC algorithms use a secret, not a key pair".into());
             }
             _ => {
@@ -143,8 +145,8 @@ impl PublicKey {
     }
 
     /// Whether tokens of `algorithm` may be signed with this kind of key.
-    pub fn fits(&self, algorithm: Algorithm) -> bool {
-        use Algorithm::*;
+    pub fn fits(&self, algorithm: JwtAlgorithm) -> bool {
+        use JwtAlgorithm::*;
         match self {
             PublicKey::Rsa(key) => {
                 matches!(algorithm, RS256 | RS384 | RS512 | PS256 | PS384 | PS512) && key.size() * 8 >= MIN_RSA_BITS
@@ -156,12 +158,12 @@ impl PublicKey {
     }
 
     /// The algorithm a key of this kind signs with when nothing else says (RSA: `rsa`).
-    pub fn default_algorithm(&self, rsa: Algorithm) -> Algorithm {
+    pub fn default_algorithm(&self, rsa: JwtAlgorithm) -> JwtAlgorithm {
         match self {
             PublicKey::Rsa(_) => rsa,
-            PublicKey::P256(_) => Algorithm::ES256,
-            PublicKey::P384(_) => Algorithm::ES384,
-            PublicKey::Ed25519(_) => Algorithm::EdDSA,
+            PublicKey::P256(_) => JwtAlgorithm::ES256,
+            PublicKey::P384(_) => JwtAlgorithm::ES384,
+            PublicKey::Ed25519(_) => JwtAlgorithm::EdDSA,
         }
     }
 

@@ -12,6 +12,7 @@ use rsa::pkcs8::EncodePrivateKey;
 use rsa::signature::Signer as _;
 
 use super::pem::PrivateKey;
+use crate::config::JwtAlgorithm;
 
 /// A ready signer for one key and algorithm.
 pub enum Signer {
@@ -22,24 +23,26 @@ pub enum Signer {
 
 impl Signer {
     /// An HMAC signer over `secret`.
-    pub fn hmac(secret: &[u8], algorithm: Algorithm) -> Signer {
-        Signer::Jwt(EncodingKey::from_secret(secret), algorithm)
+    pub fn hmac(secret: &[u8], algorithm: JwtAlgorithm) -> Signer {
+        Signer::Jwt(EncodingKey::from_secret(secret), algorithm.into())
     }
 
     /// The signer of `key` for `algorithm`; `None` when the key does not fit the algorithm.
-    pub fn new(key: &PrivateKey, algorithm: Algorithm) -> Option<Signer> {
-        use Algorithm::*;
+    pub fn new(key: &PrivateKey, algorithm: JwtAlgorithm) -> Option<Signer> {
+        use JwtAlgorithm::*;
         Some(match (key, algorithm) {
             (PrivateKey::Ed25519(key), EdDSA) => Signer::Ed25519(Box::new(key.clone())),
-            (PrivateKey::P256(key), ES256) => {
-                Signer::Jwt(EncodingKey::from_ec_der(key.to_pkcs8_der().ok()?.as_bytes()), ES256)
-            }
-            (PrivateKey::P384(key), ES384) => {
-                Signer::Jwt(EncodingKey::from_ec_der(key.to_pkcs8_der().ok()?.as_bytes()), ES384)
-            }
+            (PrivateKey::P256(key), ES256) => Signer::Jwt(
+                EncodingKey::from_ec_der(key.to_pkcs8_der().ok()?.as_bytes()),
+                Algorithm::ES256,
+            ),
+            (PrivateKey::P384(key), ES384) => Signer::Jwt(
+                EncodingKey::from_ec_der(key.to_pkcs8_der().ok()?.as_bytes()),
+                Algorithm::ES384,
+            ),
             (PrivateKey::Rsa(key), RS256 | RS384 | RS512 | PS256 | PS384 | PS512) => Signer::Jwt(
                 EncodingKey::from_rsa_der(key.to_pkcs1_der().ok()?.as_bytes()),
-                algorithm,
+                algorithm.into(),
             ),
             _ => return None,
         })

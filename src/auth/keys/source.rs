@@ -3,57 +3,20 @@
 //! (`<kid>.sign.pem`, `<kid>.verify.pem`). Every error names the setting or file it is about.
 
 use std::path::{Path, PathBuf};
-use std::str::FromStr;
 
-use jsonwebtoken::{Algorithm, DecodingKey};
+use jsonwebtoken::DecodingKey;
 
 use super::pem::{PrivateKey, PublicKey};
 use super::signer::Signer;
 use super::{Key, Ring};
-use crate::config::{KeyUse, Secret, Settings};
-
-/// The supported algorithms, as SimpleJWT spells them.
-const ALGORITHMS: &str = "HS256, HS384, HS512, RS256, RS384, RS512, PS256, PS384, PS512, ES256, ES384 or EdDSA";
-
-/// `HS256` ... `EdDSA`; `setting` names where the value came from.
-pub fn parse_algorithm(name: &str, setting: &str) -> Result<Algorithm, String> {
-    Algorithm::from_str(name.trim()).map_err(|_| format!("{setting} {name:?} is not supported; use {ALGORITHMS}"))
-}
-
-/// Every algorithm a key may have, with its name in a JWS header.
-pub const ALGORITHM_NAMES: [(Algorithm, &str); 12] = [
-    (Algorithm::HS256, "HS256"),
-    (Algorithm::HS384, "HS384"),
-    (Algorithm::HS512, "HS512"),
-    (Algorithm::RS256, "RS256"),
-    (Algorithm::RS384, "RS384"),
-    (Algorithm::RS512, "RS512"),
-    (Algorithm::PS256, "PS256"),
-    (Algorithm::PS384, "PS384"),
-    (Algorithm::PS512, "PS512"),
-    (Algorithm::ES256, "ES256"),
-    (Algorithm::ES384, "ES384"),
-    (Algorithm::EdDSA, "EdDSA"),
-];
-
-/// The name of an algorithm in a JWS header.
-pub fn algorithm_name(algorithm: Algorithm) -> &'static str {
-    ALGORITHM_NAMES
-        .iter()
-        .find(|(known, _)| *known == algorithm)
-        .map_or("unknown", |(_, name)| name)
-}
-
-fn is_hmac(algorithm: Algorithm) -> bool {
-    matches!(algorithm, Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512)
-}
+use crate::config::{JwtAlgorithm, KeyUse, Secret, Settings};
 
 /// One key as configured, before its text is read.
 struct Spec {
     /// `simple_jwt` or `keys.list[0]`: the prefix of the settings named in errors.
     origin: String,
     kid: Option<String>,
-    algorithm: Algorithm,
+    algorithm: JwtAlgorithm,
     key_use: KeyUse,
     signing: Option<Secret>,
     verifying: Option<Secret>,
@@ -64,21 +27,20 @@ pub struct KeySource {
     specs: Vec<Spec>,
     dir: Option<PathBuf>,
     /// The algorithm of RSA keys found in `keys.dir`.
-    dir_rsa_algorithm: Algorithm,
+    dir_rsa_algorithm: JwtAlgorithm,
 }
 
 impl KeySource {
     pub fn from_settings(settings: &Settings) -> Result<KeySource, String> {
         let jwt = &settings.simple_jwt;
         let set = |value: &Option<Secret>| value.clone().filter(|secret| !secret.is_empty());
-        let algorithm = parse_algorithm(&jwt.algorithm, "simple_jwt.algorithm")?;
+        let algorithm = jwt.algorithm;
         if !settings.keys.configured() {
-            let spec = if is_hmac(algorithm) {
+            let spec = if algorithm.is_hmac() {
                 if set(&jwt.verifying_key).is_some() {
                     return Err(format!(
-                        "simple_jwt.verifying_key is set but {} verifies with the signing key; \
-                         set simple_jwt.algorithm to RS256, ES256, EdDSA... to use a key pair",
-                        algorithm_name(algorithm)
+                        "simple_jwt.verifying_key is set but {algorithm} verifies with the signing key; \
+                         set simple_jwt.algorithm to RS256, ES256, EdDSA... to use a key pair"
                     ));
                 }
                 Spec {
@@ -97,9 +59,8 @@ impl KeySource {
                     key_use: KeyUse::Sign,
                     signing: Some(set(&jwt.signing_key).ok_or_else(|| {
                         format!(
-                            "simple_jwt.signing_key is not set: {} signs with a private key (PEM text or file:PATH); \
-                             SECRET_KEY serves only the HMAC algorithms",
-                            algorithm_name(algorithm)
+                            "simple_jwt.signing_key is not set: {algorithm} signs with a private key (PEM text or \
+                             file:PATH); SECRET_KEY serves only the HMAC algorithms"
                         )
                     })?),
                     verifying: set(&jwt.verifying_key),
@@ -108,7 +69,7 @@ impl KeySource {
             return Ok(KeySource {
                 specs: vec![spec],
                 dir: None,
-                dir_rsa_algorithm: Algorithm::RS256,
+                dir_rsa_algorithm: JwtAlgorithm::RS256,
             });
         }
         if set(&jwt.signing_key).is_some() || set(&jwt.verifying_key).is_some() {
@@ -123,9 +84,9 @@ impl KeySource {
             let origin = format!("keys.list[{index}]");
             let kid = entry.kid.trim();
             check_kid(kid).map_err(|why| format!("{origin}.kid {kid:?}: {why}"))?;
-            let algorithm = parse_algorithm(&entry.algorithm, &format!("{origin}.algorithm"))?;
+            let algorithm = entry.algorithm;
             let signing = match set(&entry.signing_key) {
-                None if is_hmac(algorithm) => Some(settings.secret_key.clone()),
+                None if algorithm.is_hmac() => Some(settings.secret_key.clone()),
                 other => other,
             };
             specs.push(Spec {
@@ -140,11 +101,10 @@ impl KeySource {
         Ok(KeySource {
             specs,
             dir: settings.keys.dir.clone(),
-            dir_rsa_algorithm: match algorithm {
-                Algorithm::RS384 | Algorithm::RS512 | Algorithm::PS256 | Algorithm::PS384 | Algorithm::PS512 => {
-                    algorithm
-                }
-                _ => Algorithm::RS256,
+            dir_rsa_algorithm: if algorithm.is_rsa() {
+                algorithm
+            } else {
+                JwtAlgorithm::RS256
             },
         })
     }
@@ -196,8 +156,8 @@ fn configured_key(spec: &Spec) -> Result<Key, String> {
         format!("{}.signing_key", spec.origin),
         format!("{}.verifying_key", spec.origin),
     );
-    let name = algorithm_name(spec.algorithm);
-    if is_hmac(spec.algorithm) {
+    let name = spec.algorithm.name();
+    if spec.algorithm.is_hmac() {
         if spec.verifying.is_some() {
             return Err(format!(
                 "{verifying_name}: {name} verifies with the signing key; remove it"
@@ -274,7 +234,7 @@ fn configured_key(spec: &Spec) -> Result<Key, String> {
 
 fn key_from(
     kid: Option<String>,
-    algorithm: Algorithm,
+    algorithm: JwtAlgorithm,
     key_use: KeyUse,
     private: Option<PrivateKey>,
     public: PublicKey,
@@ -282,8 +242,7 @@ fn key_from(
 ) -> Result<Key, String> {
     let signer = match &private {
         Some(private) => Some(
-            Signer::new(private, algorithm)
-                .ok_or_else(|| format!("{setting}: this key cannot sign {}", algorithm_name(algorithm)))?,
+            Signer::new(private, algorithm).ok_or_else(|| format!("{setting}: this key cannot sign {algorithm}"))?,
         ),
         None => None,
     };
@@ -299,7 +258,7 @@ fn key_from(
 
 /// The keys of `keys.dir`, in file-name order. Hidden files are skipped; any other file must be
 /// `<kid>.sign.pem` or `<kid>.verify.pem`.
-fn directory_keys(dir: &Path, rsa_algorithm: Algorithm) -> Result<Vec<Key>, String> {
+fn directory_keys(dir: &Path, rsa_algorithm: JwtAlgorithm) -> Result<Vec<Key>, String> {
     let shown = dir.display();
     let entries = std::fs::read_dir(dir).map_err(|error| format!("keys.dir {shown}: cannot read: {}", error.kind()))?;
     let mut files: Vec<(String, PathBuf)> = Vec::new();

@@ -241,7 +241,7 @@ impl Mfa {
         let mails = [queued(EmailKind::MfaFactorAdded, &user.email)];
         if !self
             .store
-            .mfa_confirm_factor(user.id, factor_id, step, &hashes, &mails)
+            .mfa_confirm_factor(user.user_id(), factor_id, step, &hashes, &mails)
             .await?
         {
             return Err(AuthError::FactorNotFound);
@@ -332,7 +332,7 @@ impl Mfa {
                 continue;
             }
             if let Some(step) = self.matching_step(user, &factor, code)
-                && self.store.mfa_spend_step(user.id, &factor.id, step).await?
+                && self.store.mfa_spend_step(user.user_id(), &factor.id, step).await?
             {
                 return Ok(true);
             }

@@ -11,6 +11,7 @@ use tokio::task::JoinError;
 
 use super::argon2id::{self, WorkArea};
 use super::django;
+use super::plaintext::Password;
 use crate::metrics::Metrics;
 
 /// Hashes and verifies passwords off the async runtime, at most `max_concurrent` at a time.
@@ -108,9 +109,9 @@ impl PasswordHasher {
     /// Hashes `password` into a `$argon2id$v=19$m=19456,t=2,p=1$<salt>$<hash>` PHC string with a
     /// fresh random 16-byte salt.
     #[tracing::instrument(level = "debug", skip_all)]
-    pub async fn hash(&self, password: &str) -> Result<String, HashError> {
-        let password = password.to_owned();
-        self.run(move |area| argon2id::hash(&password, area))
+    pub async fn hash(&self, password: &Password) -> Result<String, HashError> {
+        let password = password.clone();
+        self.run(move |area| argon2id::hash(password.expose(), area))
             .await?
             .map_err(HashError::Hashing)
     }
@@ -121,14 +122,15 @@ impl PasswordHasher {
     /// ask for a rehash. Anything else, or a hash over the cost bounds, is a mismatch, and costs
     /// one dummy verification so that it takes as long as a real one.
     #[tracing::instrument(level = "debug", skip_all)]
-    pub async fn verify(&self, password: &str, encoded: &str) -> Result<Verification, HashError> {
-        let (password, encoded) = (password.to_owned(), encoded.to_owned());
-        self.run(move |area| verify_stored(&password, &encoded, area)).await
+    pub async fn verify(&self, password: &Password, encoded: &str) -> Result<Verification, HashError> {
+        let (password, encoded) = (password.clone(), encoded.to_owned());
+        self.run(move |area| verify_stored(password.expose(), &encoded, area))
+            .await
     }
 
     /// Runs a verification of the same cost against a fixed dummy argon2id hash, so an unknown
     /// user takes as long as a wrong password, and fails as a real one would (a full queue).
-    pub async fn verify_dummy(&self, password: &str) -> Result<(), HashError> {
+    pub async fn verify_dummy(&self, password: &Password) -> Result<(), HashError> {
         self.verify(password, argon2id::DUMMY_HASH).await.map(|_| ())
     }
 

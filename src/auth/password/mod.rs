@@ -8,10 +8,12 @@ mod argon2id;
 mod common_passwords;
 mod django;
 mod hasher;
+mod plaintext;
 mod python_chars;
 mod similarity;
 mod validators;
 
 pub use hasher::{HashError, PasswordHasher, Verification};
+pub use plaintext::Password;
 pub use similarity::UserAttributes;
 pub use validators::PasswordPolicy;

@@ -228,7 +228,7 @@ where
             "INSERT INTO email_outbox (kind, user_id, recipient, status, next_attempt_at, created_at) \
              VALUES ($1, $2, $3, 'pending', $4, $4)",
         )
-        .bind(mail.kind)
+        .bind(mail.kind.name())
         .bind(user_id)
         .bind(mail.recipient.as_str())
         .bind(at)

@@ -8,7 +8,7 @@ use super::accounts::queue_in;
 use super::{Dialect, SqlStore};
 use crate::store::mfa::{MfaFactor, NewTicket, TicketLookup};
 use crate::store::mfa_sql::*;
-use crate::store::models::QueuedMail;
+use crate::store::models::{QueuedMail, UserId};
 use crate::store::{StoreError, now};
 
 impl<DB> SqlStore<DB>
@@ -50,7 +50,7 @@ where
 
     pub async fn mfa_confirm_factor(
         &self,
-        user_id: i64,
+        UserId(user_id): UserId,
         id: &str,
         step: i64,
         code_hashes: &[String],
@@ -73,7 +73,7 @@ where
         Ok(true)
     }
 
-    pub async fn mfa_spend_step(&self, user_id: i64, id: &str, step: i64) -> Result<bool, StoreError> {
+    pub async fn mfa_spend_step(&self, UserId(user_id): UserId, id: &str, step: i64) -> Result<bool, StoreError> {
         let spent = sqlx::query(SPEND_STEP)
             .bind(id)
             .bind(user_id)

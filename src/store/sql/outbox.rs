@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use sqlx::{Encode, Executor, FromRow, IntoArguments, Type};
 
 use super::{Dialect, SqlStore};
-use crate::store::models::OutboxEntry;
+use crate::store::models::{OutboxEntry, OutboxStatus};
 use crate::store::{StoreError, now};
 
 const ENTRY_COLUMNS: &str = "id, kind, recipient, status, attempts, next_attempt_at, last_error, created_at, sent_at";
@@ -49,12 +49,12 @@ where
         Ok(())
     }
 
-    pub async fn list_mail(&self, status: Option<&str>, limit: i64) -> Result<Vec<OutboxEntry>, StoreError> {
+    pub async fn list_mail(&self, status: Option<OutboxStatus>, limit: i64) -> Result<Vec<OutboxEntry>, StoreError> {
         let entries = sqlx::query_as(sqlx::AssertSqlSafe(format!(
             "SELECT {ENTRY_COLUMNS} FROM email_outbox WHERE (CAST($1 AS TEXT) IS NULL OR status = $1) \
              ORDER BY id DESC LIMIT $2"
         )))
-        .bind(status)
+        .bind(status.map(OutboxStatus::as_str))
         .bind(limit)
         .fetch_all(&self.pool)
         .await?;

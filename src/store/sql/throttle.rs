@@ -4,6 +4,7 @@
 use sqlx::{Decode, Encode, Executor, FromRow, IntoArguments, Type};
 
 use super::{Dialect, SqlStore};
+use crate::mail::EmailKind;
 use crate::store::throttle::{
     ACTIVE, BACKOFF_ATTEMPT, CLEAR_MATCHING, CLEAR_TWO, CounterRow, Hit, PURGE, REFUSED_UNTIL, WINDOW_HIT,
 };
@@ -92,9 +93,9 @@ where
         Ok(DB::rows_affected(&result))
     }
 
-    pub async fn request_mail(&self, kind: &str, email_key: &str, want_active: bool) -> Result<(), StoreError> {
+    pub async fn request_mail(&self, kind: EmailKind, email_key: &str, want_active: bool) -> Result<(), StoreError> {
         sqlx::query("INSERT INTO mail_requests (kind, email_key, want_active, created_at) VALUES ($1, $2, $3, $4)")
-            .bind(kind)
+            .bind(kind.name())
             .bind(email_key)
             .bind(want_active)
             .bind(now())

@@ -3,6 +3,7 @@
 use chrono::{Duration, Utc};
 
 use super::{contract_tests, count, new_user, token};
+use crate::mail::EmailKind;
 use crate::store::Store;
 use crate::store::models::{EmailChange, QueuedMail};
 
@@ -78,8 +79,8 @@ async fn a_pending_email_is_recorded_with_its_mails_and_dropped_by_a_change(stor
         .await
         .expect("create");
     let mails = [
-        QueuedMail::new("email_change_confirmation", "new@example.org"),
-        QueuedMail::new("email_change_notice", "alice@example.com"),
+        QueuedMail::new(EmailKind::EmailChangeConfirmation, "new@example.org"),
+        QueuedMail::new(EmailKind::EmailChangeNotice, "alice@example.com"),
     ];
     assert!(
         store

@@ -5,9 +5,10 @@
 use tokio::task::JoinSet;
 
 use super::{contract_tests, count, new_user};
+use crate::mail::EmailKind;
 use crate::store::Store;
 use crate::store::mfa::{NewTicket, TicketLookup, TicketPurpose};
-use crate::store::models::QueuedMail;
+use crate::store::models::{QueuedMail, UserId};
 
 contract_tests!(
     enrolment_keeps_one_pending_factor_and_confirms_it_once,
@@ -40,23 +41,23 @@ async fn enrolment_keeps_one_pending_factor_and_confirms_it_once(store: Store) {
     );
     assert_eq!(store.mfa_active_factors(alice).await.unwrap(), 0);
 
-    let mail = [QueuedMail::new("mfa_factor_added", "alice@example.com")];
+    let mail = [QueuedMail::new(EmailKind::MfaFactorAdded, "alice@example.com")];
     assert!(
         !store
-            .mfa_confirm_factor(alice, "f1", 7, &hashes("a"), &mail)
+            .mfa_confirm_factor(UserId(alice), "f1", 7, &hashes("a"), &mail)
             .await
             .unwrap(),
         "replaced"
     );
     assert!(
         store
-            .mfa_confirm_factor(alice, "f2", 7, &hashes("a"), &mail)
+            .mfa_confirm_factor(UserId(alice), "f2", 7, &hashes("a"), &mail)
             .await
             .unwrap()
     );
     assert!(
         !store
-            .mfa_confirm_factor(alice, "f2", 8, &hashes("b"), &mail)
+            .mfa_confirm_factor(UserId(alice), "f2", 8, &hashes("b"), &mail)
             .await
             .unwrap(),
         "once"
@@ -79,7 +80,10 @@ async fn enrolment_keeps_one_pending_factor_and_confirms_it_once(store: Store) {
     assert_eq!(store.mfa_factors(alice).await.unwrap().len(), 2);
     let bob = user(&store, "bob@example.com").await;
     assert!(
-        !store.mfa_confirm_factor(bob, "f3", 1, &hashes("c"), &[]).await.unwrap(),
+        !store
+            .mfa_confirm_factor(UserId(bob), "f3", 1, &hashes("c"), &[])
+            .await
+            .unwrap(),
         "not bob's"
     );
 }
@@ -88,23 +92,26 @@ async fn a_time_step_is_spent_once_even_concurrently(store: Store) {
     let alice = user(&store, "alice@example.com").await;
     store.mfa_start_factor(alice, "f", "sealed").await.unwrap();
     assert!(
-        !store.mfa_spend_step(alice, "f", 5).await.unwrap(),
+        !store.mfa_spend_step(UserId(alice), "f", 5).await.unwrap(),
         "a pending factor spends nothing"
     );
-    store.mfa_confirm_factor(alice, "f", 5, &[], &[]).await.unwrap();
+    store.mfa_confirm_factor(UserId(alice), "f", 5, &[], &[]).await.unwrap();
     assert!(
-        !store.mfa_spend_step(alice, "f", 5).await.unwrap(),
+        !store.mfa_spend_step(UserId(alice), "f", 5).await.unwrap(),
         "the confirming step is spent"
     );
     let mut racers = JoinSet::new();
     for _ in 0..8 {
         let store = store.clone();
-        racers.spawn(async move { store.mfa_spend_step(alice, "f", 6).await.unwrap() });
+        racers.spawn(async move { store.mfa_spend_step(UserId(alice), "f", 6).await.unwrap() });
     }
     let wins = racers.join_all().await.into_iter().filter(|won| *won).count();
     assert_eq!(wins, 1);
-    assert!(!store.mfa_spend_step(alice, "f", 4).await.unwrap(), "an older step");
-    assert!(store.mfa_spend_step(alice, "f", 7).await.unwrap());
+    assert!(
+        !store.mfa_spend_step(UserId(alice), "f", 4).await.unwrap(),
+        "an older step"
+    );
+    assert!(store.mfa_spend_step(UserId(alice), "f", 7).await.unwrap());
 }
 
 async fn a_recovery_code_is_used_once_even_concurrently(store: Store) {
@@ -114,7 +121,7 @@ async fn a_recovery_code_is_used_once_even_concurrently(store: Store) {
     for _ in 0..8 {
         let store = store.clone();
         racers.spawn(async move {
-            let mail = [QueuedMail::new("mfa_recovery_code_used", "alice@example.com")];
+            let mail = [QueuedMail::new(EmailKind::MfaRecoveryCodeUsed, "alice@example.com")];
             store.mfa_use_code(alice, "a03", &mail).await.unwrap()
         });
     }
@@ -221,9 +228,12 @@ async fn removing_the_last_factor_voids_the_codes_and_reset_takes_everything(sto
     let alice = user(&store, "alice@example.com").await;
     for id in ["f1", "f2"] {
         store.mfa_start_factor(alice, id, "sealed").await.unwrap();
-        store.mfa_confirm_factor(alice, id, 1, &hashes(id), &[]).await.unwrap();
+        store
+            .mfa_confirm_factor(UserId(alice), id, 1, &hashes(id), &[])
+            .await
+            .unwrap();
     }
-    let mail = [QueuedMail::new("mfa_factor_removed", "alice@example.com")];
+    let mail = [QueuedMail::new(EmailKind::MfaFactorRemoved, "alice@example.com")];
     assert!(store.mfa_delete_factor(alice, "f1", &mail).await.unwrap());
     assert_eq!(store.mfa_codes_left(alice).await.unwrap(), 10, "f2 is still active");
     let bob = user(&store, "bob@example.com").await;
@@ -234,7 +244,7 @@ async fn removing_the_last_factor_voids_the_codes_and_reset_takes_everything(sto
 
     store.mfa_start_factor(alice, "f3", "sealed").await.unwrap();
     store
-        .mfa_confirm_factor(alice, "f3", 1, &hashes("c"), &[])
+        .mfa_confirm_factor(UserId(alice), "f3", 1, &hashes("c"), &[])
         .await
         .unwrap();
     let ticket = NewTicket {

@@ -210,6 +210,15 @@ async fn outstanding_user_id(store: &Store, jti: &str) -> Option<Option<i64>> {
     .expect("query outstanding_tokens")
 }
 
+/// Runs a parameterless statement that returns no rows.
+async fn execute(store: &Store, sql: &'static str) {
+    match store {
+        Store::Postgres(pg) => sqlx::query(sql).execute(&pg.pool).await.map(drop),
+        Store::Sqlite(lite) => sqlx::query(sql).execute(&lite.pool).await.map(drop),
+    }
+    .expect("execute");
+}
+
 /// Runs a parameterless `SELECT COUNT(*) ...`.
 async fn count(store: &Store, sql: &'static str) -> i64 {
     match store {

@@ -4,9 +4,10 @@
 use chrono::{Duration, SubsecRound, Utc};
 use tokio::task::JoinSet;
 
-use super::{contract_tests, count, new_user};
+use super::{contract_tests, count, execute, new_user};
+use crate::mail::EmailKind;
 use crate::store::Store;
-use crate::store::models::QueuedMail;
+use crate::store::models::{OutboxStatus, QueuedMail, StoredMailKind};
 
 contract_tests!(
     mails_queued_for_a_user_are_pending_and_due,
@@ -16,10 +17,11 @@ contract_tests!(
     delivery_outcomes_show_in_the_listing,
     only_failed_mail_can_be_retried,
     the_purge_deletes_old_sent_and_failed_rows_only,
+    a_kind_this_version_does_not_know_is_read_back_by_name,
 );
 
 /// Registers `email` with one queued mail of `kind` to it; the user's id.
-async fn user_with_mail(store: &Store, email: &str, kind: &'static str) -> i64 {
+async fn user_with_mail(store: &Store, email: &str, kind: EmailKind) -> i64 {
     store
         .create_user(&new_user(email), email, &[QueuedMail::new(kind, email)])
         .await
@@ -38,16 +40,22 @@ async fn mails_queued_for_a_user_are_pending_and_due(store: Store) {
         .queue_mail(
             alice.id,
             &[
-                QueuedMail::new("password_reset", "alice@example.com"),
-                QueuedMail::new("username_reset", "alice@example.com"),
+                QueuedMail::new(EmailKind::PasswordReset, "alice@example.com"),
+                QueuedMail::new(EmailKind::UsernameReset, "alice@example.com"),
             ],
         )
         .await
         .expect("queue");
 
-    let listed = store.list_mail(Some("pending"), 10).await.expect("list");
-    let kinds: Vec<_> = listed.iter().map(|e| e.kind.as_str()).collect();
-    assert_eq!(kinds, ["username_reset", "password_reset"]);
+    let listed = store.list_mail(Some(OutboxStatus::Pending), 10).await.expect("list");
+    let kinds: Vec<_> = listed.iter().map(|e| e.kind.clone()).collect();
+    assert_eq!(
+        kinds,
+        [
+            StoredMailKind::Known(EmailKind::UsernameReset),
+            StoredMailKind::Known(EmailKind::PasswordReset)
+        ]
+    );
     for entry in &listed {
         assert_eq!((entry.recipient.as_str(), entry.attempts), ("alice@example.com", 0));
         assert!(entry.next_attempt_at > before && entry.next_attempt_at <= Utc::now());
@@ -56,7 +64,7 @@ async fn mails_queued_for_a_user_are_pending_and_due(store: Store) {
 }
 
 async fn queued_mail_is_claimed_once_until_its_lease_runs_out(store: Store) {
-    let alice = user_with_mail(&store, "alice@example.com", "activation").await;
+    let alice = user_with_mail(&store, "alice@example.com", EmailKind::Activation).await;
     let lease = Utc::now() + Duration::minutes(5);
 
     let claimed = store.claim_mail(10, lease).await.expect("claim");
@@ -64,8 +72,13 @@ async fn queued_mail_is_claimed_once_until_its_lease_runs_out(store: Store) {
     assert_eq!(claimed.len(), 1);
     let mail = &claimed[0];
     assert_eq!(
-        (mail.kind.as_str(), mail.user_id, mail.recipient.as_str(), mail.attempts),
-        ("activation", alice, "alice@example.com", 1)
+        (&mail.kind, mail.user_id, mail.recipient.as_str(), mail.attempts),
+        (
+            &StoredMailKind::Known(EmailKind::Activation),
+            alice,
+            "alice@example.com",
+            1
+        )
     );
     assert!(store.claim_mail(10, lease).await.expect("claim again").is_empty());
     // A worker that died: its lease lapses and the row is claimed again, counting the attempt.
@@ -83,7 +96,7 @@ async fn queued_mail_is_claimed_once_until_its_lease_runs_out(store: Store) {
 
 async fn a_claim_takes_at_most_its_limit_oldest_first(store: Store) {
     for email in ["a@example.com", "b@example.com", "c@example.com"] {
-        user_with_mail(&store, email, "activation").await;
+        user_with_mail(&store, email, EmailKind::Activation).await;
     }
     let lease = Utc::now() + Duration::minutes(5);
 
@@ -106,7 +119,11 @@ async fn concurrent_claims_hand_each_row_to_one_worker(store: Store) {
     for n in 0..20 {
         let email = format!("user{n}@example.com");
         store
-            .create_user(&new_user(&email), &email, &[QueuedMail::new("activation", &email)])
+            .create_user(
+                &new_user(&email),
+                &email,
+                &[QueuedMail::new(EmailKind::Activation, &email)],
+            )
             .await
             .expect("create");
     }
@@ -129,7 +146,7 @@ async fn concurrent_claims_hand_each_row_to_one_worker(store: Store) {
 
 async fn delivery_outcomes_show_in_the_listing(store: Store) {
     for email in ["sent@example.com", "later@example.com", "failed@example.com"] {
-        user_with_mail(&store, email, "activation").await;
+        user_with_mail(&store, email, EmailKind::Activation).await;
     }
     let claimed = store
         .claim_mail(10, Utc::now() + Duration::minutes(5))
@@ -169,16 +186,25 @@ async fn delivery_outcomes_show_in_the_listing(store: Store) {
         ],
         "newest first"
     );
-    assert!(all.iter().all(|e| e.kind == "activation" && e.attempts == 1));
-    let later = all.iter().find(|e| e.status == "pending").expect("pending row");
+    assert!(
+        all.iter()
+            .all(|e| e.kind == StoredMailKind::Known(EmailKind::Activation) && e.attempts == 1)
+    );
+    let later = all
+        .iter()
+        .find(|e| e.status == OutboxStatus::Pending)
+        .expect("pending row");
     assert_eq!(later.next_attempt_at, due);
-    let failed = store.list_mail(Some("failed"), 10).await.expect("list failed");
+    let failed = store
+        .list_mail(Some(OutboxStatus::Failed), 10)
+        .await
+        .expect("list failed");
     assert_eq!(failed.len(), 1);
     assert_eq!(failed[0].recipient, "failed@example.com");
     assert_eq!(store.list_mail(None, 1).await.expect("list one").len(), 1);
     assert!(
         store
-            .list_mail(Some("sending"), 10)
+            .list_mail(Some(OutboxStatus::Sending), 10)
             .await
             .expect("list sending")
             .is_empty()
@@ -186,7 +212,7 @@ async fn delivery_outcomes_show_in_the_listing(store: Store) {
 }
 
 async fn only_failed_mail_can_be_retried(store: Store) {
-    user_with_mail(&store, "a@example.com", "password_reset").await;
+    user_with_mail(&store, "a@example.com", EmailKind::PasswordReset).await;
     let lease = Utc::now() + Duration::minutes(5);
     let id = store.claim_mail(1, lease).await.expect("claim")[0].id;
 
@@ -207,7 +233,7 @@ async fn only_failed_mail_can_be_retried(store: Store) {
 
 async fn the_purge_deletes_old_sent_and_failed_rows_only(store: Store) {
     for email in ["sent@example.com", "failed@example.com", "pending@example.com"] {
-        user_with_mail(&store, email, "activation").await;
+        user_with_mail(&store, email, EmailKind::Activation).await;
     }
     let claimed = store
         .claim_mail(2, Utc::now() + Duration::minutes(5))
@@ -230,4 +256,24 @@ async fn the_purge_deletes_old_sent_and_failed_rows_only(store: Store) {
         [("pending@example.com", "pending")]
     );
     assert_eq!(count(&store, "SELECT COUNT(*) FROM email_outbox").await, 1);
+}
+
+/// A row a newer version queued: claimed and listed with its name, for the worker to give up on.
+async fn a_kind_this_version_does_not_know_is_read_back_by_name(store: Store) {
+    user_with_mail(&store, "alice@example.com", EmailKind::Activation).await;
+    execute(&store, "UPDATE email_outbox SET kind = 'from_a_newer_version'").await;
+    let unknown = StoredMailKind::Unknown("from_a_newer_version".into());
+
+    let claimed = store
+        .claim_mail(10, Utc::now() + Duration::minutes(5))
+        .await
+        .expect("claim");
+    assert_eq!(claimed.iter().map(|m| &m.kind).collect::<Vec<_>>(), [&unknown]);
+
+    let listed = store.list_mail(Some(OutboxStatus::Sending), 10).await.expect("list");
+    assert_eq!(
+        listed.iter().map(|e| (&e.kind, e.status)).collect::<Vec<_>>(),
+        [(&unknown, OutboxStatus::Sending)]
+    );
+    assert_eq!(unknown.to_string(), "from_a_newer_version");
 }

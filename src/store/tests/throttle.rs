@@ -5,6 +5,7 @@ use chrono::{Duration, Utc};
 use tokio::task::JoinSet;
 
 use super::{contract_tests, count, new_user};
+use crate::mail::EmailKind;
 use crate::store::Store;
 use crate::store::throttle::Hit;
 
@@ -157,11 +158,11 @@ async fn mail_requests_reach_only_qualifying_accounts(store: Store) {
         .await
         .expect("create");
     for (kind, key, want_active) in [
-        ("password_reset", "active@example.com", true),
-        ("password_reset", "inactive@example.com", true),
-        ("activation", "inactive@example.com", false),
-        ("activation", "active@example.com", false),
-        ("password_reset", "nobody@example.com", true),
+        (EmailKind::PasswordReset, "active@example.com", true),
+        (EmailKind::PasswordReset, "inactive@example.com", true),
+        (EmailKind::Activation, "inactive@example.com", false),
+        (EmailKind::Activation, "active@example.com", false),
+        (EmailKind::PasswordReset, "nobody@example.com", true),
     ] {
         store.request_mail(kind, key, want_active).await.expect("request");
     }
@@ -172,7 +173,7 @@ async fn mail_requests_reach_only_qualifying_accounts(store: Store) {
         .claim_mail(10, Utc::now() + Duration::minutes(1))
         .await
         .expect("claim");
-    let mut mails: Vec<(String, String)> = claimed.into_iter().map(|m| (m.kind, m.recipient)).collect();
+    let mut mails: Vec<(String, String)> = claimed.into_iter().map(|m| (m.kind.to_string(), m.recipient)).collect();
     mails.sort();
     assert_eq!(
         mails,

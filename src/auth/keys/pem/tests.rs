@@ -9,18 +9,19 @@ macro_rules! fixture {
 #[test]
 fn every_pem_form_of_a_simplejwt_deployment_is_read() {
     for (name, text, algorithm) in [
-        ("PKCS#8 RSA", fixture!("rsa.pem"), Algorithm::RS256),
-        ("traditional RSA", fixture!("rsa_traditional.pem"), Algorithm::PS512),
-        ("PKCS#8 P-256", fixture!("p256.pem"), Algorithm::ES256),
-        ("SEC1 P-256", fixture!("p256_sec1.pem"), Algorithm::ES256),
-        ("SEC1 P-384", fixture!("p384_sec1.pem"), Algorithm::ES384),
-        ("PKCS#8 Ed25519", fixture!("ed25519.pem"), Algorithm::EdDSA),
+        ("PKCS#8 RSA", fixture!("rsa.pem"), JwtAlgorithm::RS256),
+        ("traditional RSA", fixture!("rsa_traditional.pem"), JwtAlgorithm::PS512),
+        ("PKCS#8 P-256", fixture!("p256.pem"), JwtAlgorithm::ES256),
+        ("SEC1 P-256", fixture!("p256_sec1.pem"), JwtAlgorithm::ES256),
+        ("SEC1 P-384", fixture!("p384_sec1.pem"), JwtAlgorithm::ES384),
+        ("PKCS#8 Ed25519", fixture!("ed25519.pem"), JwtAlgorithm::EdDSA),
     ] {
         let key = PrivateKey::parse(text).unwrap_or_else(|e| panic!("{name}: {e}"));
         assert!(key.public().fits(algorithm), "{name}");
         let signer = crate::auth::keys::Signer::new(&key, algorithm).unwrap_or_else(|| panic!("{name}"));
         let signature = signer.sign(b"message").unwrap();
-        let valid = jsonwebtoken::crypto::verify(&signature, b"message", &key.public().decoding_key(), algorithm);
+        let valid =
+            jsonwebtoken::crypto::verify(&signature, b"message", &key.public().decoding_key(), algorithm.into());
         assert!(valid.unwrap(), "{name}");
     }
     let pairs = [
@@ -63,10 +64,10 @@ fn keys_fit_only_their_algorithms() {
     let p256 = PrivateKey::parse(fixture!("p256.pem")).unwrap().public();
     let ed = PrivateKey::parse(fixture!("ed25519.pem")).unwrap().public();
     let small = PrivateKey::parse(fixture!("rsa1024.pem")).unwrap().public();
-    assert!(rsa.fits(Algorithm::PS256) && !rsa.fits(Algorithm::ES256) && !rsa.fits(Algorithm::HS256));
-    assert!(p256.fits(Algorithm::ES256) && !p256.fits(Algorithm::ES384) && !p256.fits(Algorithm::RS256));
-    assert!(ed.fits(Algorithm::EdDSA) && !ed.fits(Algorithm::ES256));
-    assert!(!small.fits(Algorithm::RS256), "1024-bit RSA is refused");
+    assert!(rsa.fits(JwtAlgorithm::PS256) && !rsa.fits(JwtAlgorithm::ES256) && !rsa.fits(JwtAlgorithm::HS256));
+    assert!(p256.fits(JwtAlgorithm::ES256) && !p256.fits(JwtAlgorithm::ES384) && !p256.fits(JwtAlgorithm::RS256));
+    assert!(ed.fits(JwtAlgorithm::EdDSA) && !ed.fits(JwtAlgorithm::ES256));
+    assert!(!small.fits(JwtAlgorithm::RS256), "1024-bit RSA is refused");
 }
 
 #[test]
@@ -86,13 +87,13 @@ fn thumbprints_follow_rfc_7638() {
 
 #[test]
 fn generated_keys_read_back() {
-    for algorithm in [Algorithm::EdDSA, Algorithm::ES256, Algorithm::ES384] {
+    for algorithm in [JwtAlgorithm::EdDSA, JwtAlgorithm::ES256, JwtAlgorithm::ES384] {
         let key = PrivateKey::generate(algorithm, 0).unwrap();
         let again = PrivateKey::parse(&key.to_pem().unwrap()).unwrap();
         assert_eq!(again.public(), key.public());
         assert_eq!(PublicKey::parse(&key.public().to_pem().unwrap()).unwrap(), key.public());
         assert!(key.public().fits(algorithm));
     }
-    assert!(PrivateKey::generate(Algorithm::RS256, 1024).is_err());
-    assert!(PrivateKey::generate(Algorithm::HS256, 0).is_err());
+    assert!(PrivateKey::generate(JwtAlgorithm::RS256, 1024).is_err());
+    assert!(PrivateKey::generate(JwtAlgorithm::HS256, 0).is_err());
 }

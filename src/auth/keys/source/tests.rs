@@ -13,7 +13,7 @@ fn settings(algorithm: &str, signing: Option<&str>, verifying: Option<&str>) -> 
         secret_key: Secret::new("a-test-secret-key-of-more-than-32-bytes"),
         ..Settings::default()
     };
-    settings.simple_jwt.algorithm = algorithm.into();
+    settings.simple_jwt.algorithm = algorithm.parse().expect("a known algorithm");
     settings.simple_jwt.signing_key = signing.map(Secret::new);
     settings.simple_jwt.verifying_key = verifying.map(Secret::new);
     settings
@@ -22,7 +22,7 @@ fn settings(algorithm: &str, signing: Option<&str>, verifying: Option<&str>) -> 
 fn entry(kid: &str, algorithm: &str, key_use: KeyUse, signing: Option<String>) -> KeyEntry {
     KeyEntry {
         kid: kid.into(),
-        algorithm: algorithm.into(),
+        algorithm: algorithm.parse().expect("a known algorithm"),
         key_use,
         signing_key: signing.map(Secret::new),
         verifying_key: None,
@@ -66,10 +66,6 @@ fn wrong_single_key_combinations_name_the_setting() {
         &["simple_jwt.verifying_key"],
     );
     refused(
-        &settings("none", None, None),
-        &["simple_jwt.algorithm \"none\" is not supported"],
-    );
-    refused(
         &settings("EdDSA", Some("file:/nonexistent/key.pem"), None),
         &["simple_jwt.signing_key: cannot read /nonexistent/key.pem"],
     );
@@ -82,7 +78,7 @@ fn simplejwt_key_files_load_from_text_files_and_one_line_values() {
         .unwrap()
         .current();
     let (_, algorithm, header) = ring.signer();
-    assert_eq!(algorithm, Algorithm::RS256);
+    assert_eq!(algorithm, JwtAlgorithm::RS256);
     let header: serde_json::Value = serde_json::from_slice(
         &base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, header).unwrap(),
     )
@@ -124,8 +120,6 @@ fn a_key_list_needs_exactly_one_signer_and_distinct_kids() {
     refused(&base, &["kid \"a\" is given to two keys"]);
     base.keys.list = vec![entry("bad kid", "EdDSA", KeyUse::Sign, ed())];
     refused(&base, &["keys.list[0].kid \"bad kid\""]);
-    base.keys.list = vec![entry("a", "RS257", KeyUse::Sign, ed())];
-    refused(&base, &["keys.list[0].algorithm \"RS257\""]);
     base.keys.list = vec![entry("a", "EdDSA", KeyUse::Sign, ed())];
     base.simple_jwt.signing_key = Some(Secret::new("x"));
     refused(&base, &["cannot be combined with keys.list"]);
@@ -141,19 +135,21 @@ fn tokens_find_their_key_by_kid_and_kidless_tokens_the_key_of_their_algorithm() 
     ];
     let ring = KeyRing::load(&settings).unwrap().current();
     assert_eq!(
-        ring.verifier(Some("old"), Algorithm::RS256).unwrap().algorithm(),
-        Algorithm::RS256
+        ring.verifier(Some("old"), JwtAlgorithm::RS256.into())
+            .unwrap()
+            .algorithm(),
+        JwtAlgorithm::RS256
     );
-    assert!(ring.verifier(Some("gone"), Algorithm::EdDSA).is_none());
+    assert!(ring.verifier(Some("gone"), JwtAlgorithm::EdDSA.into()).is_none());
     assert_eq!(
-        ring.verifier(None, Algorithm::HS256).unwrap().algorithm(),
-        Algorithm::HS256
+        ring.verifier(None, JwtAlgorithm::HS256.into()).unwrap().algorithm(),
+        JwtAlgorithm::HS256
     );
     assert_eq!(
-        ring.verifier(None, Algorithm::EdDSA).unwrap().algorithm(),
-        Algorithm::EdDSA
+        ring.verifier(None, JwtAlgorithm::EdDSA.into()).unwrap().algorithm(),
+        JwtAlgorithm::EdDSA
     );
-    assert!(ring.verifier(None, Algorithm::ES256).is_none());
+    assert!(ring.verifier(None, JwtAlgorithm::ES256.into()).is_none());
     let jwks = ring.jwks();
     let kids: Vec<&str> = jwks["keys"]
         .as_array()

@@ -9,9 +9,13 @@ use super::*;
 
 const PASSWORD: &str = "Tr1cky-Horse-Battery-9";
 
+fn password() -> Password {
+    Password::new(PASSWORD)
+}
+
 async fn verify(encoded: &str) -> Verification {
     PasswordHasher::new(2)
-        .verify(PASSWORD, encoded)
+        .verify(&password(), encoded)
         .await
         .expect("verification runs")
 }
@@ -19,11 +23,11 @@ async fn verify(encoded: &str) -> Verification {
 #[tokio::test]
 async fn a_new_hash_verifies_without_rehash() {
     let hasher = PasswordHasher::new(2);
-    let encoded = hasher.hash(PASSWORD).await.expect("hashing runs");
+    let encoded = hasher.hash(&password()).await.expect("hashing runs");
     assert!(encoded.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"));
-    let right = hasher.verify(PASSWORD, &encoded).await.expect("verification runs");
+    let right = hasher.verify(&password(), &encoded).await.expect("verification runs");
     let wrong = hasher
-        .verify("Tr1cky-Horse-Battery", &encoded)
+        .verify(&Password::new("Tr1cky-Horse-Battery"), &encoded)
         .await
         .expect("verification runs");
     assert_eq!(right, Verification::Match { needs_rehash: false });
@@ -72,13 +76,13 @@ async fn unusable_empty_and_garbage_hashes_are_a_mismatch_not_an_error() {
 
 #[tokio::test]
 async fn the_dummy_verification_completes() {
-    assert!(PasswordHasher::new(1).verify_dummy(PASSWORD).await.is_ok());
+    assert!(PasswordHasher::new(1).verify_dummy(&password()).await.is_ok());
 }
 
 #[tokio::test(flavor = "current_thread")]
 async fn hashing_leaves_the_runtime_thread_free() {
     let hasher = PasswordHasher::new(1);
-    let hashing = tokio::spawn(async move { hasher.hash(PASSWORD).await });
+    let hashing = tokio::spawn(async move { hasher.hash(&password()).await });
     let mut ticks = 0;
     while !hashing.is_finished() {
         tokio::time::sleep(Duration::from_millis(1)).await;
