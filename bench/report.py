@@ -146,7 +146,9 @@ def goals(r: dict, servers: list, wl) -> list:
     if not rows:
         return []
     return ["## Goals", "",
-            "Issue 11's goals, each checked against this run's own measurements (the reference and the limits are measured in the same run).", "",
+            "Issue 11's goals, each checked against this run's own measurements (the reference and the limits are "
+            "measured in the same run; the limits once, at its start, so a machine whose speed drifts during the run "
+            "moves the ratios to them: see the spread in the history below).", "",
             table(["goal", "measured", "target", ""], rows), ""]
 
 
