@@ -1135,6 +1135,18 @@ def throttle_bench(cfg, work: Path, minter: Minter, imhotep_hash: str) -> tuple[
     return results, failures
 
 
+def workload_failures(label: str, workloads: dict) -> list[str]:
+    """One line per workload of a server's run that had failed requests, in the measured run or its warm-up."""
+    failures = []
+    for workload, data in workloads.items():
+        errors = data["errors"] + data["warmup"]["errors"]
+        if errors:
+            failures.append(f"{label}/{workload}: {errors} failed requests "
+                            f"(statuses {data['statuses'] or data['warmup']['statuses']}, "
+                            f"socket errors {data['socket_errors']}, tokens exhausted {data['exhausted']})")
+    return failures
+
+
 def signing_keys(cfg, work: Path, out_dir: Path, imhotep_hash: str) -> int:
     """W1 and W2 once per JWT algorithm on one imhotep server kind, each with a fresh database and a
     key made by `imhotep keys generate`; the summary table compares each algorithm with the first."""
@@ -1159,10 +1171,7 @@ def signing_keys(cfg, work: Path, out_dir: Path, imhotep_hash: str) -> int:
             server = Imhotep(cfg, work, label, kind.split("-")[1], imhotep_hash, extra)
             data = bench_server(cfg, server, minter, cfg.users, ["w1", "w2"])
             results["algorithms"][algorithm] = data
-            for workload, run_data in data["workloads"].items():
-                if run_data["errors"] + run_data["warmup"]["errors"]:
-                    failures.append(f"{label}/{workload}: {run_data['errors']} failed requests "
-                                    f"(statuses {run_data['statuses']})")
+            failures += workload_failures(label, data["workloads"])
     except Exception as error:  # noqa: BLE001 - record, report, exit non-zero
         failures.append(f"harness: {type(error).__name__}: {error}")
         log(f"FAILED: {error}")
@@ -1213,10 +1222,7 @@ def per_core(cfg, work: Path, out_dir: Path, imhotep_hash: str) -> int:
                 server = Imhotep(cfg, work, label, kind.split("-")[1], imhotep_hash, cpus=f"0-{cores - 1}")
                 data = bench_server(cfg, server, Minter(SECRET_KEY), cfg.users, ["w1", "w2", "w3"])
                 results["runs"].append({"server": kind, "cores": cores, "data": data})
-                for workload, run_data in data["workloads"].items():
-                    if run_data["errors"] + run_data["warmup"]["errors"]:
-                        failures.append(f"{label}/{workload}: {run_data['errors']} failed requests "
-                                        f"(statuses {run_data['statuses']})")
+                failures += workload_failures(label, data["workloads"])
     except Exception as error:  # noqa: BLE001 - record, report, exit non-zero
         failures.append(f"harness: {type(error).__name__}: {error}")
         log(f"FAILED: {error}")
@@ -1331,12 +1337,8 @@ def main(argv) -> int:
         for label, server in results[group].items():
             if server.get("crashed"):
                 failures.append(f"{group}/{label}: the server died (exit {server['crashed']['returncode']})")
+            failures += workload_failures(f"{group}/{label}", server["workloads"])
             for workload, data in server["workloads"].items():
-                errors = data["errors"] + data["warmup"]["errors"]
-                if errors:
-                    failures.append(f"{group}/{label}/{workload}: {errors} failed requests "
-                                    f"(statuses {data['statuses'] or data['warmup']['statuses']}, "
-                                    f"socket errors {data['socket_errors']}, tokens exhausted {data['exhausted']})")
                 probe = data.get("healthz_probe")
                 if probe and probe["failures"]:
                     failures.append(f"{group}/{label}/{workload}: {probe['failures']} /healthz probes failed")

@@ -104,6 +104,23 @@ async fn ticket(app: &TestApp, email: &str) -> String {
     login.body["ticket"].as_str().unwrap().to_owned()
 }
 
+/// A staff enrolment by the login's ticket: starts a factor, then confirms it with its current code;
+/// the confirm's answer.
+async fn enrol_with_ticket(app: &TestApp, ticket: &str) -> crate::helpers::Answer {
+    let started = app.post("mfa/totp/", &json!({ "ticket": ticket }), None).await;
+    assert_eq!(started.status, 201, "{}", started.text);
+    let (secret, id) = (
+        started.body["secret"].as_str().unwrap(),
+        started.body["id"].as_str().unwrap(),
+    );
+    app.post(
+        &format!("mfa/totp/{id}/confirm/"),
+        &json!({ "ticket": ticket, "code": code(secret, 0) }),
+        None,
+    )
+    .await
+}
+
 async fn second_step(app: &TestApp, body: &Value) -> crate::helpers::Answer {
     app.post("jwt/create/mfa/", body, None).await
 }
@@ -429,17 +446,7 @@ async fn staff_must_enrol_before_they_get_tokens_when_required(db: Backend) {
     let not_for_login = second_step(&app, &json!({ "ticket": ticket, "code": "123456" })).await;
     not_for_login.assert(400, r#"{"ticket":["Invalid or expired ticket."]}"#);
 
-    let started = app.post("mfa/totp/", &json!({ "ticket": ticket }), None).await;
-    assert_eq!(started.status, 201, "{}", started.text);
-    let secret = started.body["secret"].as_str().unwrap();
-    let id = started.body["id"].as_str().unwrap();
-    let confirmed = app
-        .post(
-            &format!("mfa/totp/{id}/confirm/"),
-            &json!({ "ticket": ticket, "code": code(secret, 0) }),
-            None,
-        )
-        .await;
+    let confirmed = enrol_with_ticket(&app, ticket).await;
     assert_eq!(confirmed.status, 200, "{}", confirmed.text);
     let keys: Vec<&String> = confirmed.body.as_object().unwrap().keys().collect();
     assert_eq!(keys, ["recovery_codes", "refresh", "access"]);
@@ -506,19 +513,7 @@ async fn second_steps_set_the_refresh_cookie_in_browser_mode(db: Backend) {
         .await;
     let login = app.login("boss@example.com", PASSWORD).await;
     let ticket = login.body["ticket"].as_str().unwrap();
-    let started = app.post("mfa/totp/", &json!({ "ticket": ticket }), None).await;
-    assert_eq!(started.status, 201, "{}", started.text);
-    let (secret, id) = (
-        started.body["secret"].as_str().unwrap(),
-        started.body["id"].as_str().unwrap(),
-    );
-    let confirmed = app
-        .post(
-            &format!("mfa/totp/{id}/confirm/"),
-            &json!({ "ticket": ticket, "code": code(secret, 0) }),
-            None,
-        )
-        .await;
+    let confirmed = enrol_with_ticket(&app, ticket).await;
     assert_eq!(confirmed.status, 200, "{}", confirmed.text);
     assert_eq!(confirmed.body["refresh"], "", "{}", confirmed.text);
     assert!(sets_refresh_cookie(&confirmed), "{:?}", confirmed.headers);
