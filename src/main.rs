@@ -2,9 +2,9 @@
 
 use clap::Parser;
 
-/// mimalloc instead of glibc's malloc: fewer cycles per request (the request path allocates and
-/// frees small buffers from many threads), and memory freed by a burst of requests goes back to
-/// the OS without glibc's per-thread arenas holding it (BENCHMARKS.md, "what moved the numbers").
+/// mimalloc instead of glibc's malloc: less server CPU per request and per login in the benchmarks
+/// (bench/history.md, issue 11's second session), with no allocator tuning at start-up. Built with
+/// `no_thp` (Cargo.toml): with transparent huge pages its idle RSS nearly doubled.
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
