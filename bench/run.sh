@@ -16,6 +16,10 @@
 #                                per-core mode: W1-W3 with the server pinned (taskset) to 1, then 2
 #                                cores; writes bench/cores.json and bench/cores.md
 #   bash bench/run.sh --help     all options (--users N, --connections C, --duration S, --no-scale, ...)
+#   IMHOTEP_BIN=path bash bench/run.sh ...
+#                                measures that binary instead of building target/release/imhotep (CI's
+#                                smoke run uses the debug build; an older commit's binary must be run
+#                                from a checkout of that commit, for its config/default.toml)
 #
 # Installs what it needs: wrk (Debian package) when missing, matplotlib into bench/.venv; builds
 # target/release/imhotep and bench/ceiling. Needs PostgreSQL on 127.0.0.1:5432 (user postgres, no
@@ -57,15 +61,20 @@ if ! "$venv/bin/python" -c 'import matplotlib, cryptography' 2> /dev/null; then
   "$venv/bin/pip" install -q --disable-pip-version-check 'matplotlib>=3.8,<4' 'cryptography>=42'
 fi
 
-say "building imhotep (release)"
-started=$(now)
-cargo build --release --locked --bin imhotep
-BENCH_BUILD_SECONDS=$(since "$started")
+if [ -n "${IMHOTEP_BIN:-}" ]; then
+  say "measuring $IMHOTEP_BIN (IMHOTEP_BIN), not a release build of this checkout"
+  BENCH_BUILD_SECONDS=
+else
+  say "building imhotep (release)"
+  started=$(now)
+  cargo build --release --locked --bin imhotep
+  BENCH_BUILD_SECONDS=$(since "$started")
+fi
 say "building bench/ceiling (release)"
 started=$(now)
 (cd bench/ceiling && cargo build --release --locked --quiet)
 BENCH_CEILING_BUILD_SECONDS=$(since "$started")
-say "builds took ${BENCH_BUILD_SECONDS} s (imhotep) and ${BENCH_CEILING_BUILD_SECONDS} s (bench/ceiling)"
+say "builds took ${BENCH_BUILD_SECONDS:-no} s (imhotep) and ${BENCH_CEILING_BUILD_SECONDS} s (bench/ceiling)"
 
 export BENCH_BUILD_SECONDS BENCH_CEILING_BUILD_SECONDS
 # The --throttle login flood opens 1,000 connections (wrk and the server each hold one descriptor per connection).

@@ -7,7 +7,8 @@
 //! conflict.
 //!
 //! sqlx pings a connection (one round trip) before lending it out by default; here only a
-//! connection idle for `PING_AFTER_IDLE` is pinged, one in steady use is lent as it is.
+//! connection idle for `PING_AFTER_IDLE` is pinged, one in steady use is lent as it is. The
+//! per-request queries also skip the ping sqlx makes when a connection is given back (`sql/kept.rs`).
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -52,7 +53,7 @@ impl PgStore {
             })
             .connect_with(connect)
             .await?;
-        Ok(Self { pool })
+        Ok(Self::new(pool, options, PING_AFTER_IDLE))
     }
 
     pub async fn migrate(&self) -> Result<(), StoreError> {

@@ -64,7 +64,8 @@ impl SqliteStore {
             .test_before_acquire(false)
             .connect_with(connect)
             .await?;
-        Ok(Self { pool })
+        // An open file cannot be cut off while idle: kept connections are never pinged.
+        Ok(Self::new(pool, options, Duration::MAX))
     }
 
     pub async fn migrate(&self) -> Result<(), StoreError> {

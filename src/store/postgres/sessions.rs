@@ -102,6 +102,7 @@ FROM (SELECT 1) one LEFT JOIN u ON true"
 impl PgStore {
     pub async fn refresh_rotation(&self, request: &RefreshRotation<'_>) -> Result<RefreshOutcome, StoreError> {
         let (old, child, session) = (request.old, request.child, request.session);
+        let mut lent = self.kept.lend().await?;
         let row = sqlx::query(REFRESH_ROTATION)
             .bind(&old.jti)
             .bind(request.user_id)
@@ -115,8 +116,9 @@ impl PgStore {
             .bind(session.user_agent.as_deref())
             .bind(session.ip.as_deref())
             .bind(request.check_user_is_active)
-            .fetch_one(&self.pool)
+            .fetch_one(lent.connection())
             .await?;
+        lent.finished();
         let user = match row.try_get::<Option<i64>, _>("id")? {
             Some(_) => Some(User::from_row(&row)?),
             None => None,

@@ -11,6 +11,7 @@
 mod accounts;
 mod admin;
 mod import;
+mod kept;
 mod mfa;
 mod outbox;
 mod sessions;
@@ -19,23 +20,46 @@ mod tokens;
 
 use std::fmt;
 use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
 
 use sqlx::{Database, Executor, IntoArguments, Pool, Postgres, Sqlite, Transaction};
 
 pub(super) use sessions::revoke_in;
 pub(super) use tokens::{blacklist_in, record_in};
 
-use super::StoreError;
+use self::kept::KeptConnections;
+use super::{StoreError, StoreOptions};
 
 /// A pool of connections to one database, of either kind.
 pub struct SqlStore<DB: Database> {
     pub(super) pool: Pool<DB>,
+    /// Part of the pool, lent without sqlx's release ping to the per-request queries.
+    pub(super) kept: Arc<KeptConnections<DB>>,
 }
 
 impl<DB: Database> Clone for SqlStore<DB> {
     fn clone(&self) -> Self {
         Self {
             pool: self.pool.clone(),
+            kept: Arc::clone(&self.kept),
+        }
+    }
+}
+
+impl<DB: Database> SqlStore<DB> {
+    /// A store on `pool`, opened with `options`; a kept connection idle for `ping_after_idle` is
+    /// pinged before it is lent again.
+    pub(super) fn new(pool: Pool<DB>, options: &StoreOptions, ping_after_idle: Duration) -> Self {
+        let kept = KeptConnections::new(
+            pool.clone(),
+            options.max_connections,
+            options.acquire_timeout,
+            ping_after_idle,
+        );
+        Self {
+            pool,
+            kept: Arc::new(kept),
         }
     }
 }
@@ -114,6 +138,7 @@ where
 
     /// Waits for checked-out connections to come back, then closes them all.
     pub async fn close(&self) {
+        self.kept.close();
         self.pool.close().await;
     }
 }

@@ -47,6 +47,7 @@ where
     }
 
     pub async fn user_for_access(&self, id: i64, sid: &str) -> Result<Option<AccessCheck>, StoreError> {
+        let mut lent = self.kept.lend().await?;
         let row = sqlx::query_as(concat!(
             "SELECT u.*, (s.id IS NOT NULL AND s.revoked_at IS NULL) AS session_live FROM (SELECT ",
             user_columns!(),
@@ -54,8 +55,9 @@ where
         ))
         .bind(id)
         .bind(sid)
-        .fetch_optional(&self.pool)
+        .fetch_optional(lent.connection())
         .await?;
+        lent.finished();
         Ok(row)
     }
 }

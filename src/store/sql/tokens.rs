@@ -31,11 +31,14 @@ where
         Ok(exists)
     }
 
+    /// On a kept connection: this is `users/me/`'s one query.
     pub async fn user_by_id(&self, id: i64) -> Result<Option<User>, StoreError> {
+        let mut lent = self.kept.lend().await?;
         let user = sqlx::query_as(concat!("SELECT ", user_columns!(), " FROM users WHERE id = $1"))
             .bind(id)
-            .fetch_optional(&self.pool)
+            .fetch_optional(lent.connection())
             .await?;
+        lent.finished();
         Ok(user)
     }
 

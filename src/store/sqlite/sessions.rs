@@ -4,7 +4,7 @@
 
 use chrono::{DateTime, Utc};
 use sqlx::sqlite::SqliteConnection;
-use sqlx::{Sqlite, Transaction};
+use sqlx::{Connection, Sqlite, Transaction};
 
 use super::{SqliteStore, blacklist_in, record_in, revoke_in};
 use crate::store::models::{
@@ -35,7 +35,8 @@ impl SqliteStore {
 
     pub async fn refresh_rotation(&self, request: &RefreshRotation<'_>) -> Result<RefreshOutcome, StoreError> {
         let (old, child) = (request.old, request.child);
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut lent = self.kept.lend().await?;
+        let mut tx = lent.connection().begin_with("BEGIN IMMEDIATE").await?;
         let status: Option<(bool, Option<String>)> = sqlx::query_as(TOKEN_STATUS)
             .bind(&old.jti)
             .fetch_optional(&mut *tx)
@@ -76,6 +77,7 @@ impl SqliteStore {
         } else {
             tx.rollback().await?;
         }
+        lent.finished();
         Ok(RefreshOutcome {
             blacklisted,
             user,

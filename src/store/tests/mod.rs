@@ -7,6 +7,7 @@
 mod account_states;
 mod admin;
 mod import;
+mod kept;
 mod mfa;
 mod migration;
 mod outbox;
