@@ -10,8 +10,9 @@
 //!   the pool's drop path, which pings it and closes it if it is broken;
 //! - a connection idle for `ping_after_idle` is pinged before it is lent, and dropped if that fails
 //!   (a database restart, a proxy's idle timeout);
-//! - a connection is given back to the pool after `RETURN_AFTER`, so the pool's `max_lifetime` and
-//!   its share between kept and other connections are kept up.
+//! - a connection is given back to the pool after `RETURN_AFTER` (when its query finishes, or when
+//!   another kept query finds it idle), so the pool's `max_lifetime` and idle timeout, and its share
+//!   between kept and other connections, are kept up.
 //!
 //! At most half the pool is kept: transactions and the other queries keep the rest.
 
@@ -164,5 +165,12 @@ impl<DB: Database> Drop for Lent<'_, DB> {
             taken_at: self.taken_at,
             idle_since: Instant::now(),
         });
+        // Connections left idle at the bottom of the stack since a burst go back to the pool too,
+        // whose idle timeout then closes them.
+        let stale: Vec<Idle<DB>> = idle
+            .extract_if(.., |idle| idle.taken_at.elapsed() >= RETURN_AFTER)
+            .collect();
+        drop(idle);
+        drop(stale);
     }
 }
