@@ -150,25 +150,25 @@ impl<DB: Database> Drop for Lent<'_, DB> {
         let Some(connection) = self.connection.take() else {
             return;
         };
-        if !self.finished || self.permit.is_none() || self.taken_at.elapsed() >= RETURN_AFTER {
+        if !self.finished || self.permit.is_none() {
             return; // `connection` goes back through the pool's own release path
         }
+        let now = Instant::now();
         let mut idle = self.kept.idle_list();
         if self.kept.closed.load(Ordering::Acquire) {
-            drop(idle);
-            return;
+            return; // the lock is released first, then `connection` goes back to the pool
         }
         // Pushed before the permit is released (fields drop after this), so the next holder of
         // the permit finds it.
         idle.push(Idle {
             connection,
             taken_at: self.taken_at,
-            idle_since: Instant::now(),
+            idle_since: now,
         });
-        // Connections left idle at the bottom of the stack since a burst go back to the pool too,
-        // whose idle timeout then closes them.
+        // Kept for `RETURN_AFTER`: back to the pool, this one or one left idle at the bottom of the
+        // stack since a burst (the pool's idle timeout then closes it).
         let stale: Vec<Idle<DB>> = idle
-            .extract_if(.., |idle| idle.taken_at.elapsed() >= RETURN_AFTER)
+            .extract_if(.., |idle| now.duration_since(idle.taken_at) >= RETURN_AFTER)
             .collect();
         drop(idle);
         drop(stale);
