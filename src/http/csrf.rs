@@ -10,31 +10,44 @@
 //! A request that a cookie authenticates (browser mode, [`super::cookies`]) is held to more:
 //! [`cookie_request`].
 
-use axum::extract::{Request, State};
+use std::ops::ControlFlow;
+use std::sync::Arc;
+
+use axum::extract::Request;
 use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use super::error::ApiError;
-use super::state::AppState;
+use super::middleware::Around;
 
 /// The content types a browser sends cross-site without a preflight (the Fetch standard's
 /// CORS-safelisted `Content-Type` values); a request without a body type is simple too.
 const SIMPLE_TYPES: [&str; 3] = ["application/x-www-form-urlencoded", "multipart/form-data", "text/plain"];
 
-/// The middleware: refuses a cross-site simple `POST` from an untrusted origin.
-pub async fn reject_untrusted_simple_requests(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    if request.method() == Method::POST && is_simple(request.headers()) {
-        let headers = request.headers();
-        if let Some(origin) = headers.get(header::ORIGIN) {
-            let origin = String::from_utf8_lossy(origin.as_bytes());
-            let host = host(headers, request.uri());
-            if !trusted_origin(&origin, host, &state.settings.cors.allowed_origins) {
-                return origin_failure(&origin).into_response();
+/// The check every request passes before its handler: refuses a cross-site simple `POST` from an
+/// origin that is neither the server's own nor one of `cors.allowed_origins`.
+#[derive(Clone)]
+pub struct SimpleRequests {
+    pub allowed_origins: Arc<[String]>,
+}
+
+impl Around for SimpleRequests {
+    type Carry = ();
+
+    fn before(&self, request: &mut Request) -> ControlFlow<Response> {
+        if request.method() == Method::POST && is_simple(request.headers()) {
+            let headers = request.headers();
+            if let Some(origin) = headers.get(header::ORIGIN) {
+                let origin = String::from_utf8_lossy(origin.as_bytes());
+                if !trusted_origin(&origin, host(headers, request.uri()), &self.allowed_origins) {
+                    return ControlFlow::Break(origin_failure(&origin).into_response());
+                }
             }
         }
+        ControlFlow::Continue(())
     }
-    next.run(request).await
+
+    fn after(&self, (): (), _: &mut Response) {}
 }
 
 /// The CSRF rule for a request authenticated by a cookie (browser mode): it must not be a CORS

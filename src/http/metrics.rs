@@ -1,17 +1,15 @@
-//! `GET /metrics` (Prometheus' text format) and the middleware that counts every request for it.
+//! `GET /metrics` (Prometheus' text format); every request is counted for it by the outermost
+//! middleware (`middleware::Edge`).
 //!
 //! The endpoint is served on the main port only with a token or `metrics.public` (see
 //! `MetricsSettings`), otherwise on `metrics.bind` alone, and asks for
 //! `Authorization: Bearer <metrics.bearer_token>` when a token is configured.
 
-use std::time::Instant;
-
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::{MatchedPath, Request, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, header};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use sha2::{Digest, Sha256};
@@ -75,20 +73,4 @@ fn presents(headers: &HeaderMap, token: &Secret) -> bool {
     };
     scheme.eq_ignore_ascii_case("bearer")
         && Sha256::digest(presented.trim().as_bytes()) == Sha256::digest(token.expose().as_bytes())
-}
-
-/// Counts the request by route template (which routing leaves on the response, see
-/// `middleware::record_route`), method and status, and times it. Sits outside the panic catcher and
-/// the timeout so that their 500s and 503s are counted too.
-pub async fn track(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    let method = request.method().clone();
-    let started = Instant::now();
-    let response = next.run(request).await;
-    state.metrics.record_request(
-        response.extensions().get::<MatchedPath>().map(MatchedPath::as_str),
-        method.as_str(),
-        response.status().as_u16(),
-        started.elapsed(),
-    );
-    response
 }

@@ -72,7 +72,10 @@ pub fn router(state: AppState) -> Result<Router, String> {
     }
     let router = router
         .fallback(health::not_found)
-        .layer(axum::middleware::from_fn(middleware::record_route))
+        .layer(middleware::AroundLayer(csrf::SimpleRequests {
+            allowed_origins: origins.as_slice().into(),
+        }))
+        .layer(middleware::AroundLayer(middleware::RouteName))
         .with_state(state.clone());
     Ok(middleware::apply(router, &state))
 }

@@ -11,13 +11,13 @@
 
 use std::net::IpAddr;
 use std::num::NonZeroU32;
+use std::ops::ControlFlow;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use axum::extract::{Request, State};
+use axum::extract::Request;
 use axum::http::Method;
-use axum::middleware::{Next, from_fn_with_state};
 use axum::response::{IntoResponse, Response};
 use axum::routing::MethodRouter;
 use governor::clock::{Clock, DefaultClock};
@@ -26,6 +26,7 @@ use governor::{Quota, RateLimiter};
 
 use super::client_ip::{ClientIp, ClientIpSource};
 use super::error::ApiError;
+use super::middleware::{Around, AroundLayer};
 use super::routes::endpoint_at;
 use super::state::AppState;
 use crate::auth::limits::mask_client;
@@ -170,41 +171,43 @@ pub fn limit_endpoint(
     methods: MethodRouter<AppState>,
 ) -> MethodRouter<AppState> {
     match Group::of(endpoint).filter(|group| throttle.limiter(*group).is_some()) {
-        Some(group) => methods.layer(from_fn_with_state(
-            Guard {
-                throttle: throttle.clone(),
-                group,
-            },
-            enforce,
-        )),
+        Some(group) => methods.layer(AroundLayer(Guard {
+            throttle: throttle.clone(),
+            group,
+        })),
         None => methods,
     }
 }
 
+/// Refuses a `POST` from a client over its group's rate.
 #[derive(Clone)]
 struct Guard {
     throttle: Arc<Throttle>,
     group: Group,
 }
 
-async fn enforce(State(guard): State<Guard>, request: Request, next: Next) -> Response {
-    if request.method() != Method::POST {
-        return next.run(request).await;
-    }
-    let client = guard.throttle.source.client(request.headers(), request.extensions());
-    match guard.throttle.check(guard.group, client) {
-        Ok(()) => next.run(request).await,
-        Err(wait) => {
-            guard.throttle.metrics.throttled(guard.group.name());
-            tracing::warn!(
-                group = guard.group.name(),
-                client = %mask_client(client.addr()),
-                retry_after = wait.as_secs(),
-                "request refused: client over its rate"
-            );
-            ApiError::Throttled(wait).into_response()
+impl Around for Guard {
+    type Carry = ();
+
+    fn before(&self, request: &mut Request) -> ControlFlow<Response> {
+        if request.method() != Method::POST {
+            return ControlFlow::Continue(());
         }
+        let client = self.throttle.source.client(request.headers(), request.extensions());
+        let Err(wait) = self.throttle.check(self.group, client) else {
+            return ControlFlow::Continue(());
+        };
+        self.throttle.metrics.throttled(self.group.name());
+        tracing::warn!(
+            group = self.group.name(),
+            client = %mask_client(client.addr()),
+            retry_after = wait.as_secs(),
+            "request refused: client over its rate"
+        );
+        ControlFlow::Break(ApiError::Throttled(wait).into_response())
     }
+
+    fn after(&self, (): (), _: &mut Response) {}
 }
 
 #[cfg(test)]

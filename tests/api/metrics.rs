@@ -129,10 +129,62 @@ async fn metrics_can_be_turned_off(db: Backend) {
     assert_eq!(scrape(&app, &app.address, None).await.status, 404);
 }
 
+/// The middlewares' own answers (the CSRF check's 403, the rate limit's 429, the bearer check's
+/// 401) carry the request id and security headers every answer does, and are counted under
+/// their route like a handler's.
+async fn refusals_before_the_handler_are_answered_and_counted_like_any_other(db: Backend) {
+    let Some(app) = spawn_app_with(db, |s| {
+        s.metrics.public = true;
+        s.throttle.login = imhotep::config::Rate::parse("1/m").expect("a rate");
+    })
+    .await
+    else {
+        return;
+    };
+    let csrf = app
+        .send(|c| {
+            c.post(app.url("users/"))
+                .header("Content-Type", "application/x-www-form-urlencoded")
+                .header("Origin", "https://evil.test")
+                .body("email=victim%40example.com")
+        })
+        .await;
+    assert_eq!(csrf.status, 403);
+    app.login("nobody@example.com", PASSWORD).await;
+    let throttled = app.login("nobody@example.com", PASSWORD).await;
+    assert_eq!(throttled.status, 429);
+    let anonymous = app.send(|c| c.get(app.url("users/me/"))).await;
+    assert_eq!(anonymous.status, 401);
+    assert_eq!(anonymous.header("www-authenticate"), Some(r#"Bearer realm="api""#));
+    for answer in [&csrf, &throttled, &anonymous] {
+        let id = answer.header("x-request-id").expect("a request id");
+        assert_eq!(id.len(), 36, "a generated UUID: {id}");
+        for (name, value) in [
+            ("x-content-type-options", "nosniff"),
+            ("referrer-policy", "same-origin"),
+            ("cross-origin-opener-policy", "same-origin"),
+            ("cache-control", "no-store"),
+            ("vary", "Accept"),
+        ] {
+            assert_eq!(answer.header(name), Some(value), "{name} on a {}", answer.status);
+        }
+    }
+    assert_lines(
+        &scrape(&app, &app.address, None).await.text,
+        &[
+            r#"imhotep_http_requests_total{route="/api/auth/users/",method="POST",status="403"} 1"#,
+            r#"imhotep_http_requests_total{route="/api/auth/jwt/create/",method="POST",status="401"} 1"#,
+            r#"imhotep_http_requests_total{route="/api/auth/jwt/create/",method="POST",status="429"} 1"#,
+            r#"imhotep_http_requests_total{route="/api/auth/users/me/",method="GET",status="401"} 1"#,
+        ],
+    );
+}
+
 crate::on_both_databases!(
     requests_logins_and_tokens_are_counted,
     a_configured_token_is_required,
     a_separate_bind_moves_metrics_off_the_main_port,
     the_main_port_serves_metrics_only_with_a_token_or_when_public,
     metrics_can_be_turned_off,
+    refusals_before_the_handler_are_answered_and_counted_like_any_other,
 );
