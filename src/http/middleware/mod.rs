@@ -5,7 +5,8 @@
 //! every route, and a connection costs only its buffers. Routing then names the route template, which
 //! [`RouteName`] (inside the router) writes into the request span and the response, and the CSRF
 //! origin check (`super::csrf`) refuses what it must, inside the route so its refusal is counted there.
-//! imhotep's own middlewares are [`Around`]s, which cost no allocation per request.
+//! imhotep's own middlewares are [`Around`]s, which cost no allocation per request; only browser mode's
+//! (`super::cookies`), which reads and rewrites bodies, is an `async` `from_fn`, and only in that mode.
 //!
 //! The request span carries the request id, route template, method and (once the bearer extractor has
 //! authenticated) `user_id`; its closing event adds status and latency. Never the path, query, headers
