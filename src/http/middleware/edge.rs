@@ -3,6 +3,7 @@
 use std::ops::ControlFlow;
 use std::time::Instant;
 
+use axum::body::Bytes;
 use axum::extract::{MatchedPath, Request};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method};
 use axum::response::Response;
@@ -63,7 +64,8 @@ fn request_id(headers: &mut HeaderMap) -> HeaderValue {
     {
         return value.clone();
     }
-    let fresh = HeaderValue::from_str(&uuid::Uuid::new_v4().to_string()).expect("a UUID is a valid header value");
+    let fresh = HeaderValue::from_maybe_shared(Bytes::from(uuid::Uuid::new_v4().to_string()))
+        .expect("a UUID is a valid header value");
     headers.insert(REQUEST_ID, fresh.clone());
     fresh
 }

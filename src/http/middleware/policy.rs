@@ -10,7 +10,7 @@ use axum::response::Response;
 use super::around::Around;
 
 /// Headers every answer carries unless its handler set them.
-const SECURITY_HEADERS: [(HeaderName, HeaderValue); 5] = [
+static SECURITY_HEADERS: [(HeaderName, HeaderValue); 5] = [
     (header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")),
     (header::REFERRER_POLICY, HeaderValue::from_static("same-origin")),
     (
@@ -57,9 +57,7 @@ impl Around for Policy {
         }
         let headers = response.headers_mut();
         for (name, value) in &SECURITY_HEADERS {
-            if !headers.contains_key(name) {
-                headers.insert(name.clone(), value.clone());
-            }
+            headers.entry(name).or_insert_with(|| value.clone());
         }
     }
 }
