@@ -1028,6 +1028,9 @@ def parse_args(argv):
     parser.add_argument("--scale-blacklisted", type=int, default=500_000)
     parser.add_argument("--servers", default="imhotep-pg,imhotep-sqlite,djoser-pg",
                         help="comma-separated subset of imhotep-pg,imhotep-sqlite,djoser-pg")
+    parser.add_argument("--workloads", default=",".join(WORKLOADS),
+                        help="with --quick and without --publish: comma-separated subset of w1-w6 to run "
+                             "(default all), for A/B runs of one workload")
     parser.add_argument("--publish", action="store_true",
                         help="with --quick: write results.json/BENCHMARKS.md where a full run does")
     parser.add_argument("--keep", action="store_true", help="keep the benchmark databases and bench/work/")
@@ -1048,6 +1051,11 @@ def parse_args(argv):
                              "pinned (taskset) to the first N cores for each listed N (e.g. 1,2); writes cores.json "
                              "and cores.md next to results.json")
     cfg = parser.parse_args(argv)
+    cfg.workloads = [w.strip() for w in cfg.workloads.split(",") if w.strip()]
+    if set(cfg.workloads) - set(WORKLOADS) or not cfg.workloads:
+        parser.error(f"--workloads: a comma-separated subset of {','.join(WORKLOADS)}")
+    if cfg.workloads != WORKLOADS and (not cfg.quick or cfg.publish):
+        parser.error("--workloads: only with --quick, without --publish (a published run has every workload)")
     cfg.cores = [int(n) for n in cfg.cores.split(",") if n.strip()]
     if any(n < 1 or n > (os.cpu_count() or 1) for n in cfg.cores):
         parser.error(f"--cores: each count must be between 1 and {os.cpu_count()}")
@@ -1317,7 +1325,7 @@ def main(argv) -> int:
 
         for label in cfg.server_list:
             results["servers"][label] = bench_server(
-                cfg, make(label, label), minter, cfg.users, WORKLOADS,
+                cfg, make(label, label), minter, cfg.users, cfg.workloads,
                 before_start=with_pgbench if label == "imhotep-pg" else None)
 
         if not cfg.no_scale:

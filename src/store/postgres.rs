@@ -53,7 +53,7 @@ impl PgStore {
             })
             .connect_with(connect)
             .await?;
-        Ok(Self::new(pool, options, PING_AFTER_IDLE))
+        Ok(Self::new(pool, options, PING_AFTER_IDLE, None))
     }
 
     pub async fn migrate(&self) -> Result<(), StoreError> {

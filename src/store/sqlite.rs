@@ -4,6 +4,8 @@
 //! journaling, `synchronous = NORMAL` and a 5 s busy timeout. Multi-statement writes start with
 //! `BEGIN IMMEDIATE`, taking the write lock up front: a deferred transaction that reads and then
 //! writes can fail with `SQLITE_BUSY` when another writer got in between, whatever the timeout.
+//! Every write first waits for its turn among this process's writers (`SqlStore::write_turn`), so
+//! the busy timeout is only ever spent waiting for another process.
 //! Timestamps are stored as sqlx encodes `DateTime<Utc>` (see `migrations/sqlite`). Connections
 //! live inside the process and cannot be cut, so the pool lends them without sqlx's ping.
 
@@ -21,6 +23,10 @@ use super::{StoreError, StoreOptions};
 mod outbox;
 mod sessions;
 mod throttle;
+
+/// How long a write waits for the database's write lock (SQLite's busy timeout), and for its turn
+/// among this process's writers.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
 static MIGRATOR: Migrator = sqlx::migrate!("./migrations/sqlite");
 
@@ -57,7 +63,7 @@ impl SqliteStore {
             .foreign_keys(true)
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
-            .busy_timeout(Duration::from_secs(5));
+            .busy_timeout(BUSY_TIMEOUT);
         let pool = SqlitePoolOptions::new()
             .max_connections(options.max_connections)
             .acquire_timeout(options.acquire_timeout)
@@ -65,7 +71,7 @@ impl SqliteStore {
             .connect_with(connect)
             .await?;
         // An open file cannot be cut off while idle: kept connections are never pinged.
-        Ok(Self::new(pool, options, Duration::MAX))
+        Ok(Self::new(pool, options, Duration::MAX, Some(BUSY_TIMEOUT)))
     }
 
     pub async fn migrate(&self) -> Result<(), StoreError> {

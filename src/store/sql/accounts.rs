@@ -21,7 +21,7 @@ where
     User: for<'r> FromRow<'r, DB::Row>,
 {
     pub async fn create_user(&self, user: &NewUser, email_key: &str, mails: &[QueuedMail]) -> Result<User, StoreError> {
-        let mut tx = DB::begin_write(&self.pool).await?;
+        let (_turn, mut tx) = self.begin_write().await?;
         let created = sqlx::query_as::<_, User>(concat!(
             "INSERT INTO users (email, email_key, username, first_name, last_name, password, \
                                 is_active, is_staff, is_superuser, date_joined) \
@@ -47,7 +47,7 @@ where
     }
 
     pub async fn activate_user(&self, id: i64, mails: &[QueuedMail]) -> Result<bool, StoreError> {
-        let mut tx = DB::begin_write(&self.pool).await?;
+        let (_turn, mut tx) = self.begin_write().await?;
         let result =
             sqlx::query("UPDATE users SET is_active = TRUE WHERE id = $1 AND NOT is_active AND suspended_at IS NULL")
                 .bind(id)
@@ -62,7 +62,7 @@ where
     }
 
     pub async fn queue_mail(&self, user_id: i64, mails: &[QueuedMail]) -> Result<(), StoreError> {
-        let mut tx = DB::begin_write(&self.pool).await?;
+        let (_turn, mut tx) = self.begin_write().await?;
         queue_in(&mut tx, user_id, mails).await?;
         tx.commit().await?;
         Ok(())
@@ -75,7 +75,7 @@ where
         mails: &[QueuedMail],
     ) -> Result<bool, StoreError> {
         let at = now();
-        let mut tx = DB::begin_write(&self.pool).await?;
+        let (_turn, mut tx) = self.begin_write().await?;
         let result = sqlx::query(
             "UPDATE users SET password = $1, last_login = CASE WHEN $2 THEN $3 ELSE last_login END \
              WHERE id = $4 AND (CAST($5 AS TEXT) IS NULL OR password = $5)",
@@ -112,7 +112,7 @@ where
         change: &EmailChange<'_>,
         mails: &[QueuedMail],
     ) -> Result<bool, StoreError> {
-        let mut tx = DB::begin_write(&self.pool).await?;
+        let (_turn, mut tx) = self.begin_write().await?;
         let result = sqlx::query(
             "UPDATE users SET email = $1, email_key = $2, pending_email = NULL, \
                               last_login = CASE WHEN $3 THEN $4 ELSE last_login END \
@@ -136,7 +136,7 @@ where
     }
 
     pub async fn request_email_change(&self, id: i64, pending: &str, mails: &[QueuedMail]) -> Result<bool, StoreError> {
-        let mut tx = DB::begin_write(&self.pool).await?;
+        let (_turn, mut tx) = self.begin_write().await?;
         let result = sqlx::query("UPDATE users SET pending_email = $1 WHERE id = $2")
             .bind(pending)
             .bind(id)
@@ -152,7 +152,7 @@ where
 
     pub async fn suspend_user(&self, id: i64) -> Result<bool, StoreError> {
         let at = now();
-        let mut tx = DB::begin_write(&self.pool).await?;
+        let (_turn, mut tx) = self.begin_write().await?;
         let result =
             sqlx::query("UPDATE users SET is_active = FALSE, suspended_at = COALESCE(suspended_at, $1) WHERE id = $2")
                 .bind(at)
@@ -176,6 +176,7 @@ where
     }
 
     pub async fn set_email_key(&self, id: i64, email_key: &str) -> Result<bool, StoreError> {
+        let _turn = self.write_turn().await;
         let result = sqlx::query("UPDATE users SET email_key = $1 WHERE id = $2 AND email_key <> $1")
             .bind(email_key)
             .bind(id)
@@ -186,7 +187,7 @@ where
     }
 
     pub async fn delete_user(&self, id: i64, delete_tokens: bool) -> Result<bool, StoreError> {
-        let mut tx = DB::begin_write(&self.pool).await?;
+        let (_turn, mut tx) = self.begin_write().await?;
         if delete_tokens {
             // The sessions take their tokens with them (CASCADE); then tokens that had none.
             sqlx::query("DELETE FROM sessions WHERE user_id = $1")

@@ -28,6 +28,7 @@ where
     }
 
     pub async fn update_profile(&self, id: i64, change: &ProfileChange) -> Result<bool, StoreError> {
+        let _turn = self.write_turn().await;
         let result = sqlx::query(
             "UPDATE users SET username = COALESCE($1, username), first_name = COALESCE($2, first_name), \
                               last_name = COALESCE($3, last_name) WHERE id = $4",
@@ -47,6 +48,7 @@ where
         is_active: Option<bool>,
         is_staff: Option<bool>,
     ) -> Result<bool, StoreError> {
+        let _turn = self.write_turn().await;
         let result = sqlx::query(
             "UPDATE users SET is_active = COALESCE($1, is_active), is_staff = COALESCE($2, is_staff), \
                               suspended_at = CASE WHEN $1 THEN NULL ELSE suspended_at END WHERE id = $3",
@@ -60,6 +62,7 @@ where
     }
 
     pub async fn touch_last_login(&self, id: i64, at: DateTime<Utc>) -> Result<(), StoreError> {
+        let _turn = self.write_turn().await;
         sqlx::query("UPDATE users SET last_login = $1 WHERE id = $2")
             .bind(at)
             .bind(id)

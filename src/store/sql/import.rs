@@ -27,7 +27,7 @@ where
         progress: &(dyn Fn(u64) + Sync),
     ) -> Result<ImportCounts, StoreError> {
         let mut counts = ImportCounts::default();
-        let mut tx = DB::begin_write(&self.pool).await?;
+        let (_turn, mut tx) = self.begin_write().await?;
         for chunk in batch.new_users.chunks(ROWS_PER_STATEMENT) {
             let result = insert_users(chunk).build().execute(&mut *tx).await;
             counts.users_inserted += DB::rows_affected(&result.map_err(StoreError::from_users_write)?);

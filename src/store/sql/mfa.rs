@@ -35,7 +35,7 @@ where
     }
 
     pub async fn mfa_start_factor(&self, user_id: i64, id: &str, sealed: &str) -> Result<(), StoreError> {
-        let mut tx = DB::begin_write(&self.pool).await?;
+        let (_turn, mut tx) = self.begin_write().await?;
         sqlx::query(DELETE_PENDING).bind(user_id).execute(&mut *tx).await?;
         sqlx::query(INSERT_FACTOR)
             .bind(id)
@@ -56,7 +56,7 @@ where
         code_hashes: &[String],
         mails: &[QueuedMail],
     ) -> Result<bool, StoreError> {
-        let mut tx = DB::begin_write(&self.pool).await?;
+        let (_turn, mut tx) = self.begin_write().await?;
         let confirmed = sqlx::query(CONFIRM_FACTOR)
             .bind(id)
             .bind(user_id)
@@ -74,6 +74,7 @@ where
     }
 
     pub async fn mfa_spend_step(&self, UserId(user_id): UserId, id: &str, step: i64) -> Result<bool, StoreError> {
+        let _turn = self.write_turn().await;
         let spent = sqlx::query(SPEND_STEP)
             .bind(id)
             .bind(user_id)
@@ -84,7 +85,7 @@ where
     }
 
     pub async fn mfa_delete_factor(&self, user_id: i64, id: &str, mails: &[QueuedMail]) -> Result<bool, StoreError> {
-        let mut tx = DB::begin_write(&self.pool).await?;
+        let (_turn, mut tx) = self.begin_write().await?;
         let deleted = sqlx::query(DELETE_FACTOR)
             .bind(id)
             .bind(user_id)
@@ -100,7 +101,7 @@ where
     }
 
     pub async fn mfa_reset(&self, user_id: i64, mails: &[QueuedMail]) -> Result<u64, StoreError> {
-        let mut tx = DB::begin_write(&self.pool).await?;
+        let (_turn, mut tx) = self.begin_write().await?;
         let deleted = sqlx::query(DELETE_FACTORS).bind(user_id).execute(&mut *tx).await?;
         let deleted = DB::rows_affected(&deleted);
         sqlx::query(DELETE_CODES).bind(user_id).execute(&mut *tx).await?;
@@ -118,7 +119,7 @@ where
         code_hashes: &[String],
         mails: &[QueuedMail],
     ) -> Result<(), StoreError> {
-        let mut tx = DB::begin_write(&self.pool).await?;
+        let (_turn, mut tx) = self.begin_write().await?;
         replace_codes_in(&mut tx, user_id, code_hashes).await?;
         queue_in(&mut tx, user_id, mails).await?;
         tx.commit().await?;
@@ -126,7 +127,7 @@ where
     }
 
     pub async fn mfa_use_code(&self, user_id: i64, hash: &str, mails: &[QueuedMail]) -> Result<bool, StoreError> {
-        let mut tx = DB::begin_write(&self.pool).await?;
+        let (_turn, mut tx) = self.begin_write().await?;
         let used = sqlx::query(USE_CODE)
             .bind(user_id)
             .bind(hash)
@@ -149,6 +150,7 @@ where
     }
 
     pub async fn mfa_insert_ticket(&self, ticket: &NewTicket<'_>) -> Result<(), StoreError> {
+        let _turn = self.write_turn().await;
         sqlx::query(INSERT_TICKET)
             .bind(ticket.hash)
             .bind(ticket.user_id)
@@ -170,11 +172,13 @@ where
     }
 
     pub async fn mfa_ticket_failed(&self, hash: &str) -> Result<(), StoreError> {
+        let _turn = self.write_turn().await;
         sqlx::query(TICKET_FAILED).bind(hash).execute(&self.pool).await?;
         Ok(())
     }
 
     pub async fn mfa_use_ticket(&self, lookup: &TicketLookup<'_>) -> Result<bool, StoreError> {
+        let _turn = self.write_turn().await;
         let used = sqlx::query(USE_TICKET)
             .bind(lookup.hash)
             .bind(lookup.purpose.as_str())
@@ -186,6 +190,7 @@ where
     }
 
     pub async fn mfa_purge_tickets(&self, now_ms: i64) -> Result<u64, StoreError> {
+        let _turn = self.write_turn().await;
         let purged = sqlx::query(PURGE_TICKETS).bind(now_ms).execute(&self.pool).await?;
         Ok(DB::rows_affected(&purged))
     }

@@ -24,6 +24,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::{Database, Executor, IntoArguments, Pool, Postgres, Sqlite, Transaction};
+use tokio::sync::{Semaphore, SemaphorePermit};
 
 pub(super) use sessions::revoke_in;
 pub(super) use tokens::{blacklist_in, record_in};
@@ -36,6 +37,9 @@ pub struct SqlStore<DB: Database> {
     pub(super) pool: Pool<DB>,
     /// Part of the pool, lent without sqlx's release ping to the per-request queries.
     pub(super) kept: Arc<KeptConnections<DB>>,
+    /// SQLite's writers, one at a time in arrival order, and the longest wait for a turn (see
+    /// [`SqlStore::write_turn`]); `None` on PostgreSQL.
+    writers: Option<(Arc<Semaphore>, Duration)>,
 }
 
 impl<DB: Database> Clone for SqlStore<DB> {
@@ -43,14 +47,20 @@ impl<DB: Database> Clone for SqlStore<DB> {
         Self {
             pool: self.pool.clone(),
             kept: Arc::clone(&self.kept),
+            writers: self.writers.clone(),
         }
     }
 }
 
 impl<DB: Database> SqlStore<DB> {
     /// A store on `pool`, opened with `options`; a kept connection idle for `ping_after_idle` is
-    /// pinged before it is lent again.
-    pub(super) fn new(pool: Pool<DB>, options: &StoreOptions, ping_after_idle: Duration) -> Self {
+    /// pinged before it is lent again. `turns`: writes take turns, each waiting at most this long (SQLite).
+    pub(super) fn new(
+        pool: Pool<DB>,
+        options: &StoreOptions,
+        ping_after_idle: Duration,
+        turns: Option<Duration>,
+    ) -> Self {
         let kept = KeptConnections::new(
             pool.clone(),
             options.max_connections,
@@ -60,7 +70,24 @@ impl<DB: Database> SqlStore<DB> {
         Self {
             pool,
             kept: Arc::new(kept),
+            writers: turns.map(|wait| (Arc::new(Semaphore::new(1)), wait)),
         }
+    }
+
+    /// Waits for this process's turn to write, to be held until the write commits or rolls back.
+    ///
+    /// SQLite lets one connection write at a time; a connection that finds the lock taken sleeps in
+    /// SQLite's busy handler (1, 2, 5, 10, ... up to 100 ms a try) and tries again, so under a burst
+    /// of writes the waits add up to seconds and the order is luck. Taking turns here first, in
+    /// arrival order and before a connection is taken from the pool, means a writer finds the lock
+    /// free (another process, such as an `imhotep` command, can still hold it: the busy timeout
+    /// covers that). A write that waited its longest for a turn goes ahead without one, as every
+    /// write did before turns: SQLite's busy timeout then decides. PostgreSQL locks rows, not the
+    /// database: no turn, no wait.
+    pub(super) async fn write_turn(&self) -> Option<SemaphorePermit<'_>> {
+        let (writers, wait) = self.writers.as_ref()?;
+        // The semaphore is never closed, so `acquire` fails only by timing out.
+        tokio::time::timeout(*wait, writers.acquire()).await.ok()?.ok()
     }
 }
 
@@ -130,6 +157,15 @@ where
     for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
     DB::Arguments: IntoArguments<DB>,
 {
+    /// A write transaction (see [`Dialect::begin_write`]) and the turn it holds (see
+    /// [`SqlStore::write_turn`]): keep both until the transaction ends.
+    pub(super) async fn begin_write(
+        &self,
+    ) -> Result<(Option<SemaphorePermit<'_>>, Transaction<'static, DB>), StoreError> {
+        let turn = self.write_turn().await;
+        Ok((turn, DB::begin_write(&self.pool).await?))
+    }
+
     /// A `SELECT 1` round trip.
     pub async fn ping(&self) -> Result<(), StoreError> {
         sqlx::query("SELECT 1").execute(&self.pool).await?;

@@ -22,6 +22,7 @@ where
     OutboxEntry: for<'r> FromRow<'r, DB::Row>,
 {
     pub async fn mark_mail_sent(&self, id: i64) -> Result<(), StoreError> {
+        let _turn = self.write_turn().await;
         sqlx::query("UPDATE email_outbox SET status = 'sent', sent_at = $2, last_error = NULL WHERE id = $1")
             .bind(id)
             .bind(now())
@@ -31,6 +32,7 @@ where
     }
 
     pub async fn reschedule_mail(&self, id: i64, at: DateTime<Utc>, error: &str) -> Result<(), StoreError> {
+        let _turn = self.write_turn().await;
         sqlx::query("UPDATE email_outbox SET status = 'pending', next_attempt_at = $2, last_error = $3 WHERE id = $1")
             .bind(id)
             .bind(at)
@@ -41,6 +43,7 @@ where
     }
 
     pub async fn fail_mail(&self, id: i64, error: &str) -> Result<(), StoreError> {
+        let _turn = self.write_turn().await;
         sqlx::query("UPDATE email_outbox SET status = 'failed', last_error = $2 WHERE id = $1")
             .bind(id)
             .bind(error)
@@ -62,6 +65,7 @@ where
     }
 
     pub async fn retry_mail(&self, id: i64) -> Result<bool, StoreError> {
+        let _turn = self.write_turn().await;
         let result = sqlx::query(
             "UPDATE email_outbox SET status = 'pending', attempts = 0, next_attempt_at = $2, last_error = NULL \
              WHERE id = $1 AND status = 'failed'",
@@ -78,6 +82,7 @@ where
         sent_before: DateTime<Utc>,
         failed_before: DateTime<Utc>,
     ) -> Result<u64, StoreError> {
+        let _turn = self.write_turn().await;
         let result = sqlx::query(
             "DELETE FROM email_outbox WHERE (status = 'sent' AND sent_at < $1) \
              OR (status = 'failed' AND created_at < $2)",

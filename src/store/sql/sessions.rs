@@ -26,7 +26,7 @@ where
     AccessCheck: for<'r> FromRow<'r, DB::Row>,
 {
     pub async fn revoke_sessions(&self, revocation: Revocation<'_>) -> Result<u64, StoreError> {
-        let mut tx = DB::begin_write(&self.pool).await?;
+        let (_turn, mut tx) = self.begin_write().await?;
         let revoked = revoke_in(&mut tx, revocation, now()).await?;
         tx.commit().await?;
         Ok(revoked)

@@ -24,6 +24,7 @@ where
     CounterRow: for<'r> FromRow<'r, DB::Row>,
 {
     pub async fn throttle_hit(&self, key: &str, limit: i64, period_ms: i64, now_ms: i64) -> Result<Hit, StoreError> {
+        let _turn = self.write_turn().await;
         let hits: Option<i64> = sqlx::query_scalar(WINDOW_HIT)
             .bind(key)
             .bind(now_ms)
@@ -42,6 +43,7 @@ where
         threshold: i64,
         max_wait_ms: i64,
     ) -> Result<Hit, StoreError> {
+        let _turn = self.write_turn().await;
         let hits: Option<i64> = sqlx::query_scalar(BACKOFF_ATTEMPT.as_str())
             .bind(key)
             .bind(now_ms)
@@ -67,6 +69,7 @@ where
     }
 
     pub async fn throttle_clear(&self, first: &str, second: &str) -> Result<(), StoreError> {
+        let _turn = self.write_turn().await;
         sqlx::query(CLEAR_TWO)
             .bind(first)
             .bind(second)
@@ -76,6 +79,7 @@ where
     }
 
     pub async fn throttle_clear_matching(&self, exact: &str, prefix: Option<&str>) -> Result<u64, StoreError> {
+        let _turn = self.write_turn().await;
         let result = sqlx::query(CLEAR_MATCHING)
             .bind(exact)
             .bind(prefix)
@@ -89,11 +93,13 @@ where
     }
 
     pub async fn purge_throttle_counters(&self, now_ms: i64) -> Result<u64, StoreError> {
+        let _turn = self.write_turn().await;
         let result = sqlx::query(PURGE).bind(now_ms).execute(&self.pool).await?;
         Ok(DB::rows_affected(&result))
     }
 
     pub async fn request_mail(&self, kind: EmailKind, email_key: &str, want_active: bool) -> Result<(), StoreError> {
+        let _turn = self.write_turn().await;
         sqlx::query("INSERT INTO mail_requests (kind, email_key, want_active, created_at) VALUES ($1, $2, $3, $4)")
             .bind(kind.name())
             .bind(email_key)

@@ -51,6 +51,7 @@ where
     }
 
     pub async fn replace_password_hash(&self, id: i64, old: &str, new: &str) -> Result<bool, StoreError> {
+        let _turn = self.write_turn().await;
         let result = sqlx::query("UPDATE users SET password = $1 WHERE id = $2 AND password = $3")
             .bind(new)
             .bind(id)
@@ -61,6 +62,7 @@ where
     }
 
     pub async fn record_outstanding(&self, token: &TokenRecord) -> Result<(), StoreError> {
+        let _turn = self.write_turn().await;
         record(token).execute(&self.pool).await?;
         Ok(())
     }
@@ -78,13 +80,14 @@ where
     }
 
     pub async fn blacklist(&self, token: &TokenRecord) -> Result<bool, StoreError> {
-        let mut tx = DB::begin_write(&self.pool).await?;
+        let (_turn, mut tx) = self.begin_write().await?;
         let blacklisted = blacklist_in(&mut tx, token, now()).await?;
         tx.commit().await?;
         Ok(blacklisted)
     }
 
     pub async fn flush_expired_tokens(&self, now: DateTime<Utc>) -> Result<u64, StoreError> {
+        let _turn = self.write_turn().await;
         let result = sqlx::query("DELETE FROM outstanding_tokens WHERE expires_at <= $1")
             .bind(now)
             .execute(&self.pool)

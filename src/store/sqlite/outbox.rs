@@ -9,7 +9,7 @@ use crate::store::{StoreError, now};
 
 impl SqliteStore {
     pub async fn claim_mail(&self, limit: i64, lease_until: DateTime<Utc>) -> Result<Vec<ClaimedMail>, StoreError> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let (_turn, mut tx) = self.begin_write().await?;
         let claimed = sqlx::query_as(
             "UPDATE email_outbox SET status = 'sending', attempts = attempts + 1, next_attempt_at = ? \
              WHERE id IN (SELECT id FROM email_outbox \

@@ -3,14 +3,61 @@
 //! one's blacklist row.
 
 use chrono::{DateTime, Utc};
-use sqlx::sqlite::SqliteConnection;
-use sqlx::{Connection, Sqlite, Transaction};
+use sqlx::sqlite::{SqliteConnection, SqliteRow};
+use sqlx::{Connection, FromRow, Row, Sqlite, Transaction};
 
 use super::{SqliteStore, blacklist_in, record_in, revoke_in};
 use crate::store::models::{
     IssuedToken, NewSession, RefreshOutcome, RefreshRotation, Revocation, RotationState, TokenRecord, TokenStatus, User,
 };
 use crate::store::{StoreError, now, user_columns};
+
+/// What a refresh rotation decides on, in one statement: of the token with jti `?1`, whether it is
+/// recorded and blacklisted, its session and whether that session is open (not revoked); and user
+/// `?2` (NULL names nobody). One row, whatever exists.
+const ROTATION_INPUTS: &str = concat!(
+    "SELECT t.recorded, t.blacklisted, t.session_id, t.session_open, ",
+    user_columns!(),
+    " FROM (SELECT 1) AS one \
+     LEFT JOIN (SELECT 1 AS recorded, b.id IS NOT NULL AS blacklisted, o.session_id, \
+                       EXISTS (SELECT 1 FROM sessions s WHERE s.id = o.session_id AND s.revoked_at IS NULL) \
+                           AS session_open \
+                FROM outstanding_tokens o LEFT JOIN blacklisted_tokens b ON b.token_id = o.id \
+                WHERE o.jti = ?1) AS t ON 1 \
+     LEFT JOIN users ON users.id = ?2"
+);
+
+/// A rotation of the recorded, unblacklisted token `?4` in its open session `?3`, once
+/// [`ROTATION_INPUTS`] found them so under the write lock: the session touched, the token
+/// blacklisted, the child `?5` recorded (as `record` in `store::sql::tokens` records it). Three
+/// statements in one call to the connection's thread, where each call is two thread hand-offs.
+const ROTATE_RECORDED: &str = "\
+UPDATE sessions SET last_used_at = ?1, expires_at = ?2 WHERE id = ?3; \
+INSERT INTO blacklisted_tokens (token_id, blacklisted_at) SELECT id, ?1 FROM outstanding_tokens WHERE jti = ?4 \
+    ON CONFLICT (token_id) DO NOTHING; \
+INSERT INTO outstanding_tokens (jti, user_id, created_at, expires_at, session_id, parent_jti) \
+    VALUES (?5, (SELECT id FROM users WHERE id = ?6), ?7, ?2, (SELECT id FROM sessions WHERE id = ?3), ?4) \
+    ON CONFLICT (jti) DO NOTHING";
+
+/// A row of [`ROTATION_INPUTS`].
+struct RotationInputs {
+    blacklisted: bool,
+    session_id: Option<String>,
+    session_open: bool,
+    user: Option<User>,
+}
+
+impl RotationInputs {
+    fn from_row(row: &SqliteRow) -> Result<Self, sqlx::Error> {
+        let user_id: Option<i64> = row.try_get("id")?;
+        Ok(Self {
+            blacklisted: row.try_get::<Option<bool>, _>("blacklisted")?.unwrap_or(false),
+            session_id: row.try_get("session_id")?,
+            session_open: row.try_get::<Option<bool>, _>("session_open")?.unwrap_or(false),
+            user: user_id.map(|_| User::from_row(row)).transpose()?,
+        })
+    }
+}
 
 /// Whether a recorded token is blacklisted, and its session.
 const TOKEN_STATUS: &str = "SELECT b.id IS NOT NULL, o.session_id FROM outstanding_tokens o \
@@ -23,7 +70,7 @@ impl SqliteStore {
         new: &TokenRecord,
         create: Option<&NewSession>,
     ) -> Result<bool, StoreError> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let (_turn, mut tx) = self.begin_write().await?;
         let rotated = rotate_in(&mut tx, old, new, create, now()).await?;
         if rotated {
             tx.commit().await?;
@@ -34,43 +81,43 @@ impl SqliteStore {
     }
 
     pub async fn refresh_rotation(&self, request: &RefreshRotation<'_>) -> Result<RefreshOutcome, StoreError> {
+        let _turn = self.write_turn().await;
         let (old, child) = (request.old, request.child);
         let mut lent = self.kept.lend().await?;
         let mut tx = lent.connection().begin_with("BEGIN IMMEDIATE").await?;
-        let status: Option<(bool, Option<String>)> = sqlx::query_as(TOKEN_STATUS)
+        let found = sqlx::query(ROTATION_INPUTS)
             .bind(&old.jti)
-            .fetch_optional(&mut *tx)
+            .bind(request.user_id)
+            .fetch_one(&mut *tx)
             .await?;
-        let user: Option<User> = match request.user_id {
-            Some(id) => {
-                sqlx::query_as(concat!("SELECT ", user_columns!(), " FROM users WHERE id = ?"))
-                    .bind(id)
-                    .fetch_optional(&mut *tx)
-                    .await?
-            }
-            None => None,
-        };
-        let (blacklisted, known) = status.unwrap_or((false, None));
-        let allowed = !blacklisted
+        let inputs = RotationInputs::from_row(&found)?;
+        let user = inputs.user;
+        let allowed = !inputs.blacklisted
             && (request.user_id.is_none()
                 || user
                     .as_ref()
                     .is_some_and(|user| user.may_refresh(request.check_user_is_active)));
         let mut rotated_in = None;
         if allowed {
-            let sid = known.clone().unwrap_or_else(|| request.session.id.clone());
             let new = TokenRecord {
                 jti: child.jti.clone(),
                 user_id: request.user_id,
                 created_at: child.created_at,
                 expires_at: child.expires_at,
-                session_id: Some(sid.clone()),
+                session_id: Some(inputs.session_id.clone().unwrap_or_else(|| request.session.id.clone())),
                 parent_jti: Some(old.jti.clone()),
             };
-            let create = known.is_none().then_some(request.session);
-            if rotate_in(&mut tx, old, &new, create, now()).await? {
-                rotated_in = Some(sid);
-            }
+            rotated_in = match (&inputs.session_id, inputs.session_open) {
+                // The usual case, in one round trip: the lock is held, so what was read still holds.
+                (Some(sid), true) => {
+                    rotate_recorded(&mut tx, old, &new, now()).await?;
+                    Some(sid.clone())
+                }
+                (Some(_), false) => None,
+                (None, _) => rotate_in(&mut tx, old, &new, Some(request.session), now())
+                    .await?
+                    .then(|| request.session.id.clone()),
+            };
         }
         if rotated_in.is_some() {
             tx.commit().await?;
@@ -79,7 +126,7 @@ impl SqliteStore {
         }
         lent.finished();
         Ok(RefreshOutcome {
-            blacklisted,
+            blacklisted: inputs.blacklisted,
             user,
             rotated_in,
         })
@@ -97,7 +144,7 @@ impl SqliteStore {
     }
 
     pub async fn start_session(&self, session: &NewSession, token: &TokenRecord) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let (_turn, mut tx) = self.begin_write().await?;
         insert_session(&mut tx, session).await?;
         record_in(&mut tx, token).await?;
         tx.commit().await?;
@@ -162,7 +209,7 @@ impl SqliteStore {
 
     pub async fn end_session_of(&self, token: &TokenRecord) -> Result<bool, StoreError> {
         let at = now();
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let (_turn, mut tx) = self.begin_write().await?;
         let recorded: Option<Option<String>> =
             sqlx::query_scalar("SELECT session_id FROM outstanding_tokens WHERE jti = ?")
                 .bind(&token.jti)
@@ -209,6 +256,26 @@ async fn rotate_in(
     }
     record_in(tx, new).await?;
     Ok(true)
+}
+
+/// [`ROTATE_RECORDED`] inside the caller's transaction.
+async fn rotate_recorded(
+    tx: &mut Transaction<'_, Sqlite>,
+    old: &TokenRecord,
+    new: &TokenRecord,
+    at: DateTime<Utc>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(ROTATE_RECORDED)
+        .bind(at)
+        .bind(new.expires_at)
+        .bind(new.session_id.as_deref())
+        .bind(old.jti.as_str())
+        .bind(new.jti.as_str())
+        .bind(new.user_id)
+        .bind(new.created_at)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
 }
 
 async fn insert_session(conn: &mut SqliteConnection, session: &NewSession) -> Result<(), sqlx::Error> {

@@ -8,7 +8,7 @@ use crate::store::{StoreError, now};
 impl SqliteStore {
     pub async fn resolve_mail_requests(&self, limit: i64) -> Result<(u64, u64), StoreError> {
         let at = now();
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let (_turn, mut tx) = self.begin_write().await?;
         let last: Option<i64> =
             sqlx::query_scalar("SELECT max(id) FROM (SELECT id FROM mail_requests ORDER BY id LIMIT $1)")
                 .bind(limit)
@@ -39,7 +39,7 @@ impl SqliteStore {
 
     pub async fn reserve_user_id(&self) -> Result<i64, StoreError> {
         // AUTOINCREMENT keeps the highest id ever used in sqlite_sequence; raising it skips one id.
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let (_turn, mut tx) = self.begin_write().await?;
         let next: i64 = sqlx::query_scalar(
             "SELECT max(coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'users'), 0), \
                         coalesce((SELECT max(id) FROM users), 0)) + 1",

@@ -15,6 +15,7 @@ mod sessions;
 mod throttle;
 mod tokens;
 mod users;
+mod writers;
 
 use std::future::Future;
 use std::time::Duration;

@@ -3,7 +3,7 @@
 
 use chrono::Utc;
 
-use super::{contract_tests, count, new_user, session, token, token_in};
+use super::{contract_tests, count, execute, new_user, session, token, token_in};
 use crate::store::Store;
 use crate::store::models::{IssuedToken, NewSession, PasswordChange, RefreshRotation, Revocation, TokenRecord};
 
@@ -187,6 +187,19 @@ async fn a_revoked_session_cannot_rotate(store: Store) {
     assert_eq!(store.token_status("t2").await.expect("status"), None);
     let state = store.rotation_state("t1").await.expect("state").expect("recorded");
     assert!(state.session_revoked);
+
+    // A revoked session whose token is not blacklisted (no path writes that, but a refresh must
+    // not take the token's word for its session) refuses the refresh and writes nothing.
+    login(&store, "s2", "t3", user).await;
+    execute(&store, "UPDATE sessions SET revoked_at = last_used_at WHERE id = 's2'").await;
+    let (old, child, offered) = (token_in("t3", user, "s2", None), issued("t4"), session("offered", user));
+    let outcome = store
+        .refresh_rotation(&rotation(&old, &child, Some(user), false, &offered))
+        .await
+        .expect("refresh");
+    assert_eq!((outcome.blacklisted, outcome.rotated_in), (false, None));
+    assert!(!blacklisted(&store, "t3").await, "nothing written");
+    assert_eq!(store.token_status("t4").await.expect("status"), None);
 }
 
 async fn the_access_check_reads_the_session(store: Store) {
