@@ -15,6 +15,8 @@
 #   bash bench/run.sh --cores 1,2 --servers imhotep-pg
 #                                per-core mode: W1-W3 with the server pinned (taskset) to 1, then 2
 #                                cores; writes bench/cores.json and bench/cores.md
+#   bash bench/run.sh --quick --servers imhotep-sqlite --workloads w3,w4 --duration 8 --warmup 2
+#                                A/B mode: some workloads only (with --quick), for comparing builds
 #   bash bench/run.sh --help     all options (--users N, --connections C, --duration S, --no-scale, ...)
 #   IMHOTEP_BIN=path bash bench/run.sh ...
 #                                measures that binary instead of building target/release/imhotep (CI's
