@@ -13,13 +13,13 @@ use crate::store::models::{
 use crate::store::{StoreError, now, user_columns};
 
 /// What a refresh rotation decides on, in one statement: of the token with jti `?1`, whether it is
-/// recorded and blacklisted, its session and whether that session is open (not revoked); and user
-/// `?2` (NULL names nobody). One row, whatever exists.
+/// blacklisted, the session its row names and whether that session is open (not revoked); and user
+/// `?2` (NULL names nobody). One row, whatever exists: an unrecorded token reads as one with no session.
 const ROTATION_INPUTS: &str = concat!(
-    "SELECT t.recorded, t.blacklisted, t.session_id, t.session_open, ",
+    "SELECT t.blacklisted, t.session_id, t.session_open, ",
     user_columns!(),
     " FROM (SELECT 1) AS one \
-     LEFT JOIN (SELECT 1 AS recorded, b.id IS NOT NULL AS blacklisted, o.session_id, \
+     LEFT JOIN (SELECT b.id IS NOT NULL AS blacklisted, o.session_id, \
                        EXISTS (SELECT 1 FROM sessions s WHERE s.id = o.session_id AND s.revoked_at IS NULL) \
                            AS session_open \
                 FROM outstanding_tokens o LEFT JOIN blacklisted_tokens b ON b.token_id = o.id \
@@ -108,7 +108,7 @@ impl SqliteStore {
                 parent_jti: Some(old.jti.clone()),
             };
             rotated_in = match (&inputs.session_id, inputs.session_open) {
-                // The usual case, in one round trip: the lock is held, so what was read still holds.
+                // The usual case, in one call: the write lock is held, so what was read still holds.
                 (Some(sid), true) => {
                     rotate_recorded(&mut tx, old, &new, now()).await?;
                     Some(sid.clone())
