@@ -46,8 +46,6 @@ impl Around for SimpleRequests {
         }
         ControlFlow::Continue(())
     }
-
-    fn after(&self, (): (), _: &mut Response) {}
 }
 
 /// The CSRF rule for a request authenticated by a cookie (browser mode): it must not be a CORS

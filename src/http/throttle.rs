@@ -206,8 +206,6 @@ impl Around for Guard {
         );
         ControlFlow::Break(ApiError::Throttled(wait).into_response())
     }
-
-    fn after(&self, (): (), _: &mut Response) {}
 }
 
 #[cfg(test)]

@@ -26,8 +26,10 @@ pub trait Around: Clone + Send + Sync + 'static {
     /// [`Around::after`] does not see that answer.
     fn before(&self, request: &mut Request) -> ControlFlow<Response, Self::Carry>;
 
-    /// Looks at (or changes) the answer of the service below.
-    fn after(&self, carry: Self::Carry, response: &mut Response);
+    /// Looks at (or changes) the answer of the service below; by default leaves it as it is.
+    fn after(&self, carry: Self::Carry, response: &mut Response) {
+        let _ = (carry, response);
+    }
 }
 
 /// The tower layer of an [`Around`].
