@@ -12,6 +12,7 @@ mod accounts;
 mod admin;
 mod import;
 mod kept;
+mod lookups;
 mod mfa;
 mod outbox;
 mod sessions;
@@ -30,6 +31,8 @@ pub(super) use sessions::revoke_in;
 pub(super) use tokens::{blacklist_in, record_in};
 
 use self::kept::KeptConnections;
+use self::lookups::Lookups;
+use super::models::{AccessCheck, User};
 use super::{StoreError, StoreOptions};
 
 /// A pool of connections to one database, of either kind.
@@ -37,6 +40,10 @@ pub struct SqlStore<DB: Database> {
     pub(super) pool: Pool<DB>,
     /// Part of the pool, lent without sqlx's release ping to the per-request queries.
     pub(super) kept: Arc<KeptConnections<DB>>,
+    /// Lookups of users by id, answered together (see `lookups.rs`).
+    pub(super) users: Arc<Lookups<i64, User>>,
+    /// Bearer authentication's lookups (user and session), answered together.
+    pub(super) access: Arc<Lookups<(i64, String), AccessCheck>>,
     /// SQLite's writers, one at a time in arrival order, and the longest wait for a turn (see
     /// [`SqlStore::write_turn`]); `None` on PostgreSQL.
     writers: Option<(Arc<Semaphore>, Duration)>,
@@ -47,6 +54,8 @@ impl<DB: Database> Clone for SqlStore<DB> {
         Self {
             pool: self.pool.clone(),
             kept: Arc::clone(&self.kept),
+            users: Arc::clone(&self.users),
+            access: Arc::clone(&self.access),
             writers: self.writers.clone(),
         }
     }
@@ -70,6 +79,8 @@ impl<DB: Database> SqlStore<DB> {
         Self {
             pool,
             kept: Arc::new(kept),
+            users: Arc::default(),
+            access: Arc::default(),
             writers: turns.map(|wait| (Arc::new(Semaphore::new(1)), wait)),
         }
     }

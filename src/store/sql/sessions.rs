@@ -5,6 +5,7 @@
 use chrono::{DateTime, Utc};
 use sqlx::{Encode, Executor, FromRow, IntoArguments, Transaction, Type};
 
+use super::lookups::{self, Numbered};
 use super::{Dialect, SqlStore};
 use crate::store::models::{AccessCheck, Revocation, SessionRow};
 use crate::store::{StoreError, now, user_columns};
@@ -24,6 +25,7 @@ where
     for<'t> DateTime<Utc>: Encode<'t, DB> + Type<DB>,
     SessionRow: for<'r> FromRow<'r, DB::Row>,
     AccessCheck: for<'r> FromRow<'r, DB::Row>,
+    Numbered<AccessCheck>: for<'r> FromRow<'r, DB::Row>,
 {
     pub async fn revoke_sessions(&self, revocation: Revocation<'_>) -> Result<u64, StoreError> {
         let (_turn, mut tx) = self.begin_write().await?;
@@ -47,18 +49,30 @@ where
     }
 
     pub async fn user_for_access(&self, id: i64, sid: &str) -> Result<Option<AccessCheck>, StoreError> {
-        let mut lent = self.kept.lend().await?;
-        let row = sqlx::query_as(concat!(
-            "SELECT u.*, (s.id IS NOT NULL AND s.revoked_at IS NULL) AS session_live FROM (SELECT ",
-            user_columns!(),
-            " FROM users WHERE id = $1) u LEFT JOIN sessions s ON s.id = $2 AND s.user_id = u.id"
-        ))
-        .bind(id)
-        .bind(sid)
-        .fetch_optional(lent.connection())
-        .await?;
-        lent.finished();
-        Ok(row)
+        self.access
+            .look_up((id, sid.to_owned()), |keys| async move {
+                let mut lent = self.kept.lend().await?;
+                let rows: Vec<Numbered<AccessCheck>> = if let [(id, sid)] = &keys[..] {
+                    sqlx::query_as(concat!(
+                        "SELECT CAST(0 AS BIGINT) AS n, u.*, (s.id IS NOT NULL AND s.revoked_at IS NULL) AS session_live \
+                         FROM (SELECT ",
+                        user_columns!(),
+                        " FROM users WHERE id = $1) u LEFT JOIN sessions s ON s.id = $2 AND s.user_id = u.id"
+                    ))
+                    .bind(*id)
+                    .bind(sid.as_str())
+                    .fetch_all(lent.connection())
+                    .await?
+                } else {
+                    let (statement, keys) = lookups::batch(&lookups::ACCESS, &keys);
+                    keys.fold(sqlx::query_as(statement), |query, (id, sid)| query.bind(*id).bind(sid.as_str()))
+                        .fetch_all(lent.connection())
+                        .await?
+                };
+                lent.finished();
+                Ok(rows)
+            })
+            .await
     }
 }
 

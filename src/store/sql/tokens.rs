@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 use sqlx::query::Query;
 use sqlx::{Decode, Encode, Executor, FromRow, IntoArguments, Transaction, Type};
 
+use super::lookups::{self, Numbered};
 use super::{Dialect, SqlStore};
 use crate::store::models::{TokenRecord, User};
 use crate::store::{StoreError, now, user_columns};
@@ -22,6 +23,7 @@ where
     for<'t> bool: Decode<'t, DB> + Type<DB>,
     (bool,): for<'r> FromRow<'r, DB::Row>,
     User: for<'r> FromRow<'r, DB::Row>,
+    Numbered<User>: for<'r> FromRow<'r, DB::Row>,
 {
     pub async fn email_exists(&self, email_key: &str) -> Result<bool, StoreError> {
         let exists = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM users WHERE email_key = $1)")
@@ -31,15 +33,31 @@ where
         Ok(exists)
     }
 
-    /// On a kept connection: this is `users/me/`'s one query.
+    /// The user a refresh names, and `users/me/`'s without sessions: folded with the lookups that
+    /// arrive beside it into one query on a kept connection (see `lookups.rs`).
     pub async fn user_by_id(&self, id: i64) -> Result<Option<User>, StoreError> {
-        let mut lent = self.kept.lend().await?;
-        let user = sqlx::query_as(concat!("SELECT ", user_columns!(), " FROM users WHERE id = $1"))
-            .bind(id)
-            .fetch_optional(lent.connection())
-            .await?;
-        lent.finished();
-        Ok(user)
+        self.users
+            .look_up(id, |ids| async move {
+                let mut lent = self.kept.lend().await?;
+                let users: Vec<Numbered<User>> = if let [id] = ids[..] {
+                    sqlx::query_as(concat!(
+                        "SELECT CAST(0 AS BIGINT) AS n, ",
+                        user_columns!(),
+                        " FROM users WHERE id = $1"
+                    ))
+                    .bind(id)
+                    .fetch_all(lent.connection())
+                    .await?
+                } else {
+                    let (statement, ids) = lookups::batch(&lookups::USERS, &ids);
+                    ids.fold(sqlx::query_as(statement), |query, id| query.bind(*id))
+                        .fetch_all(lent.connection())
+                        .await?
+                };
+                lent.finished();
+                Ok(users)
+            })
+            .await
     }
 
     pub async fn user_by_email(&self, email_key: &str) -> Result<Option<User>, StoreError> {

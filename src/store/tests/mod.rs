@@ -8,6 +8,7 @@ mod account_states;
 mod admin;
 mod import;
 mod kept;
+mod lookups;
 mod mfa;
 mod migration;
 mod outbox;

@@ -1,0 +1,175 @@
+//! Per-request lookups folded into one statement when they arrive together (`store/sql/lookups.rs`):
+//! a batch answers each lookup as the lookup alone would, and the lookups of a batch that was
+//! dropped mid-query still get their answers.
+
+use std::time::Duration;
+
+use super::{contract_tests, new_user, session, token_in};
+use crate::store::Store;
+use crate::store::models::Revocation;
+
+contract_tests!(
+    users_looked_up_together_get_what_each_lookup_alone_gets,
+    access_checks_looked_up_together_get_what_each_alone_gets,
+    the_lookups_of_a_dropped_batch_run_alone,
+);
+
+/// Runs `$body` with `$lookups` bound to the store's `$kind` lookups, whichever the database.
+macro_rules! with_lookups {
+    ($store:expr, $kind:ident, |$lookups:ident| $body:expr) => {
+        match &$store {
+            Store::Postgres(store) => {
+                let $lookups = &*store.$kind;
+                $body
+            }
+            Store::Sqlite(store) => {
+                let $lookups = &*store.$kind;
+                $body
+            }
+        }
+    };
+}
+
+/// Waits until `count` lookups are waiting (spawned tasks reach the list on their first poll).
+async fn until_waiting(count: impl Fn() -> usize, expected: usize) {
+    for _ in 0..500 {
+        if count() == expected {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("{} lookups waiting, expected {expected}", count());
+}
+
+async fn user(store: &Store, email: &str) -> i64 {
+    store
+        .create_user(&new_user(email), email, &[])
+        .await
+        .expect("create user")
+        .id
+}
+
+async fn users_looked_up_together_get_what_each_lookup_alone_gets(store: Store) {
+    let a = user(&store, "a@example.com").await;
+    let b = user(&store, "b@example.com").await;
+    // Duplicates, a missing id, and more lookups than one statement answers (32).
+    let ids: Vec<i64> = (0..40).map(|n| [a, b, a, 999_999][n % 4]).collect();
+    let mut alone = Vec::new();
+    for id in &ids {
+        alone.push(store.user_by_id(*id).await.expect("lookup"));
+    }
+
+    let (batches, together) = with_lookups!(store, users, |lookups| {
+        let held = lookups.hold_slots().await;
+        let before = lookups.batches.load(std::sync::atomic::Ordering::Relaxed);
+        let tasks: Vec<_> = ids
+            .iter()
+            .map(|&id| {
+                let store = store.clone();
+                tokio::spawn(async move { store.user_by_id(id).await.expect("lookup") })
+            })
+            .collect();
+        until_waiting(|| lookups.waiting_count(), ids.len()).await;
+        drop(held);
+        let mut together = Vec::new();
+        for task in tasks {
+            together.push(task.await.expect("task"));
+        }
+        (
+            lookups.batches.load(std::sync::atomic::Ordering::Relaxed) - before,
+            together,
+        )
+    });
+    assert_eq!(together, alone);
+    assert_eq!(together.iter().filter(|user| user.is_none()).count(), 10);
+    assert_eq!(batches, 2, "40 lookups that waited together take two statements");
+}
+
+async fn access_checks_looked_up_together_get_what_each_alone_gets(store: Store) {
+    let a = user(&store, "c@example.com").await;
+    let b = user(&store, "d@example.com").await;
+    for (sid, owner) in [("sa", a), ("sb", b), ("revoked", a)] {
+        store
+            .start_session(&session(sid, owner), &token_in(&format!("t-{sid}"), owner, sid, None))
+            .await
+            .expect("start session");
+    }
+    store
+        .revoke_sessions(Revocation::Session {
+            id: "revoked",
+            owner: None,
+        })
+        .await
+        .expect("revoke");
+    // Live, another user's, revoked, unknown, and a missing user; each twice.
+    let keys: Vec<(i64, &str)> = [
+        (a, "sa"),
+        (a, "sb"),
+        (a, "revoked"),
+        (b, "unknown"),
+        (999_999, "sa"),
+        (b, "sb"),
+    ]
+    .into_iter()
+    .cycle()
+    .take(12)
+    .collect();
+    let answer = |row: Option<crate::store::models::AccessCheck>| row.map(|row| (row.user, row.session_live));
+    let mut alone = Vec::new();
+    for (id, sid) in &keys {
+        alone.push(answer(store.user_for_access(*id, sid).await.expect("lookup")));
+    }
+    let lives: Vec<Option<bool>> = alone.iter().map(|row| row.as_ref().map(|(_, live)| *live)).collect();
+    assert_eq!(
+        lives[..6],
+        [Some(true), Some(false), Some(false), Some(false), None, Some(true)]
+    );
+
+    let (batches, together) = with_lookups!(store, access, |lookups| {
+        let held = lookups.hold_slots().await;
+        let before = lookups.batches.load(std::sync::atomic::Ordering::Relaxed);
+        let tasks: Vec<_> = keys
+            .iter()
+            .map(|&(id, sid)| {
+                let store = store.clone();
+                tokio::spawn(async move { store.user_for_access(id, sid).await.expect("lookup") })
+            })
+            .collect();
+        until_waiting(|| lookups.waiting_count(), keys.len()).await;
+        drop(held);
+        let mut together = Vec::new();
+        for task in tasks {
+            together.push(answer(task.await.expect("task")));
+        }
+        (
+            lookups.batches.load(std::sync::atomic::Ordering::Relaxed) - before,
+            together,
+        )
+    });
+    assert_eq!(together, alone);
+    assert_eq!(batches, 1, "lookups that waited together take one statement");
+}
+
+async fn the_lookups_of_a_dropped_batch_run_alone(store: Store) {
+    let a = user(&store, "e@example.com").await;
+    let ids = [a, 999_999, a];
+    let answers = with_lookups!(store, users, |lookups| {
+        let held = lookups.hold_slots().await;
+        let tasks: Vec<_> = ids
+            .iter()
+            .map(|&id| {
+                let store = store.clone();
+                tokio::spawn(async move { store.user_by_id(id).await.expect("lookup") })
+            })
+            .collect();
+        until_waiting(|| lookups.waiting_count(), ids.len()).await;
+        lookups.drop_waiting();
+        let mut answers = Vec::new();
+        for task in tasks {
+            answers.push(task.await.expect("task").map(|user| user.id));
+        }
+        drop(held);
+        answers
+    });
+    assert_eq!(answers, [Some(a), None, Some(a)]);
+}
