@@ -1,5 +1,5 @@
 //! Per-request lookups that arrive together, folded into one query: the user behind every access
-//! token (with its session), and the user a refresh names.
+//! token (with its session), and the other lookups of a user by id.
 //!
 //! A lookup joins a waiting list, then waits for one of its kind's batch slots. Whichever lookup
 //! gets a slot takes the waiting list and answers it with one statement (`WITH k(n, ...) AS (VALUES

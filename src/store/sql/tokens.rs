@@ -33,8 +33,9 @@ where
         Ok(exists)
     }
 
-    /// The user a refresh names, and `users/me/`'s without sessions: folded with the lookups that
-    /// arrive beside it into one query on a kept connection (see `lookups.rs`).
+    /// A user by id (the bearer check with session checks off, the reuse rules' reissue, staff and
+    /// MFA lookups, the outbox): folded with the lookups that arrive beside it into one query on a
+    /// kept connection (see `lookups.rs`).
     pub async fn user_by_id(&self, id: i64) -> Result<Option<User>, StoreError> {
         self.users
             .look_up(id, |ids| async move {

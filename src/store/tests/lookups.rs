@@ -4,9 +4,11 @@
 
 use std::time::Duration;
 
+use tokio::task::JoinHandle;
+
 use super::{contract_tests, new_user, session, token_in};
 use crate::store::Store;
-use crate::store::models::Revocation;
+use crate::store::models::{Revocation, User};
 
 contract_tests!(
     users_looked_up_together_get_what_each_lookup_alone_gets,
@@ -41,6 +43,16 @@ async fn until_waiting(count: impl Fn() -> usize, expected: usize) {
     panic!("{} lookups waiting, expected {expected}", count());
 }
 
+/// One task per id, each looking its user up.
+fn spawn_user_lookups(store: &Store, ids: &[i64]) -> Vec<JoinHandle<Option<User>>> {
+    ids.iter()
+        .map(|&id| {
+            let store = store.clone();
+            tokio::spawn(async move { store.user_by_id(id).await.expect("lookup") })
+        })
+        .collect()
+}
+
 async fn user(store: &Store, email: &str) -> i64 {
     store
         .create_user(&new_user(email), email, &[])
@@ -62,13 +74,7 @@ async fn users_looked_up_together_get_what_each_lookup_alone_gets(store: Store) 
     let (batches, together) = with_lookups!(store, users, |lookups| {
         let held = lookups.hold_slots().await;
         let before = lookups.batches.load(std::sync::atomic::Ordering::Relaxed);
-        let tasks: Vec<_> = ids
-            .iter()
-            .map(|&id| {
-                let store = store.clone();
-                tokio::spawn(async move { store.user_by_id(id).await.expect("lookup") })
-            })
-            .collect();
+        let tasks = spawn_user_lookups(&store, &ids);
         until_waiting(|| lookups.waiting_count(), ids.len()).await;
         drop(held);
         let mut together = Vec::new();
@@ -155,13 +161,7 @@ async fn the_lookups_of_a_dropped_batch_run_alone(store: Store) {
     let ids = [a, 999_999, a];
     let answers = with_lookups!(store, users, |lookups| {
         let held = lookups.hold_slots().await;
-        let tasks: Vec<_> = ids
-            .iter()
-            .map(|&id| {
-                let store = store.clone();
-                tokio::spawn(async move { store.user_by_id(id).await.expect("lookup") })
-            })
-            .collect();
+        let tasks = spawn_user_lookups(&store, &ids);
         until_waiting(|| lookups.waiting_count(), ids.len()).await;
         lookups.drop_waiting();
         let mut answers = Vec::new();
