@@ -202,7 +202,44 @@ fn base64_url(text: &str) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(text)
 }
 
+/// Bearer checks that arrive together share one database statement (`src/store/sql/lookups.rs`):
+/// under concurrency each request still gets its own user's answer, and a logged-out session's
+/// token its 401, exactly as when it comes alone.
+async fn concurrent_bearer_checks_each_get_their_own_answer(db: Backend) {
+    let Some(app) = spawn_app(db).await else { return };
+    let mut tokens = Vec::new();
+    for email in ["a@example.com", "b@example.com", "c@example.com", "d@example.com"] {
+        tokens.push(app.tokens_for(email).await);
+    }
+    let (ended_access, ended_refresh) = &tokens[3];
+    app.post("jwt/logout/", &json!({ "refresh": ended_refresh }), Some(ended_access))
+        .await
+        .assert(205, "");
+    let mut alone = Vec::new();
+    for (access, _) in &tokens {
+        let answer = app.me(access).await;
+        alone.push((answer.status.as_u16(), answer.text));
+    }
+    assert_eq!(alone[1], (200, r#"{"id":2,"email":"b@example.com"}"#.to_owned()));
+    assert_eq!(alone[3].0, 401, "{}", alone[3].1);
+
+    let (app, tokens) = (&app, &tokens);
+    let together = futures::future::join_all((0..200).map(|n| async move {
+        let which = n % tokens.len();
+        (which, app.me(&tokens[which].0).await)
+    }))
+    .await;
+    for (which, answer) in together {
+        assert_eq!(
+            (answer.status.as_u16(), answer.text),
+            alone[which],
+            "token of user {which}"
+        );
+    }
+}
+
 crate::on_both_databases!(
+    concurrent_bearer_checks_each_get_their_own_answer,
     bad_access_tokens_get_simplejwts_401s,
     tokens_simplejwt_accepts_are_accepted,
     inactive_users_tokens_are_refused,
