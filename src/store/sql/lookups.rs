@@ -207,9 +207,10 @@ pub(super) fn batch<'k, K>(
 /// The batch statements for every size, from `values` (one lookup's row of the `VALUES` list, given
 /// its position and first placeholder number) and `select` (what follows the `WITH k(...) AS (...)`).
 fn statements(columns: &str, values: fn(usize, usize) -> String, select: &str) -> Vec<String> {
+    // Every column but `n` is a parameter.
+    let params = columns.split(',').count() - 1;
     (1..=MAX_BATCH.ilog2())
         .map(|power| {
-            let params = columns.split(',').count() - 1;
             let rows: Vec<String> = (0..1_usize << power).map(|n| values(n, n * params + 1)).collect();
             format!("WITH k({columns}) AS (VALUES {}) {select}", rows.join(", "))
         })

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use tokio::task::JoinHandle;
 
-use super::{contract_tests, new_user, session, token_in};
+use super::{contract_tests, session, token_in, user_id};
 use crate::store::Store;
 use crate::store::models::{Revocation, User};
 
@@ -53,17 +53,9 @@ fn spawn_user_lookups(store: &Store, ids: &[i64]) -> Vec<JoinHandle<Option<User>
         .collect()
 }
 
-async fn user(store: &Store, email: &str) -> i64 {
-    store
-        .create_user(&new_user(email), email, &[])
-        .await
-        .expect("create user")
-        .id
-}
-
 async fn users_looked_up_together_get_what_each_lookup_alone_gets(store: Store) {
-    let a = user(&store, "a@example.com").await;
-    let b = user(&store, "b@example.com").await;
+    let a = user_id(&store, "a@example.com").await;
+    let b = user_id(&store, "b@example.com").await;
     // Duplicates, a missing id, and more lookups than one statement answers (32).
     let ids: Vec<i64> = (0..40).map(|n| [a, b, a, 999_999][n % 4]).collect();
     let mut alone = Vec::new();
@@ -92,8 +84,8 @@ async fn users_looked_up_together_get_what_each_lookup_alone_gets(store: Store) 
 }
 
 async fn access_checks_looked_up_together_get_what_each_alone_gets(store: Store) {
-    let a = user(&store, "c@example.com").await;
-    let b = user(&store, "d@example.com").await;
+    let a = user_id(&store, "c@example.com").await;
+    let b = user_id(&store, "d@example.com").await;
     for (sid, owner) in [("sa", a), ("sb", b), ("revoked", a)] {
         store
             .start_session(&session(sid, owner), &token_in(&format!("t-{sid}"), owner, sid, None))
@@ -157,7 +149,7 @@ async fn access_checks_looked_up_together_get_what_each_alone_gets(store: Store)
 }
 
 async fn the_lookups_of_a_dropped_batch_run_alone(store: Store) {
-    let a = user(&store, "e@example.com").await;
+    let a = user_id(&store, "e@example.com").await;
     let ids = [a, 999_999, a];
     let answers = with_lookups!(store, users, |lookups| {
         let held = lookups.hold_slots().await;

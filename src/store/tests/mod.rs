@@ -148,6 +148,15 @@ fn with_database(url: &str, database: &str) -> String {
     format!("{server}/{database}{query}")
 }
 
+/// Creates a user with that e-mail; its id.
+async fn user_id(store: &Store, email: &str) -> i64 {
+    store
+        .create_user(&new_user(email), email, &[])
+        .await
+        .expect("create user")
+        .id
+}
+
 fn new_user(email: &str) -> NewUser {
     NewUser {
         email: email.to_owned(),

@@ -3,7 +3,7 @@
 
 use chrono::Utc;
 
-use super::{contract_tests, count, execute, new_user, session, token, token_in};
+use super::{contract_tests, count, execute, session, token, token_in, user_id};
 use crate::store::Store;
 use crate::store::models::{IssuedToken, NewSession, PasswordChange, RefreshRotation, Revocation, TokenRecord};
 
@@ -21,14 +21,6 @@ contract_tests!(
     a_password_change_revokes_every_session,
     deleting_a_user_with_tokens_deletes_their_sessions,
 );
-
-async fn user_id(store: &Store, email: &str) -> i64 {
-    store
-        .create_user(&new_user(email), email, &[])
-        .await
-        .expect("create user")
-        .id
-}
 
 async fn login(store: &Store, sid: &str, jti: &str, user: i64) {
     store

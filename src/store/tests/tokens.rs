@@ -3,7 +3,7 @@
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use tokio::task::JoinSet;
 
-use super::{contract_tests, count, new_user, outstanding_user_id, session, token, token_in};
+use super::{contract_tests, count, outstanding_user_id, session, token, token_in, user_id};
 use crate::store::Store;
 
 contract_tests!(
@@ -23,14 +23,6 @@ const COUNT_BLACKLISTED: &str = "SELECT COUNT(*) FROM blacklisted_tokens";
 
 fn tomorrow() -> DateTime<Utc> {
     Utc::now() + Duration::days(1)
-}
-
-async fn user_id(store: &Store, email: &str) -> i64 {
-    store
-        .create_user(&new_user(email), email, &[])
-        .await
-        .expect("create user")
-        .id
 }
 
 async fn blacklisting_a_recorded_token_twice_gives_true_then_false(store: Store) {
