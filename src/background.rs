@@ -24,8 +24,8 @@ pub struct Background {
     mail_retention: Duration,
     metrics: Option<(TcpListener, Router)>,
     limits: ConnectionLimits,
-    /// The ring to reload and how often, when it has a directory.
-    keys: Option<(KeyRing, Duration)>,
+    /// The ring to reload, how often, and the SIGHUPs that reload it, when it has a directory.
+    keys: Option<(KeyRing, Duration, key_reload::Hangups)>,
 }
 
 impl Background {
@@ -54,10 +54,10 @@ impl Background {
             mail_retention: state.settings.outbox.retention,
             metrics,
             limits: crate::app::connection_limits(&state.settings),
-            keys: state
-                .keys
-                .reloadable()
-                .then(|| (state.keys.clone(), state.settings.keys.reload_interval)),
+            keys: state.keys.reloadable().then(|| {
+                let hangups = key_reload::listen_for_hangups();
+                (state.keys.clone(), state.settings.keys.reload_interval, hangups)
+            }),
         })
     }
 
@@ -72,10 +72,11 @@ impl Background {
                 stop.clone(),
             )));
         }
-        if let Some((keys, interval)) = self.keys {
+        if let Some((keys, interval, hangups)) = self.keys {
             tasks.push(tokio::spawn(key_reload::reload_periodically(
                 keys,
                 interval,
+                hangups,
                 stop.clone(),
             )));
         }

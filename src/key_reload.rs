@@ -9,8 +9,14 @@ use tokio::time::{Instant, MissedTickBehavior};
 
 use crate::auth::keys::KeyRing;
 
-/// Reloads until `stop` fires or its sender is dropped. `interval` zero: on SIGHUP only.
-pub async fn reload_periodically(keys: KeyRing, interval: Duration, mut stop: watch::Receiver<()>) {
+/// Reloads until `stop` fires or its sender is dropped. `interval` zero: on SIGHUP only. `hangups` comes
+/// from [`listen_for_hangups`], called before the server says it is serving.
+pub async fn reload_periodically(
+    keys: KeyRing,
+    interval: Duration,
+    mut hangups: Hangups,
+    mut stop: watch::Receiver<()>,
+) {
     let period = if interval.is_zero() {
         Duration::from_secs(365 * 86_400)
     } else {
@@ -18,7 +24,6 @@ pub async fn reload_periodically(keys: KeyRing, interval: Duration, mut stop: wa
     };
     let mut ticks = tokio::time::interval_at(Instant::now() + period, period);
     ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
-    let mut hangups = hangups();
     loop {
         tokio::select! {
             _ = stop.changed() => return,
@@ -28,13 +33,18 @@ pub async fn reload_periodically(keys: KeyRing, interval: Duration, mut stop: wa
     }
 }
 
+/// SIGHUPs received since [`listen_for_hangups`] (`None`: the signal could not be listened for).
 #[cfg(unix)]
-type Hangups = Option<tokio::signal::unix::Signal>;
+pub type Hangups = Option<tokio::signal::unix::Signal>;
+/// No SIGHUP off Unix.
 #[cfg(not(unix))]
-type Hangups = ();
+pub type Hangups = ();
 
+/// Starts catching SIGHUP. Until this runs, a SIGHUP ends the process (its default action), so it
+/// runs while the server starts, before it logs that it is serving, not in the reload task's first
+/// poll.
 #[cfg(unix)]
-fn hangups() -> Hangups {
+pub fn listen_for_hangups() -> Hangups {
     use tokio::signal::unix::{SignalKind, signal};
     match signal(SignalKind::hangup()) {
         Ok(signal) => Some(signal),
@@ -45,8 +55,9 @@ fn hangups() -> Hangups {
     }
 }
 
+/// No SIGHUP off Unix.
 #[cfg(not(unix))]
-fn hangups() -> Hangups {}
+pub fn listen_for_hangups() -> Hangups {}
 
 #[cfg(unix)]
 async fn next_hangup(hangups: &mut Hangups) -> Option<()> {
