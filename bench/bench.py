@@ -434,6 +434,8 @@ class Imhotep(Server):
                    IMHOTEP_SERVER__HASH_QUEUE_LIMIT="4096")
         env.update(THROTTLE_OUT_OF_REACH)
         env.update(self.extra_env)
+        # An A/B of a setting (bench/run.sh's header).
+        env.update(json.loads(os.environ.get("BENCH_EXTRA_ENV", "{}")))
         return env
 
     def prepare(self, users: int, outstanding: int = 0, blacklisted: int = 0) -> None:

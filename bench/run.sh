@@ -22,6 +22,9 @@
 #                                measures that binary instead of building target/release/imhotep (CI's
 #                                smoke run uses the debug build; an older commit's binary must be run
 #                                from a checkout of that commit, for its config/default.toml)
+#   BENCH_EXTRA_ENV='{"IMHOTEP_DATABASE__MAX_CONNECTIONS": "10"}' bash bench/run.sh ...
+#                                adds settings (a JSON object) to every imhotep server's environment,
+#                                for an A/B of a setting
 #
 # Installs what it needs: wrk (Debian package) when missing, matplotlib into bench/.venv; builds
 # target/release/imhotep and bench/ceiling. Needs PostgreSQL on 127.0.0.1:5432 (user postgres, no

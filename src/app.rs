@@ -129,7 +129,7 @@ pub fn connection_limits(settings: &Settings) -> ConnectionLimits {
 /// Opens the database named by `DATABASE_URL`.
 pub async fn connect_store(settings: &Settings) -> anyhow::Result<Store> {
     let options = StoreOptions {
-        max_connections: settings.database.max_connections,
+        max_connections: settings.database.pool_size(),
         acquire_timeout: settings.database.acquire_timeout,
     };
     Store::connect(settings.database.url.expose(), &options)

@@ -228,9 +228,10 @@ async fn check(settings: Settings, generated_key: bool) -> anyhow::Result<()> {
     let store = connect_store(&settings).await?;
     store.ping().await?;
     println!(
-        "database: {} ({}) reachable",
+        "database: {} ({}, a pool of {}) reachable",
         mask_url(settings.database.url.expose()),
-        store.backend_name()
+        store.backend_name(),
+        settings.database.pool_size()
     );
     if generated_key {
         println!("SECRET_KEY: not set; serve would use a random key (DEBUG=true)");

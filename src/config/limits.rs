@@ -44,7 +44,7 @@ pub fn check(settings: &Settings) -> Result<(), ConfigError> {
     let positive_counts = [
         ("server.body_limit", server.body_limit as u64),
         ("server.max_connections", server.max_connections as u64),
-        ("database.max_connections", u64::from(settings.database.max_connections)),
+        ("database.max_connections", u64::from(settings.database.pool_size())),
         ("outbox.batch_size", u64::from(outbox.batch_size)),
         ("outbox.max_attempts", u64::from(outbox.max_attempts)),
     ];
@@ -77,13 +77,26 @@ mod tests {
         assert!(check(&Settings::default()).is_ok());
     }
 
+    #[test]
+    fn the_pool_size_defaults_per_backend_unless_set() {
+        let mut database = crate::config::DatabaseSettings::default();
+        assert_eq!(database.pool_size(), 10, "SQLite");
+        for url in ["postgres://localhost/imhotep", "postgresql://localhost/imhotep"] {
+            database.url = crate::config::Secret::new(url);
+            assert_eq!(database.pool_size(), 20, "{url}");
+        }
+        database.max_connections = Some(7);
+        assert_eq!(database.pool_size(), 7);
+    }
+
     /// A setting's name and how to set it to zero.
     type ZeroCase = (&'static str, fn(&mut Settings));
 
     #[test]
     fn zero_values_that_would_disable_something_are_refused() {
-        let cases: [ZeroCase; 9] = [
+        let cases: [ZeroCase; 10] = [
             ("outbox.batch_size", |s| s.outbox.batch_size = 0),
+            ("database.max_connections", |s| s.database.max_connections = Some(0)),
             ("server.request_timeout", |s| s.server.request_timeout = Duration::ZERO),
             ("server.max_connections", |s| s.server.max_connections = 0),
             ("server.header_read_timeout", |s| {

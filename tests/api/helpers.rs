@@ -161,7 +161,7 @@ pub fn test_settings(database_url: &str, smtp_port: u16) -> Settings {
     };
     settings.server.port = 0;
     settings.database.url = Secret::new(database_url);
-    settings.database.max_connections = 5;
+    settings.database.max_connections = Some(5);
     // Many test servers run at once: none takes the default metrics port.
     settings.metrics.bind = None;
     settings.email.backend = EmailBackendKind::Smtp;

@@ -285,6 +285,35 @@ fn check_masks_credentials() {
     }
 }
 
+#[test]
+fn check_names_the_pool_size_its_backend_gets_unless_set() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let sqlite = sqlite_url(&dir);
+    let postgres =
+        std::env::var("TEST_DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+    let (ok, output) = binary::run(&["check"], &production(&sqlite, &[]));
+    assert!(ok && output.contains("(sqlite, a pool of 10)"), "{output}");
+    let (ok, output) = binary::run(
+        &["check"],
+        &production(&sqlite, &[("IMHOTEP_DATABASE__MAX_CONNECTIONS", "3")]),
+    );
+    assert!(ok && output.contains("(sqlite, a pool of 3)"), "{output}");
+    let (ok, output) = binary::run(
+        &["check"],
+        &production(&sqlite, &[("IMHOTEP_DATABASE__MAX_CONNECTIONS", "0")]),
+    );
+    assert!(
+        !ok && output.contains("database.max_connections must be at least 1"),
+        "{output}"
+    );
+    let (ok, output) = binary::run(&["check"], &production(&postgres, &[]));
+    if !ok && output.contains("connecting to the database") && std::env::var("REQUIRE_POSTGRES").as_deref() != Ok("1") {
+        crate::helpers::announce_skip("PostgreSQL is unreachable");
+        return;
+    }
+    assert!(ok && output.contains("(postgres, a pool of 20)"), "{output}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_sqlite_database_is_readable_by_its_owner_only() {
     use std::os::unix::fs::PermissionsExt;
