@@ -129,7 +129,13 @@ def goals(r: dict, servers: list, wl) -> list:
         w4 = wl(s, "w4")
         if not (s.startswith("imhotep") and w4):
             continue
-        if argon:
+        before = w4.get("raw_argon2id_before")
+        if before:
+            value = w4["rps"] / before["per_second"]
+            start = f"; {w4['rps'] / argon['per_second']:.2f}× the run's first, {fmt(argon['per_second'], 1)}/s" if argon else ""
+            add(f"W4 login, {s} ÷ raw argon2id rate measured just before it",
+                f"{value:.2f}× ({fmt(w4['rps'], 1)} ÷ {fmt(before['per_second'], 1)}/s{start})", "≥ 0.9×", value >= 0.9)
+        elif argon:
             value = w4["rps"] / argon["per_second"]
             add(f"W4 login, {s} ÷ raw argon2id rate", f"{value:.2f}× ({fmt(w4['rps'], 1)} ÷ {fmt(argon['per_second'], 1)}/s)",
                 "≥ 0.9×", value >= 0.9)
@@ -148,7 +154,8 @@ def goals(r: dict, servers: list, wl) -> list:
     return ["## Goals", "",
             "Issue 11's goals, each checked against this run's own measurements (the reference and the limits are "
             "measured in the same run; the limits once, at its start, so a machine whose speed drifts during the run "
-            "moves the ratios to them: see the spread in the history below).", "",
+            "moves the ratios to them: see the spread in the history below; the login goal uses the raw argon2id "
+            "rate measured again right before each imhotep server's W4).", "",
             table(["goal", "measured", "target", ""], rows), ""]
 
 
@@ -358,7 +365,8 @@ def render(r: dict, png: str | None, data: str) -> str:
             "that accepts and discards every message. Djoser sends inside the request; imhotep queues the mail in "
             "its outbox and delivers it in the background.",
             "- **Limits**: raw argon2id rate from [bench/ceiling](bench/ceiling/) (`argon2-rate`, Rust, the `argon2` "
-            "crate imhotep uses, one thread per core); Django's PBKDF2 rate with its own hasher in its venv, one "
+            "crate imhotep uses, one thread per core; at the run's start, and for 5 s right before each imhotep "
+            "server's W4); Django's PBKDF2 rate with its own hasher in its venv, one "
             "process per core; the framework ceiling is an axum server answering `{}` to W2's requests; the database "
             "ceiling is `pgbench -M prepared -c <connections>` selecting one user row by primary key.",
             "",
