@@ -132,12 +132,12 @@ def goals(r: dict, servers: list, wl) -> list:
         before = w4.get("raw_argon2id_before")
         if before:
             value = w4["rps"] / before["per_second"]
-            start = f"; {w4['rps'] / argon['per_second']:.2f}× the run's first, {fmt(argon['per_second'], 1)}/s" if argon else ""
+            start = f"; {w4['rps'] / argon['per_second']:.3f}× the run's first, {fmt(argon['per_second'], 1)}/s" if argon else ""
             add(f"W4 login, {s} ÷ raw argon2id rate measured just before it",
-                f"{value:.2f}× ({fmt(w4['rps'], 1)} ÷ {fmt(before['per_second'], 1)}/s{start})", "≥ 0.9×", value >= 0.9)
+                f"{value:.3f}× ({fmt(w4['rps'], 1)} ÷ {fmt(before['per_second'], 1)}/s{start})", "≥ 0.9×", value >= 0.9)
         elif argon:
             value = w4["rps"] / argon["per_second"]
-            add(f"W4 login, {s} ÷ raw argon2id rate", f"{value:.2f}× ({fmt(w4['rps'], 1)} ÷ {fmt(argon['per_second'], 1)}/s)",
+            add(f"W4 login, {s} ÷ raw argon2id rate", f"{value:.3f}× ({fmt(w4['rps'], 1)} ÷ {fmt(argon['per_second'], 1)}/s)",
                 "≥ 0.9×", value >= 0.9)
         if w4.get("peak_rss_kb"):
             add(f"W4 login, {s}: peak RSS", f"{w4['peak_rss_kb'] / 1024:.1f} MiB", "≤ 100 MiB", w4["peak_rss_kb"] <= 100 * 1024)
@@ -148,7 +148,7 @@ def goals(r: dict, servers: list, wl) -> list:
     for s in servers:
         if ceiling and s.startswith("imhotep") and wl(s, "w2"):
             value = wl(s, "w2")["rps"] / ceiling["rps"]
-            add(f"{TITLES['w2']}, {s} ÷ axum `{{}}` ceiling", f"{100 * value:.0f}%", "≥ 50%", value >= 0.5)
+            add(f"{TITLES['w2']}, {s} ÷ axum `{{}}` ceiling", f"{100 * value:.1f}%", "≥ 50%", value >= 0.5)
     if not rows:
         return []
     return ["## Goals", "",
