@@ -129,16 +129,15 @@ def goals(r: dict, servers: list, wl) -> list:
         w4 = wl(s, "w4")
         if not (s.startswith("imhotep") and w4):
             continue
+        # The rate measured right before this W4 when the run has it, else the run's first.
         before = w4.get("raw_argon2id_before")
-        if before:
-            value = w4["rps"] / before["per_second"]
-            start = f"; {w4['rps'] / argon['per_second']:.3f}× the run's first, {fmt(argon['per_second'], 1)}/s" if argon else ""
-            add(f"W4 login, {s} ÷ raw argon2id rate measured just before it",
-                f"{value:.3f}× ({fmt(w4['rps'], 1)} ÷ {fmt(before['per_second'], 1)}/s{start})", "≥ 0.9×", value >= 0.9)
-        elif argon:
-            value = w4["rps"] / argon["per_second"]
-            add(f"W4 login, {s} ÷ raw argon2id rate", f"{value:.3f}× ({fmt(w4['rps'], 1)} ÷ {fmt(argon['per_second'], 1)}/s)",
-                "≥ 0.9×", value >= 0.9)
+        rate = before or argon
+        if rate:
+            value = w4["rps"] / rate["per_second"]
+            first = (f"; {w4['rps'] / argon['per_second']:.3f}× the run's first, {fmt(argon['per_second'], 1)}/s"
+                     if before and argon else "")
+            add(f"W4 login, {s} ÷ raw argon2id rate" + (" measured just before it" if before else ""),
+                f"{value:.3f}× ({fmt(w4['rps'], 1)} ÷ {fmt(rate['per_second'], 1)}/s{first})", "≥ 0.9×", value >= 0.9)
         if w4.get("peak_rss_kb"):
             add(f"W4 login, {s}: peak RSS", f"{w4['peak_rss_kb'] / 1024:.1f} MiB", "≤ 100 MiB", w4["peak_rss_kb"] <= 100 * 1024)
         probe = w4.get("healthz_probe")

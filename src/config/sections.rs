@@ -94,8 +94,7 @@ const SQLITE_POOL_SIZE: u32 = 10;
 impl DatabaseSettings {
     /// `max_connections`, or when unset 20 for PostgreSQL and 10 for SQLite.
     pub fn pool_size(&self) -> u32 {
-        let url = self.url.expose();
-        let postgres = url.starts_with("postgres:") || url.starts_with("postgresql:");
+        let postgres = crate::store::is_postgres_url(self.url.expose());
         self.max_connections
             .unwrap_or(if postgres { POSTGRES_POOL_SIZE } else { SQLITE_POOL_SIZE })
     }

@@ -77,7 +77,7 @@ impl Source {
             let mut conn = SqliteConnection::connect_with(&options).await?;
             sqlx::query("BEGIN").execute(&mut conn).await?;
             Ok(Source::Sqlite(conn))
-        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+        } else if crate::store::is_postgres_url(url) {
             let options = PgConnectOptions::from_str(url)?
                 .options([("TimeZone", "UTC")])
                 .disable_statement_logging();

@@ -68,13 +68,18 @@ pub mod mfa;
 mod mfa_sql;
 pub mod throttle;
 
+/// Whether `url` names a PostgreSQL database (`postgres:` or `postgresql:`).
+pub fn is_postgres_url(url: &str) -> bool {
+    url.starts_with("postgres:") || url.starts_with("postgresql:")
+}
+
 impl Store {
     /// Opens a pool for `url` by its scheme: `sqlite:`, `postgres:` or `postgresql:`. Fails with
     /// `Unavailable` when the database cannot be reached.
     pub async fn connect(url: &str, options: &StoreOptions) -> Result<Store, StoreError> {
         if url.starts_with("sqlite:") {
             Ok(Store::Sqlite(sqlite::SqliteStore::connect(url, options).await?))
-        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+        } else if is_postgres_url(url) {
             Ok(Store::Postgres(postgres::PgStore::connect(url, options).await?))
         } else {
             Err(StoreError::UnsupportedUrl)
