@@ -179,12 +179,11 @@ pub struct IssuedRefresh {
 #[derive(Clone)]
 pub struct TokenService {
     keys: KeyRing,
-    /// PyJWT's checks of the claims (`exp`, `nbf`, `iat`, audience, issuer).
+    /// PyJWT's checks of the claims (`exp`, `nbf`, `iat`, audience, issuer); its audience and
+    /// issuer are also what the tokens made here name.
     checks: ClaimChecks,
     access_lifetime: Duration,
     refresh_lifetime: Duration,
-    audience: Option<String>,
-    issuer: Option<String>,
 }
 
 impl TokenService {
@@ -198,8 +197,6 @@ impl TokenService {
             },
             access_lifetime: settings.access_token_lifetime,
             refresh_lifetime: settings.refresh_token_lifetime,
-            audience: settings.audience.clone(),
-            issuer: settings.issuer.clone(),
         };
         service.self_test()?;
         Ok(service)
@@ -347,10 +344,10 @@ impl TokenService {
                 payload.insert(key, value);
             }
         }
-        if let Some(audience) = &self.audience {
+        if let Some(audience) = &self.checks.audience {
             payload.insert("aud".into(), json!(audience));
         }
-        if let Some(issuer) = &self.issuer {
+        if let Some(issuer) = &self.checks.issuer {
             payload.insert("iss".into(), json!(issuer));
         }
         let ring = self.keys.current();
