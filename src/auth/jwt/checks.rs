@@ -2,7 +2,7 @@
 //! refused for the same reason, plus PyJWT's `iat` check. jsonwebtoken parses the payload twice
 //! (once into the caller's type, once into its own `ClaimsForValidation`); parsing it once into a
 //! map and reading the registered claims from there took that second parse off every request.
-//! The `same_answer_as_jsonwebtoken` test holds this module to jsonwebtoken's answers.
+//! The `same_answer_as_jsonwebtoken_*` tests (`jwt/tests.rs`) hold this module to jsonwebtoken's answers.
 
 use chrono::Utc;
 use serde::Deserialize;
@@ -18,8 +18,11 @@ const FIELD_CLAIMS: [&str; 5] = ["exp", "nbf", "sub", "iss", "aud"];
 /// What a token's claims must satisfy besides its signature.
 #[derive(Debug, Clone)]
 pub(super) struct ClaimChecks {
+    /// Seconds of clock skew allowed on `exp`, `nbf` and `iat`.
     pub leeway: u64,
+    /// The `aud` a token must name (when set), and the one tokens made here carry.
     pub audience: Option<String>,
+    /// The `iss` a token must name (when set), and the one tokens made here carry.
     pub issuer: Option<String>,
 }
 
