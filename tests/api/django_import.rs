@@ -61,8 +61,7 @@ impl DjangoDb {
                 })
             }
             Backend::Postgres => {
-                let admin_url = std::env::var("TEST_DATABASE_URL")
-                    .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+                let admin_url = crate::helpers::postgres_admin_url();
                 let mut admin = match PgConnection::connect(&admin_url).await {
                     Ok(admin) => admin,
                     Err(error) if std::env::var("REQUIRE_POSTGRES").as_deref() != Ok("1") => {

@@ -41,6 +41,12 @@ pub enum TestDb {
     Postgres { admin_url: String, name: String },
 }
 
+/// The PostgreSQL database tests connect to first (`TEST_DATABASE_URL`, else the local server's
+/// `postgres` database); test databases are created from it.
+pub fn postgres_admin_url() -> String {
+    std::env::var("TEST_DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+}
+
 impl TestDb {
     /// `None` when PostgreSQL is unreachable and `REQUIRE_POSTGRES` is not `1` (the test is skipped, loudly).
     async fn create(backend: Backend) -> Option<(TestDb, String)> {
@@ -51,8 +57,7 @@ impl TestDb {
                 Some((TestDb::Sqlite { _dir: dir }, url))
             }
             Backend::Postgres => {
-                let admin_url = std::env::var("TEST_DATABASE_URL")
-                    .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+                let admin_url = postgres_admin_url();
                 let mut admin = match PgConnection::connect(&admin_url).await {
                     Ok(connection) => connection,
                     Err(error) if std::env::var("REQUIRE_POSTGRES").as_deref() != Ok("1") => {

@@ -269,13 +269,11 @@ async fn platform_variables_that_are_not_settings_are_ignored() {
 
 #[test]
 fn check_masks_credentials() {
-    let admin =
-        std::env::var("TEST_DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+    let admin = crate::helpers::postgres_admin_url();
     let with_password = format!("{admin}?password=query-Pa55word-in-url");
     let env = production(&with_password, &[("EMAIL_HOST_USER", "postmark-api-token-1234")]);
     let (ok, output) = binary::run(&["check"], &env);
-    if !ok && output.contains("connecting to the database") && std::env::var("REQUIRE_POSTGRES").as_deref() != Ok("1") {
-        crate::helpers::announce_skip("PostgreSQL is unreachable");
+    if skipped_without_postgres(ok, &output) {
         return;
     }
     assert!(ok, "{output}");
@@ -289,8 +287,7 @@ fn check_masks_credentials() {
 fn check_names_the_pool_size_its_backend_gets_unless_set() {
     let dir = tempfile::tempdir().expect("temp dir");
     let sqlite = sqlite_url(&dir);
-    let postgres =
-        std::env::var("TEST_DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+    let postgres = crate::helpers::postgres_admin_url();
     let (ok, output) = binary::run(&["check"], &production(&sqlite, &[]));
     assert!(ok && output.contains("(sqlite, a pool of 10)"), "{output}");
     let (ok, output) = binary::run(
@@ -307,8 +304,7 @@ fn check_names_the_pool_size_its_backend_gets_unless_set() {
         "{output}"
     );
     let (ok, output) = binary::run(&["check"], &production(&postgres, &[]));
-    if !ok && output.contains("connecting to the database") && std::env::var("REQUIRE_POSTGRES").as_deref() != Ok("1") {
-        crate::helpers::announce_skip("PostgreSQL is unreachable");
+    if skipped_without_postgres(ok, &output) {
         return;
     }
     assert!(ok && output.contains("(postgres, a pool of 20)"), "{output}");
@@ -386,4 +382,15 @@ fn browser_mode_settings_are_checked_and_check_prints_the_refresh_cookie_path() 
         ok && output.contains("refresh cookie __Host-refresh on path /\n"),
         "{output}"
     );
+}
+
+/// Whether a `check` against PostgreSQL failed only because it is unreachable and `REQUIRE_POSTGRES`
+/// is not `1`: the test is then skipped, loudly.
+fn skipped_without_postgres(ok: bool, output: &str) -> bool {
+    let skip =
+        !ok && output.contains("connecting to the database") && std::env::var("REQUIRE_POSTGRES").as_deref() != Ok("1");
+    if skip {
+        crate::helpers::announce_skip("PostgreSQL is unreachable");
+    }
+    skip
 }

@@ -60,8 +60,7 @@ impl Relay {
 /// PostgreSQL only: SQLite is a file inside the server's process and cannot go away like this.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_database_that_goes_away_gives_503_not_500() {
-    let admin =
-        std::env::var("TEST_DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+    let admin = crate::helpers::postgres_admin_url();
     let host_port = admin
         .split_once('@')
         .map_or(admin.as_str(), |(_, rest)| rest)
