@@ -290,8 +290,9 @@ impl Store {
     /// A refresh with rotation in one go: reads the old token's status and the user and, only if
     /// the token is not blacklisted and the user may refresh, rotates exactly as [`Store::rotate`]
     /// does (in the old token's recorded session, or in `request.session`, started, when it names
-    /// none). Of concurrent refreshes of one token exactly one rotates. On PostgreSQL one statement
-    /// (one round trip), on SQLite one transaction.
+    /// none). Of concurrent refreshes of one token exactly one rotates. Refreshes of distinct tokens
+    /// that arrive together are written together (`sql/rotations.rs`): on PostgreSQL one statement
+    /// (one round trip) for the batch, on SQLite one transaction.
     pub async fn refresh_rotation(&self, request: &RefreshRotation<'_>) -> Result<RefreshOutcome, StoreError> {
         delegate!(self, refresh_rotation(request))
     }

@@ -1,14 +1,17 @@
 //! Sessions and refresh-token families on PostgreSQL. Every writer that touches a session locks
 //! its row (an `UPDATE` of it) before blacklisting any of its tokens, so rotations, logouts and
-//! revocations of one session queue up in one order and cannot deadlock.
+//! revocations of one session queue up in one order and cannot deadlock. Writers that lock several
+//! sessions (a batch of rotations, revoking a user's sessions) lock them in order of their ids.
 
 use chrono::{DateTime, Utc};
+use sqlx::postgres::PgRow;
 use sqlx::{FromRow, Row};
 
 use super::{PgStore, blacklist_in, revoke_in};
 use crate::store::models::{
     IssuedToken, NewSession, RefreshOutcome, RefreshRotation, Revocation, RotationState, TokenRecord, TokenStatus, User,
 };
+use crate::store::sql::rotations::{Rotation, together_or_alone};
 use crate::store::{StoreError, now, user_columns};
 
 /// One rotation in one round trip. `kept` locks the session first (a loser of a race waits there
@@ -99,13 +102,117 @@ SELECT COALESCE((SELECT blacklisted FROM st), false) AS blacklisted,
 FROM (SELECT 1) one LEFT JOIN u ON true"
 );
 
+/// [`REFRESH_ROTATION`] for a batch of rotations of distinct tokens (`store/sql/rotations.rs`), each
+/// a row of `r` numbered `n` from the arrays `$1`..`$11`, written at `$12`. The same reads, rules
+/// and writes, row by row, with more rules for rows that meet in one statement:
+/// - the sessions are locked in order of their ids (`locked`), and no insert starts before all of
+///   them are locked and updated (the `count(*)` conditions, evaluated once before the first row),
+///   so a batch never holds a row another writer waits for while it waits for a session itself;
+///   revoking a user's sessions locks them in the same order (`store/sql/sessions.rs`);
+/// - token and blacklist rows are inserted in a fixed order, so two batches that meet on them wait
+///   for each other in one direction only;
+/// - two rows of one session rotate only the first (`DISTINCT ON`; the batcher keeps tokens that
+///   name one session apart, so only tokens without a `sid` claim can meet here): the others find
+///   nothing rotated, as a loser of a race does, and write nothing.
+///
+/// The last `SELECT` answers each row as [`REFRESH_ROTATION`] does, plus its `n`.
+const REFRESH_ROTATIONS: &str = concat!(
+    "\
+WITH r AS (
+    SELECT * FROM unnest($1::text[], $2::bigint[], $3::timestamptz[], $4::timestamptz[], $5::text[], $6::text[],
+                         $7::timestamptz[], $8::timestamptz[], $9::text[], $10::text[], $11::boolean[])
+        WITH ORDINALITY AS r(jti, user_id, created_at, expires_at, new_sid, child_jti, child_created,
+                             child_expires, user_agent, ip, check_active, n)
+), st AS (
+    SELECT r.n, o.session_id, b.id IS NOT NULL AS blacklisted
+    FROM r JOIN outstanding_tokens o ON o.jti = r.jti LEFT JOIN blacklisted_tokens b ON b.token_id = o.id
+), u AS (
+    SELECT r.n AS user_of, ",
+    user_columns!(),
+    " FROM r JOIN users ON users.id = r.user_id
+), go AS (
+    SELECT r.n, COALESCE(st.session_id, r.new_sid) AS sid, st.session_id IS NULL AS fresh, st.n IS NOT NULL AS recorded
+    FROM r LEFT JOIN st ON st.n = r.n
+    WHERE NOT COALESCE(st.blacklisted, false)
+      AND (r.user_id IS NULL OR EXISTS (SELECT 1 FROM u WHERE u.user_of = r.n AND u.suspended_at IS NULL
+                                                           AND (u.is_active OR NOT r.check_active)))
+), locked AS (
+    SELECT id FROM sessions WHERE id IN (SELECT sid FROM go WHERE NOT fresh) AND revoked_at IS NULL
+    ORDER BY id FOR UPDATE
+), kept AS (
+    UPDATE sessions s SET last_used_at = $12, expires_at = g.child_expires
+    FROM (SELECT DISTINCT ON (go.sid) go.sid, go.n, r.child_expires
+          FROM go JOIN r ON r.n = go.n WHERE NOT go.fresh ORDER BY go.sid, go.n) g
+    WHERE s.id = g.sid AND s.id IN (SELECT id FROM locked)
+    RETURNING g.n, s.id
+), old AS (
+    INSERT INTO outstanding_tokens (jti, user_id, created_at, expires_at, session_id)
+    SELECT r.jti, u.id, r.created_at, r.expires_at, kept.id
+    FROM go JOIN r ON r.n = go.n LEFT JOIN u ON u.user_of = go.n LEFT JOIN kept ON kept.n = go.n
+    WHERE NOT go.recorded AND (SELECT count(*) FROM locked) + (SELECT count(*) FROM kept) >= 0
+    ORDER BY r.jti
+    ON CONFLICT (jti) DO NOTHING
+    RETURNING id, jti
+), old_id AS (
+    SELECT r.n, t.id
+    FROM r JOIN (SELECT id, jti FROM old UNION ALL SELECT id, jti FROM outstanding_tokens WHERE jti = ANY($1)) t
+        ON t.jti = r.jti
+), bl AS (
+    INSERT INTO blacklisted_tokens (token_id, blacklisted_at)
+    SELECT old_id.id, $12 FROM old_id JOIN go ON go.n = old_id.n
+    WHERE (go.fresh OR EXISTS (SELECT 1 FROM kept WHERE kept.n = go.n)) AND (SELECT count(*) FROM locked) + (SELECT count(*) FROM kept) >= 0
+    ORDER BY old_id.id
+    ON CONFLICT (token_id) DO NOTHING
+    RETURNING token_id
+), won AS (
+    SELECT DISTINCT ON (old_id.id) old_id.n FROM old_id JOIN bl ON bl.token_id = old_id.id ORDER BY old_id.id, old_id.n
+), created AS (
+    INSERT INTO sessions (id, user_id, created_at, last_used_at, expires_at, user_agent, ip)
+    SELECT go.sid, u.id, $12, $12, r.child_expires, r.user_agent, r.ip
+    FROM go JOIN r ON r.n = go.n JOIN won ON won.n = go.n LEFT JOIN u ON u.user_of = go.n
+    WHERE go.fresh
+    ORDER BY go.sid
+    RETURNING id
+), child AS (
+    INSERT INTO outstanding_tokens (jti, user_id, created_at, expires_at, session_id, parent_jti)
+    SELECT r.child_jti, u.id, r.child_created, r.child_expires, s.id, r.jti
+    FROM (SELECT go.n, created.id FROM created JOIN go ON go.sid = created.id UNION ALL SELECT n, id FROM kept) s
+    JOIN r ON r.n = s.n JOIN won ON won.n = s.n LEFT JOIN u ON u.user_of = s.n
+    ORDER BY r.child_jti
+    RETURNING session_id, parent_jti
+)
+SELECT r.n, COALESCE(st.blacklisted, false) AS blacklisted, child.session_id AS rotated_in, u.*
+FROM r LEFT JOIN st ON st.n = r.n LEFT JOIN won ON won.n = r.n
+    LEFT JOIN child ON child.parent_jti = r.jti AND won.n IS NOT NULL
+    LEFT JOIN u ON u.user_of = r.n
+ORDER BY r.n"
+);
+
 impl PgStore {
     pub async fn refresh_rotation(&self, request: &RefreshRotation<'_>) -> Result<RefreshOutcome, StoreError> {
-        let (old, child, session) = (request.old, request.child, request.session);
+        let store = self.clone();
+        self.rotations
+            .rotate(request.into(), |batch| store.write_rotations(batch))
+            .await
+    }
+
+    /// Writes a batch of rotations taken by `rotations.rs`: together, or one by one.
+    async fn write_rotations(self, batch: Vec<Rotation>) -> Vec<Result<RefreshOutcome, StoreError>> {
+        together_or_alone(
+            &batch,
+            |batch| self.refresh_rotations(batch),
+            |rotation| self.refresh_rotation_alone(rotation),
+        )
+        .await
+    }
+
+    /// One rotation by [`REFRESH_ROTATION`].
+    async fn refresh_rotation_alone(&self, rotation: &Rotation) -> Result<RefreshOutcome, StoreError> {
+        let (old, child, session) = (&rotation.old, &rotation.child, &rotation.session);
         let mut lent = self.kept.lend().await?;
         let row = sqlx::query(REFRESH_ROTATION)
             .bind(&old.jti)
-            .bind(request.user_id)
+            .bind(rotation.user_id)
             .bind(old.created_at)
             .bind(old.expires_at)
             .bind(now())
@@ -115,19 +222,35 @@ impl PgStore {
             .bind(child.expires_at)
             .bind(session.user_agent.as_deref())
             .bind(session.ip.as_deref())
-            .bind(request.check_user_is_active)
+            .bind(rotation.check_user_is_active)
             .fetch_one(lent.connection())
             .await?;
         lent.finished();
-        let user = match row.try_get::<Option<i64>, _>("id")? {
-            Some(_) => Some(User::from_row(&row)?),
-            None => None,
-        };
-        Ok(RefreshOutcome {
-            blacklisted: row.try_get("blacklisted")?,
-            user,
-            rotated_in: row.try_get("rotated_in")?,
-        })
+        outcome(&row)
+    }
+
+    /// Several rotations of distinct tokens by [`REFRESH_ROTATIONS`], answered in order.
+    async fn refresh_rotations(&self, batch: &[Rotation]) -> Result<Vec<RefreshOutcome>, StoreError> {
+        let each = |part: fn(&Rotation) -> Option<&str>| batch.iter().map(part).collect::<Vec<_>>();
+        let times = |part: fn(&Rotation) -> DateTime<Utc>| batch.iter().map(part).collect::<Vec<_>>();
+        let mut lent = self.kept.lend().await?;
+        let rows = sqlx::query(REFRESH_ROTATIONS)
+            .bind(each(|r| Some(r.old.jti.as_str())))
+            .bind(batch.iter().map(|r| r.user_id).collect::<Vec<_>>())
+            .bind(times(|r| r.old.created_at))
+            .bind(times(|r| r.old.expires_at))
+            .bind(each(|r| Some(r.session.id.as_str())))
+            .bind(each(|r| Some(r.child.jti.as_str())))
+            .bind(times(|r| r.child.created_at))
+            .bind(times(|r| r.child.expires_at))
+            .bind(each(|r| r.session.user_agent.as_deref()))
+            .bind(each(|r| r.session.ip.as_deref()))
+            .bind(batch.iter().map(|r| r.check_user_is_active).collect::<Vec<_>>())
+            .bind(now())
+            .fetch_all(lent.connection())
+            .await?;
+        lent.finished();
+        rows.iter().map(outcome).collect()
     }
 
     pub async fn rotate(
@@ -275,6 +398,19 @@ impl PgStore {
         tx.commit().await?;
         Ok(true)
     }
+}
+
+/// What [`REFRESH_ROTATION`] or a row of [`REFRESH_ROTATIONS`] answered.
+fn outcome(row: &PgRow) -> Result<RefreshOutcome, StoreError> {
+    let user = match row.try_get::<Option<i64>, _>("id")? {
+        Some(_) => Some(User::from_row(row)?),
+        None => None,
+    };
+    Ok(RefreshOutcome {
+        blacklisted: row.try_get("blacklisted")?,
+        user,
+        rotated_in: row.try_get("rotated_in")?,
+    })
 }
 
 /// A recorded token, if the row had all three values.

@@ -15,6 +15,7 @@ mod kept;
 mod lookups;
 mod mfa;
 mod outbox;
+pub(super) mod rotations;
 mod sessions;
 mod throttle;
 mod tokens;
@@ -32,6 +33,7 @@ pub(super) use tokens::{blacklist_in, record_in};
 
 use self::kept::KeptConnections;
 use self::lookups::Lookups;
+use self::rotations::Rotations;
 use super::models::{AccessCheck, User};
 use super::{StoreError, StoreOptions};
 
@@ -44,6 +46,8 @@ pub struct SqlStore<DB: Database> {
     pub(super) users: Arc<Lookups<i64, User>>,
     /// Bearer authentication's lookups (user and session), answered together.
     pub(super) access: Arc<Lookups<(i64, String), AccessCheck>>,
+    /// `jwt/refresh/`'s rotations, written together (see `rotations.rs`).
+    pub(super) rotations: Arc<Rotations>,
     /// SQLite's writers, one at a time in arrival order, and the longest wait for a turn (see
     /// [`SqlStore::write_turn`]); `None` on PostgreSQL.
     writers: Option<(Arc<Semaphore>, Duration)>,
@@ -56,6 +60,7 @@ impl<DB: Database> Clone for SqlStore<DB> {
             kept: Arc::clone(&self.kept),
             users: Arc::clone(&self.users),
             access: Arc::clone(&self.access),
+            rotations: Arc::clone(&self.rotations),
             writers: self.writers.clone(),
         }
     }
@@ -81,6 +86,7 @@ impl<DB: Database> SqlStore<DB> {
             kept: Arc::new(kept),
             users: Arc::default(),
             access: Arc::default(),
+            rotations: Arc::default(),
             writers: turns.map(|wait| (Arc::new(Semaphore::new(1)), wait)),
         }
     }
@@ -110,6 +116,10 @@ impl<DB: Database> fmt::Debug for SqlStore<DB> {
 
 /// What the shared code does differently per database.
 pub trait Dialect: Database {
+    /// What ends a `SELECT` that locks the rows it reads, in its order: `FOR UPDATE` on
+    /// PostgreSQL; nothing on SQLite, whose writers hold the whole database.
+    const LOCK_ROWS: &'static str;
+
     /// Rows changed by a statement (each driver has its own result type).
     fn rows_affected(result: &Self::QueryResult) -> u64;
 
@@ -126,6 +136,8 @@ pub trait Dialect: Database {
 }
 
 impl Dialect for Postgres {
+    const LOCK_ROWS: &'static str = " FOR UPDATE";
+
     fn rows_affected(result: &Self::QueryResult) -> u64 {
         result.rows_affected()
     }
@@ -148,6 +160,8 @@ impl Dialect for Postgres {
 }
 
 impl Dialect for Sqlite {
+    const LOCK_ROWS: &'static str = "";
+
     fn rows_affected(result: &Self::QueryResult) -> u64 {
         result.rows_affected()
     }

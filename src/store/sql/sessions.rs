@@ -119,10 +119,15 @@ where
             Ok(revoked)
         }
         Revocation::User { user_id, keep } => {
-            let result = sqlx::query(
-                "UPDATE sessions SET revoked_at = $2 \
-                 WHERE user_id = $1 AND revoked_at IS NULL AND (CAST($3 AS TEXT) IS NULL OR id <> $3)",
-            )
+            // The sessions are locked in order of their ids, as a batch of rotations locks them
+            // (`store/postgres/sessions.rs`), so neither waits for the other in opposite orders.
+            let result = sqlx::query(sqlx::AssertSqlSafe(format!(
+                "UPDATE sessions SET revoked_at = $2 WHERE id IN (\
+                     SELECT id FROM sessions \
+                     WHERE user_id = $1 AND revoked_at IS NULL AND (CAST($3 AS TEXT) IS NULL OR id <> $3) \
+                     ORDER BY id{})",
+                DB::LOCK_ROWS
+            )))
             .bind(user_id)
             .bind(at)
             .bind(keep)

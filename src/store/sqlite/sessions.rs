@@ -10,6 +10,7 @@ use super::{SqliteStore, blacklist_in, record_in, revoke_in};
 use crate::store::models::{
     IssuedToken, NewSession, RefreshOutcome, RefreshRotation, Revocation, RotationState, TokenRecord, TokenStatus, User,
 };
+use crate::store::sql::rotations::{Rotation, together_or_alone};
 use crate::store::{StoreError, now, user_columns};
 
 /// What a refresh rotation decides on, in one statement: of the token with jti `?1`, whether it is
@@ -81,55 +82,43 @@ impl SqliteStore {
     }
 
     pub async fn refresh_rotation(&self, request: &RefreshRotation<'_>) -> Result<RefreshOutcome, StoreError> {
+        let store = self.clone();
+        self.rotations
+            .rotate(request.into(), |batch| store.write_rotations(batch))
+            .await
+    }
+
+    /// Writes a batch of rotations taken by `rotations.rs`: together, or one by one.
+    async fn write_rotations(self, batch: Vec<Rotation>) -> Vec<Result<RefreshOutcome, StoreError>> {
+        let store = &self;
+        together_or_alone(
+            &batch,
+            |batch| store.refresh_rotations(batch),
+            |rotation| async move {
+                let mut outcomes = store.refresh_rotations(std::slice::from_ref(rotation)).await?;
+                Ok(outcomes.remove(0))
+            },
+        )
+        .await
+    }
+
+    /// Rotations of distinct tokens in one write transaction, answered in order; committed if any
+    /// rotated (one that did not wrote nothing).
+    async fn refresh_rotations(&self, batch: &[Rotation]) -> Result<Vec<RefreshOutcome>, StoreError> {
         let _turn = self.write_turn().await;
-        let (old, child) = (request.old, request.child);
         let mut lent = self.kept.lend().await?;
         let mut tx = lent.connection().begin_with("BEGIN IMMEDIATE").await?;
-        let found = sqlx::query(ROTATION_INPUTS)
-            .bind(&old.jti)
-            .bind(request.user_id)
-            .fetch_one(&mut *tx)
-            .await?;
-        let inputs = RotationInputs::from_row(&found)?;
-        let user = inputs.user;
-        let allowed = !inputs.blacklisted
-            && (request.user_id.is_none()
-                || user
-                    .as_ref()
-                    .is_some_and(|user| user.may_refresh(request.check_user_is_active)));
-        let mut rotated_in = None;
-        if allowed {
-            let new = TokenRecord {
-                jti: child.jti.clone(),
-                user_id: request.user_id,
-                created_at: child.created_at,
-                expires_at: child.expires_at,
-                session_id: Some(inputs.session_id.clone().unwrap_or_else(|| request.session.id.clone())),
-                parent_jti: Some(old.jti.clone()),
-            };
-            rotated_in = match (&inputs.session_id, inputs.session_open) {
-                // The usual case, in one call: the write lock is held, so what was read still holds.
-                (Some(sid), true) => {
-                    rotate_recorded(&mut tx, old, &new, now()).await?;
-                    Some(sid.clone())
-                }
-                (Some(_), false) => None,
-                (None, _) => rotate_in(&mut tx, old, &new, Some(request.session), now())
-                    .await?
-                    .then(|| request.session.id.clone()),
-            };
+        let mut outcomes = Vec::with_capacity(batch.len());
+        for rotation in batch {
+            outcomes.push(refresh_rotation_in(&mut tx, rotation).await?);
         }
-        if rotated_in.is_some() {
+        if outcomes.iter().any(|outcome| outcome.rotated_in.is_some()) {
             tx.commit().await?;
         } else {
             tx.rollback().await?;
         }
         lent.finished();
-        Ok(RefreshOutcome {
-            blacklisted: inputs.blacklisted,
-            user,
-            rotated_in,
-        })
+        Ok(outcomes)
     }
 
     pub async fn token_status(&self, jti: &str) -> Result<Option<TokenStatus>, StoreError> {
@@ -229,6 +218,62 @@ impl SqliteStore {
 
 /// [`SqliteStore::rotate`] inside the caller's `BEGIN IMMEDIATE` transaction; false when nothing
 /// may be written (the caller rolls back what was).
+/// One refresh rotation inside a write transaction: what it found, and the child's session if it
+/// rotated. Writes nothing unless it rotates.
+async fn refresh_rotation_in(
+    tx: &mut Transaction<'_, Sqlite>,
+    rotation: &Rotation,
+) -> Result<RefreshOutcome, StoreError> {
+    let (old, child) = (&rotation.old, &rotation.child);
+    let found = sqlx::query(ROTATION_INPUTS)
+        .bind(&old.jti)
+        .bind(rotation.user_id)
+        .fetch_one(&mut **tx)
+        .await?;
+    let inputs = RotationInputs::from_row(&found)?;
+    let user = inputs.user;
+    let allowed = !inputs.blacklisted
+        && (rotation.user_id.is_none()
+            || user
+                .as_ref()
+                .is_some_and(|user| user.may_refresh(rotation.check_user_is_active)));
+    let mut rotated_in = None;
+    if allowed {
+        let new = TokenRecord {
+            jti: child.jti.clone(),
+            user_id: rotation.user_id,
+            created_at: child.created_at,
+            expires_at: child.expires_at,
+            session_id: Some(inputs.session_id.clone().unwrap_or_else(|| rotation.session.id.clone())),
+            parent_jti: Some(old.jti.clone()),
+        };
+        rotated_in = match (&inputs.session_id, inputs.session_open) {
+            // The usual case, in one call: the write lock is held, so what was read still holds.
+            (Some(sid), true) => {
+                rotate_recorded(tx, old, &new, now()).await?;
+                Some(sid.clone())
+            }
+            (Some(_), false) => None,
+            // The general path, which may stop half-way: in a savepoint of its own.
+            (None, _) => {
+                let mut savepoint = sqlx::Acquire::begin(&mut *tx).await?;
+                let rotated = rotate_in(&mut savepoint, old, &new, Some(&rotation.session), now()).await?;
+                if rotated {
+                    savepoint.commit().await?;
+                } else {
+                    savepoint.rollback().await?;
+                }
+                rotated.then(|| rotation.session.id.clone())
+            }
+        };
+    }
+    Ok(RefreshOutcome {
+        blacklisted: inputs.blacklisted,
+        user,
+        rotated_in,
+    })
+}
+
 async fn rotate_in(
     tx: &mut Transaction<'_, Sqlite>,
     old: &TokenRecord,

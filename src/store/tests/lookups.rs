@@ -2,11 +2,9 @@
 //! a batch answers each lookup as the lookup alone would, and the lookups of a batch that was
 //! dropped mid-query still get their answers.
 
-use std::time::Duration;
-
 use tokio::task::JoinHandle;
 
-use super::{contract_tests, session, token_in, user_id};
+use super::{contract_tests, session, token_in, until_waiting, user_id, with_batches};
 use crate::store::Store;
 use crate::store::models::{Revocation, User};
 
@@ -15,33 +13,6 @@ contract_tests!(
     access_checks_looked_up_together_get_what_each_alone_gets,
     the_lookups_of_a_dropped_batch_run_alone,
 );
-
-/// Runs `$body` with `$lookups` bound to the store's `$kind` lookups, whichever the database.
-macro_rules! with_lookups {
-    ($store:expr, $kind:ident, |$lookups:ident| $body:expr) => {
-        match &$store {
-            Store::Postgres(store) => {
-                let $lookups = &*store.$kind;
-                $body
-            }
-            Store::Sqlite(store) => {
-                let $lookups = &*store.$kind;
-                $body
-            }
-        }
-    };
-}
-
-/// Waits until `count` lookups are waiting (spawned tasks reach the list on their first poll).
-async fn until_waiting(count: impl Fn() -> usize, expected: usize) {
-    for _ in 0..500 {
-        if count() == expected {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    panic!("{} lookups waiting, expected {expected}", count());
-}
 
 /// One task per id, each looking its user up.
 fn spawn_user_lookups(store: &Store, ids: &[i64]) -> Vec<JoinHandle<Option<User>>> {
@@ -63,7 +34,7 @@ async fn users_looked_up_together_get_what_each_lookup_alone_gets(store: Store) 
         alone.push(store.user_by_id(*id).await.expect("lookup"));
     }
 
-    let (batches, together) = with_lookups!(store, users, |lookups| {
+    let (batches, together) = with_batches!(store, users, |lookups| {
         let held = lookups.hold_slots().await;
         let before = lookups.batches.load(std::sync::atomic::Ordering::Relaxed);
         let tasks = spawn_user_lookups(&store, &ids);
@@ -123,7 +94,7 @@ async fn access_checks_looked_up_together_get_what_each_alone_gets(store: Store)
         [Some(true), Some(false), Some(false), Some(false), None, Some(true)]
     );
 
-    let (batches, together) = with_lookups!(store, access, |lookups| {
+    let (batches, together) = with_batches!(store, access, |lookups| {
         let held = lookups.hold_slots().await;
         let before = lookups.batches.load(std::sync::atomic::Ordering::Relaxed);
         let tasks: Vec<_> = keys
@@ -151,7 +122,7 @@ async fn access_checks_looked_up_together_get_what_each_alone_gets(store: Store)
 async fn the_lookups_of_a_dropped_batch_run_alone(store: Store) {
     let a = user_id(&store, "e@example.com").await;
     let ids = [a, 999_999, a];
-    let answers = with_lookups!(store, users, |lookups| {
+    let answers = with_batches!(store, users, |lookups| {
         let held = lookups.hold_slots().await;
         let tasks = spawn_user_lookups(&store, &ids);
         until_waiting(|| lookups.waiting_count(), ids.len()).await;

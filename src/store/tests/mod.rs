@@ -12,6 +12,7 @@ mod lookups;
 mod mfa;
 mod migration;
 mod outbox;
+mod rotations;
 mod sessions;
 mod throttle;
 mod tokens;
@@ -46,6 +47,35 @@ macro_rules! contract_tests {
     )*};
 }
 use contract_tests;
+
+/// Runs `$body` with `$batches` bound to the store's `$kind` batcher (lookups or rotations),
+/// whichever the database.
+macro_rules! with_batches {
+    ($store:expr, $kind:ident, |$batches:ident| $body:expr) => {
+        match &$store {
+            crate::store::Store::Postgres(store) => {
+                let $batches = &*store.$kind;
+                $body
+            }
+            crate::store::Store::Sqlite(store) => {
+                let $batches = &*store.$kind;
+                $body
+            }
+        }
+    };
+}
+use with_batches;
+
+/// Waits until `count` requests wait for a batch (spawned tasks reach the list on their first poll).
+async fn until_waiting(count: impl Fn() -> usize, expected: usize) {
+    for _ in 0..500 {
+        if count() == expected {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("{} waiting for a batch, expected {expected}", count());
+}
 
 const DEFAULT_TEST_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
 
