@@ -365,6 +365,43 @@ async fn two_instances_agree_on_every_revocation(db: Backend) {
     app.refresh(&child).await.assert(401, BLACKLISTED);
 }
 
+/// Refreshes that arrive together are written together (one statement per batch on PostgreSQL):
+/// two instances refreshing six sessions' tokens at once, each token on both, rotate each token once,
+/// and both callers of a token get its one child.
+async fn two_instances_refreshing_many_tokens_at_once_rotate_each_once(db: Backend) {
+    let Some(app) = spawn_app(db).await else { return };
+    let (second, _stop) = serve(test_settings(&app.database_url, app.mail.port)).await;
+    let on_second = format!("{second}/api/auth/jwt/refresh/");
+    let mut refreshes = Vec::new();
+    for email in ["alice@example.com", "bob@example.com"] {
+        refreshes.push(app.tokens_for(email).await.1);
+        for agent in ["two", "three"] {
+            refreshes.push(login_with_agent(&app, email, agent).await.1);
+        }
+    }
+
+    let requests = refreshes.iter().flat_map(|refresh| {
+        [app.url("jwt/refresh/"), on_second.clone()].map(|url| {
+            let body = json!({ "refresh": refresh });
+            app.send(move |c| c.post(url).json(&body))
+        })
+    });
+    let answers = futures::future::join_all(requests).await;
+
+    for answer in &answers {
+        assert_eq!(answer.status, 200, "{}", answer.text);
+    }
+    let children: Vec<&str> = answers.iter().map(|a| a.body["refresh"].as_str().unwrap()).collect();
+    for (n, pair) in children.chunks(2).enumerate() {
+        assert_eq!(pair[0], pair[1], "both callers of token {n} get its one child");
+        assert_eq!(payload(pair[0])["sid"], payload(&refreshes[n])["sid"]);
+    }
+    let distinct: std::collections::HashSet<&&str> = children.iter().collect();
+    assert_eq!(distinct.len(), refreshes.len());
+    assert_eq!(app.scalar("SELECT count(*) FROM outstanding_tokens").await, 12);
+    assert_eq!(app.scalar("SELECT count(*) FROM blacklisted_tokens").await, 6);
+}
+
 async fn the_simplejwt_reference_accepts_our_tokens_and_we_refresh_its_own(db: Backend) {
     let Some(app) = spawn_app(db).await else { return };
     let (access, refresh) = app.tokens_for("alice@example.com").await;
@@ -423,5 +460,6 @@ crate::on_both_databases!(
     a_password_change_kills_every_access_token_unless_the_check_is_off,
     a_token_without_sid_refreshes_into_a_session_of_its_own,
     two_instances_agree_on_every_revocation,
+    two_instances_refreshing_many_tokens_at_once_rotate_each_once,
     the_simplejwt_reference_accepts_our_tokens_and_we_refresh_its_own,
 );
