@@ -216,8 +216,6 @@ impl SqliteStore {
     }
 }
 
-/// [`SqliteStore::rotate`] inside the caller's `BEGIN IMMEDIATE` transaction; false when nothing
-/// may be written (the caller rolls back what was).
 /// One refresh rotation inside a write transaction: what it found, and the child's session if it
 /// rotated. Writes nothing unless it rotates.
 async fn refresh_rotation_in(
@@ -274,6 +272,8 @@ async fn refresh_rotation_in(
     })
 }
 
+/// [`SqliteStore::rotate`] inside the caller's `BEGIN IMMEDIATE` transaction; false when nothing
+/// may be written (the caller rolls back what was).
 async fn rotate_in(
     tx: &mut Transaction<'_, Sqlite>,
     old: &TokenRecord,
