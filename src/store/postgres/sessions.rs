@@ -192,7 +192,7 @@ impl PgStore {
     pub async fn refresh_rotation(&self, request: &RefreshRotation<'_>) -> Result<RefreshOutcome, StoreError> {
         let store = self.clone();
         self.rotations
-            .rotate(request.into(), |batch| store.write_rotations(batch))
+            .rotate(request.into(), |batch| store.clone().write_rotations(batch))
             .await
     }
 

@@ -76,20 +76,29 @@ impl Default for Rotations {
 impl Rotations {
     /// The outcome of `rotation`, from a batch: `write` writes a batch's rotations (one or more)
     /// and answers each, in order.
+    ///
+    /// A caller that gets a slot takes the waiting rotations, which need not include its own (it may
+    /// meet an older one of its token): it then goes on competing for a slot until its rotation is
+    /// taken, and only then waits for the answer alone.
     pub(crate) async fn rotate<F, Fut>(&self, rotation: Rotation, write: F) -> Result<RefreshOutcome, StoreError>
     where
-        F: FnOnce(Vec<Rotation>) -> Fut,
+        F: Fn(Vec<Rotation>) -> Fut,
         Fut: Future<Output = Vec<Result<RefreshOutcome, StoreError>>> + Send + 'static,
     {
         let mut answer = self.join(rotation);
-        let slot = tokio::select! {
-            biased;
-            answered = &mut answer => return received(answered),
-            // The semaphore is never closed.
-            slot = Arc::clone(&self.slots).acquire_owned() => slot.ok(),
-        };
-        let (rotations, answers) = self.take();
-        if !rotations.is_empty() {
+        loop {
+            let slot = tokio::select! {
+                biased;
+                answered = &mut answer => return received(answered),
+                // The semaphore is never closed.
+                slot = Arc::clone(&self.slots).acquire_owned() => slot.ok(),
+            };
+            let (rotations, answers) = self.take();
+            if rotations.is_empty() {
+                // Nothing waits that a batch may take, so this rotation is in a batch already.
+                drop(slot);
+                return received(answer.await);
+            }
             let batch = write(rotations);
             tokio::spawn(async move {
                 let outcomes = batch.await;
@@ -100,7 +109,6 @@ impl Rotations {
                 }
             });
         }
-        received(answer.await)
     }
 
     fn join(&self, rotation: Rotation) -> oneshot::Receiver<Result<RefreshOutcome, StoreError>> {
@@ -275,5 +283,33 @@ mod tests {
         assert_eq!(jtis(&rotations.take().0), ["a"]);
         assert_eq!(rotations.waiting_count(), 0);
         drop(kept);
+    }
+
+    #[tokio::test]
+    async fn a_caller_whose_rotation_was_left_for_a_later_batch_still_gets_it_written() {
+        let rotations = Rotations::default();
+        // An older rotation of the same token waits; the caller below gets a slot first and takes
+        // that one, so its own must go in a batch it starts next.
+        let older = rotations.join(rotation("a", None));
+        let write = |batch: Vec<Rotation>| async move {
+            batch
+                .into_iter()
+                .map(|r| {
+                    Ok(RefreshOutcome {
+                        blacklisted: false,
+                        user: None,
+                        rotated_in: Some(r.child.jti),
+                    })
+                })
+                .collect()
+        };
+        let caller = rotations.rotate(rotation("a", Some("s")), write);
+        let outcome = tokio::time::timeout(std::time::Duration::from_secs(5), caller)
+            .await
+            .expect("answered, not left waiting")
+            .expect("written");
+        assert_eq!(outcome.rotated_in.as_deref(), Some("child of a"));
+        assert!(older.await.expect("answered").is_ok());
+        assert_eq!(rotations.batches.load(std::sync::atomic::Ordering::Relaxed), 2);
     }
 }

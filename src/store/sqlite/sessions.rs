@@ -84,7 +84,7 @@ impl SqliteStore {
     pub async fn refresh_rotation(&self, request: &RefreshRotation<'_>) -> Result<RefreshOutcome, StoreError> {
         let store = self.clone();
         self.rotations
-            .rotate(request.into(), |batch| store.write_rotations(batch))
+            .rotate(request.into(), |batch| store.clone().write_rotations(batch))
             .await
     }
 
