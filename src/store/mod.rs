@@ -293,7 +293,7 @@ impl Store {
     /// none). Of concurrent refreshes of one token exactly one rotates. Refreshes of distinct tokens
     /// that arrive together are written together (`sql/rotations.rs`): on PostgreSQL one statement
     /// (one round trip) for the batch, on SQLite one transaction.
-    pub async fn refresh_rotation(&self, request: &RefreshRotation<'_>) -> Result<RefreshOutcome, StoreError> {
+    pub async fn refresh_rotation(&self, request: RefreshRotation) -> Result<RefreshOutcome, StoreError> {
         delegate!(self, refresh_rotation(request))
     }
 

@@ -111,19 +111,20 @@ pub struct TokenStatus {
 }
 
 /// A refresh with rotation, as one request to the store ([`crate::store::Store::refresh_rotation`]).
+/// It owns its parts: a batch of rotations may be written after the request that made it went away.
 #[derive(Debug, Clone)]
-pub struct RefreshRotation<'a> {
+pub struct RefreshRotation {
     /// The presented refresh token.
-    pub old: &'a TokenRecord,
+    pub old: TokenRecord,
     /// Its successor (`jti`, `iat`, `exp`); recorded in the old token's session, with `old` as parent.
-    pub child: &'a IssuedToken,
+    pub child: IssuedToken,
     /// The user the token names, who must exist, not be suspended and (with `check_user_is_active`)
     /// be active; `None` for a token without `user_id` (nobody to check).
     pub user_id: Option<i64>,
     pub check_user_is_active: bool,
     /// Started, with the child as its first token, when the old token's row names no session (a
     /// token minted elsewhere); its id is the session the child is then recorded in.
-    pub session: &'a NewSession,
+    pub session: NewSession,
 }
 
 /// What [`RefreshRotation`] found and did. Nothing was written unless `rotated_in` is set.

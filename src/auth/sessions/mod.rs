@@ -206,22 +206,23 @@ impl Sessions {
     async fn rotate_in_one_go(&self, claims: RefreshClaims, client: &Client) -> Result<Refreshed, AuthError> {
         let now = Utc::now();
         let record = claims.record()?;
+        let user_id = record.user_id;
         let child = self.tokens.next_refresh(now);
-        let session = new_session(new_session_id(), record.user_id, child.expires_at, client, now);
+        let session = new_session(new_session_id(), user_id, child.expires_at, client, now);
         let outcome = self
             .store
-            .refresh_rotation(&RefreshRotation {
-                old: &record,
-                child: &child,
-                user_id: record.user_id,
+            .refresh_rotation(RefreshRotation {
+                user_id,
+                old: record,
+                child: child.clone(),
                 check_user_is_active: self.check_user_is_active,
-                session: &session,
+                session,
             })
             .await?;
         if outcome.blacklisted {
             return self.rotated_before(&claims, client).await;
         }
-        let mut fresh = match (record.user_id, &outcome.user) {
+        let mut fresh = match (user_id, &outcome.user) {
             (None, _) => Map::new(),
             (Some(_), Some(user)) if user.may_refresh(self.check_user_is_active) => self.fresh_claims(user),
             (Some(_), _) => return Err(AuthError::NoActiveAccount),

@@ -11,7 +11,7 @@ use super::{PgStore, blacklist_in, revoke_in};
 use crate::store::models::{
     IssuedToken, NewSession, RefreshOutcome, RefreshRotation, Revocation, RotationState, TokenRecord, TokenStatus, User,
 };
-use crate::store::sql::rotations::{Rotation, together_or_alone};
+use crate::store::sql::rotations::together_or_alone;
 use crate::store::{StoreError, now, user_columns};
 
 /// One rotation in one round trip. `kept` locks the session first (a loser of a race waits there
@@ -189,25 +189,20 @@ ORDER BY r.n"
 );
 
 impl PgStore {
-    pub async fn refresh_rotation(&self, request: &RefreshRotation<'_>) -> Result<RefreshOutcome, StoreError> {
+    pub async fn refresh_rotation(&self, request: RefreshRotation) -> Result<RefreshOutcome, StoreError> {
         let store = self.clone();
         self.rotations
-            .rotate(request.into(), |batch| store.clone().write_rotations(batch))
+            .rotate(request, |batch| store.clone().write_rotations(batch))
             .await
     }
 
     /// Writes a batch of rotations taken by `rotations.rs`: together, or one by one.
-    async fn write_rotations(self, batch: Vec<Rotation>) -> Vec<Result<RefreshOutcome, StoreError>> {
-        together_or_alone(
-            &batch,
-            |batch| self.refresh_rotations(batch),
-            |rotation| self.refresh_rotation_alone(rotation),
-        )
-        .await
+    async fn write_rotations(self, batch: Vec<RefreshRotation>) -> Vec<Result<RefreshOutcome, StoreError>> {
+        together_or_alone(&batch, |batch| self.refresh_rotations(batch)).await
     }
 
     /// One rotation by [`REFRESH_ROTATION`].
-    async fn refresh_rotation_alone(&self, rotation: &Rotation) -> Result<RefreshOutcome, StoreError> {
+    async fn refresh_rotation_alone(&self, rotation: &RefreshRotation) -> Result<RefreshOutcome, StoreError> {
         let (old, child, session) = (&rotation.old, &rotation.child, &rotation.session);
         let mut lent = self.kept.lend().await?;
         let row = sqlx::query(REFRESH_ROTATION)
@@ -229,10 +224,14 @@ impl PgStore {
         outcome(&row)
     }
 
-    /// Several rotations of distinct tokens by [`REFRESH_ROTATIONS`], answered in order.
-    async fn refresh_rotations(&self, batch: &[Rotation]) -> Result<Vec<RefreshOutcome>, StoreError> {
-        let each = |part: fn(&Rotation) -> Option<&str>| batch.iter().map(part).collect::<Vec<_>>();
-        let times = |part: fn(&Rotation) -> DateTime<Utc>| batch.iter().map(part).collect::<Vec<_>>();
+    /// Rotations of distinct tokens, answered in order: several by [`REFRESH_ROTATIONS`], one by
+    /// [`REFRESH_ROTATION`].
+    async fn refresh_rotations(&self, batch: &[RefreshRotation]) -> Result<Vec<RefreshOutcome>, StoreError> {
+        if let [rotation] = batch {
+            return Ok(vec![self.refresh_rotation_alone(rotation).await?]);
+        }
+        let each = |part: fn(&RefreshRotation) -> Option<&str>| batch.iter().map(part).collect::<Vec<_>>();
+        let times = |part: fn(&RefreshRotation) -> DateTime<Utc>| batch.iter().map(part).collect::<Vec<_>>();
         let mut lent = self.kept.lend().await?;
         let rows = sqlx::query(REFRESH_ROTATIONS)
             .bind(each(|r| Some(r.old.jti.as_str())))

@@ -21,7 +21,7 @@ use std::sync::{Arc, Mutex};
 use tokio::sync::{Semaphore, oneshot};
 
 use crate::store::StoreError;
-use crate::store::models::{IssuedToken, NewSession, RefreshOutcome, RefreshRotation, TokenRecord};
+use crate::store::models::{RefreshOutcome, RefreshRotation};
 
 /// The most rotations one batch writes.
 const MAX_BATCH: usize = 32;
@@ -29,33 +29,11 @@ const MAX_BATCH: usize = 32;
 /// Batches in flight at once: one being written while the next is sent.
 const BATCHES_IN_FLIGHT: usize = 2;
 
-/// A [`RefreshRotation`] that owns its parts, so that a batch can outlive the request.
-#[derive(Debug, Clone)]
-pub(crate) struct Rotation {
-    pub old: TokenRecord,
-    pub child: IssuedToken,
-    pub user_id: Option<i64>,
-    pub check_user_is_active: bool,
-    pub session: NewSession,
-}
-
-impl From<&RefreshRotation<'_>> for Rotation {
-    fn from(request: &RefreshRotation<'_>) -> Self {
-        Self {
-            old: request.old.clone(),
-            child: request.child.clone(),
-            user_id: request.user_id,
-            check_user_is_active: request.check_user_is_active,
-            session: request.session.clone(),
-        }
-    }
-}
-
 type Answer = oneshot::Sender<Result<RefreshOutcome, StoreError>>;
 
 /// The rotations waiting for a batch slot.
 pub(crate) struct Rotations {
-    waiting: Mutex<Vec<(Rotation, Answer)>>,
+    waiting: Mutex<Vec<(RefreshRotation, Answer)>>,
     slots: Arc<Semaphore>,
     /// Batches taken so far, to show in tests that rotations were written together.
     #[cfg(test)]
@@ -80,9 +58,9 @@ impl Rotations {
     /// A caller that gets a slot takes the waiting rotations, which need not include its own (it may
     /// meet an older one of its token): it then goes on competing for a slot until its rotation is
     /// taken, and only then waits for the answer alone.
-    pub(crate) async fn rotate<F, Fut>(&self, rotation: Rotation, write: F) -> Result<RefreshOutcome, StoreError>
+    pub(crate) async fn rotate<F, Fut>(&self, rotation: RefreshRotation, write: F) -> Result<RefreshOutcome, StoreError>
     where
-        F: Fn(Vec<Rotation>) -> Fut,
+        F: Fn(Vec<RefreshRotation>) -> Fut,
         Fut: Future<Output = Vec<Result<RefreshOutcome, StoreError>>> + Send + 'static,
     {
         let mut answer = self.join(rotation);
@@ -111,7 +89,7 @@ impl Rotations {
         }
     }
 
-    fn join(&self, rotation: Rotation) -> oneshot::Receiver<Result<RefreshOutcome, StoreError>> {
+    fn join(&self, rotation: RefreshRotation) -> oneshot::Receiver<Result<RefreshOutcome, StoreError>> {
         let (sender, answer) = oneshot::channel();
         self.waiting_list().push((rotation, sender));
         answer
@@ -121,15 +99,15 @@ impl Rotations {
     /// session named by a token; none if a batch took them all. A rotation whose request went away
     /// before a batch took it is dropped unwritten, as a request cancelled before its statement was
     /// sent writes nothing.
-    fn take(&self) -> (Vec<Rotation>, Vec<Answer>) {
+    fn take(&self) -> (Vec<RefreshRotation>, Vec<Answer>) {
         let mut waiting = self.waiting_list();
-        let mut taken: Vec<(Rotation, Answer)> = Vec::with_capacity(waiting.len().min(MAX_BATCH));
+        let mut taken: Vec<(RefreshRotation, Answer)> = Vec::with_capacity(waiting.len().min(MAX_BATCH));
         let mut left = Vec::new();
         for (rotation, answer) in waiting.drain(..) {
             if answer.is_closed() {
                 continue;
             }
-            let meets = |other: &Rotation| {
+            let meets = |other: &RefreshRotation| {
                 other.old.jti == rotation.old.jti
                     || (other.old.session_id.is_some() && other.old.session_id == rotation.old.session_id)
             };
@@ -162,7 +140,7 @@ impl Rotations {
         self.waiting_list().len()
     }
 
-    fn waiting_list(&self) -> std::sync::MutexGuard<'_, Vec<(Rotation, Answer)>> {
+    fn waiting_list(&self) -> std::sync::MutexGuard<'_, Vec<(RefreshRotation, Answer)>> {
         self.waiting.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
@@ -175,21 +153,19 @@ fn received(
     answered.unwrap_or_else(|_| Err(StoreError::Unavailable(sqlx::Error::WorkerCrashed)))
 }
 
-/// Writes `batch` with `together` when it holds more than one rotation; a batch of one, or the
-/// rotations of a batch that failed as a whole, are written one by one with `alone`.
-pub(crate) async fn together_or_alone<'s, T, TF, A, AF>(
-    batch: &'s [Rotation],
-    together: T,
-    alone: A,
+/// Writes `batch` with `write` (which answers each rotation it is given, in order): all together
+/// when it holds more than one rotation; one by one when it holds one, or when writing it together
+/// failed as a whole.
+pub(crate) async fn together_or_alone<'s, W, WF>(
+    batch: &'s [RefreshRotation],
+    write: W,
 ) -> Vec<Result<RefreshOutcome, StoreError>>
 where
-    T: FnOnce(&'s [Rotation]) -> TF,
-    TF: Future<Output = Result<Vec<RefreshOutcome>, StoreError>>,
-    A: Fn(&'s Rotation) -> AF,
-    AF: Future<Output = Result<RefreshOutcome, StoreError>>,
+    W: Fn(&'s [RefreshRotation]) -> WF,
+    WF: Future<Output = Result<Vec<RefreshOutcome>, StoreError>>,
 {
     if batch.len() > 1 {
-        match together(batch).await {
+        match write(batch).await {
             Ok(outcomes) => return outcomes.into_iter().map(Ok).collect(),
             Err(error) => tracing::warn!(
                 rotations = batch.len(),
@@ -200,7 +176,8 @@ where
     }
     let mut outcomes = Vec::with_capacity(batch.len());
     for rotation in batch {
-        outcomes.push(alone(rotation).await);
+        let alone = write(std::slice::from_ref(rotation)).await;
+        outcomes.push(alone.map(|mut one| one.remove(0)));
     }
     outcomes
 }
@@ -210,10 +187,11 @@ mod tests {
     use chrono::Utc;
 
     use super::*;
+    use crate::store::models::{IssuedToken, NewSession, TokenRecord};
 
-    fn rotation(jti: &str, session: Option<&str>) -> Rotation {
+    fn rotation(jti: &str, session: Option<&str>) -> RefreshRotation {
         let now = Utc::now();
-        Rotation {
+        RefreshRotation {
             old: TokenRecord {
                 jti: jti.into(),
                 user_id: Some(1),
@@ -240,7 +218,7 @@ mod tests {
         }
     }
 
-    fn jtis(rotations: &[Rotation]) -> Vec<&str> {
+    fn jtis(rotations: &[RefreshRotation]) -> Vec<&str> {
         rotations.iter().map(|r| r.old.jti.as_str()).collect()
     }
 
@@ -291,7 +269,7 @@ mod tests {
         // An older rotation of the same token waits; the caller below gets a slot first and takes
         // that one, so its own must go in a batch it starts next.
         let older = rotations.join(rotation("a", None));
-        let write = |batch: Vec<Rotation>| async move {
+        let write = |batch: Vec<RefreshRotation>| async move {
             batch
                 .into_iter()
                 .map(|r| {

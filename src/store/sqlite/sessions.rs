@@ -10,7 +10,7 @@ use super::{SqliteStore, blacklist_in, record_in, revoke_in};
 use crate::store::models::{
     IssuedToken, NewSession, RefreshOutcome, RefreshRotation, Revocation, RotationState, TokenRecord, TokenStatus, User,
 };
-use crate::store::sql::rotations::{Rotation, together_or_alone};
+use crate::store::sql::rotations::together_or_alone;
 use crate::store::{StoreError, now, user_columns};
 
 /// What a refresh rotation decides on, in one statement: of the token with jti `?1`, whether it is
@@ -81,30 +81,21 @@ impl SqliteStore {
         Ok(rotated)
     }
 
-    pub async fn refresh_rotation(&self, request: &RefreshRotation<'_>) -> Result<RefreshOutcome, StoreError> {
+    pub async fn refresh_rotation(&self, request: RefreshRotation) -> Result<RefreshOutcome, StoreError> {
         let store = self.clone();
         self.rotations
-            .rotate(request.into(), |batch| store.clone().write_rotations(batch))
+            .rotate(request, |batch| store.clone().write_rotations(batch))
             .await
     }
 
     /// Writes a batch of rotations taken by `rotations.rs`: together, or one by one.
-    async fn write_rotations(self, batch: Vec<Rotation>) -> Vec<Result<RefreshOutcome, StoreError>> {
-        let store = &self;
-        together_or_alone(
-            &batch,
-            |batch| store.refresh_rotations(batch),
-            |rotation| async move {
-                let mut outcomes = store.refresh_rotations(std::slice::from_ref(rotation)).await?;
-                Ok(outcomes.remove(0))
-            },
-        )
-        .await
+    async fn write_rotations(self, batch: Vec<RefreshRotation>) -> Vec<Result<RefreshOutcome, StoreError>> {
+        together_or_alone(&batch, |batch| self.refresh_rotations(batch)).await
     }
 
     /// Rotations of distinct tokens in one write transaction, answered in order; committed if any
     /// rotated (one that did not wrote nothing).
-    async fn refresh_rotations(&self, batch: &[Rotation]) -> Result<Vec<RefreshOutcome>, StoreError> {
+    async fn refresh_rotations(&self, batch: &[RefreshRotation]) -> Result<Vec<RefreshOutcome>, StoreError> {
         let _turn = self.write_turn().await;
         let mut lent = self.kept.lend().await?;
         let mut tx = lent.connection().begin_with("BEGIN IMMEDIATE").await?;
@@ -220,7 +211,7 @@ impl SqliteStore {
 /// rotated. Writes nothing unless it rotates.
 async fn refresh_rotation_in(
     tx: &mut Transaction<'_, Sqlite>,
-    rotation: &Rotation,
+    rotation: &RefreshRotation,
 ) -> Result<RefreshOutcome, StoreError> {
     let (old, child) = (&rotation.old, &rotation.child);
     let found = sqlx::query(ROTATION_INPUTS)

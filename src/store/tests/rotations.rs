@@ -6,8 +6,8 @@ use chrono::Utc;
 use tokio::task::JoinHandle;
 
 use super::{contract_tests, count, execute, session, token, token_in, until_waiting, user_id, with_batches};
-use crate::store::Store;
 use crate::store::models::{IssuedToken, NewSession, RefreshOutcome, RefreshRotation, TokenRecord};
+use crate::store::{Store, StoreError};
 
 contract_tests!(
     rotations_written_together_come_out_as_each_alone,
@@ -44,26 +44,26 @@ impl Case {
         }
     }
 
-    async fn refresh(&self, store: &Store) -> RefreshOutcome {
+    async fn refresh(&self, store: &Store) -> Result<RefreshOutcome, StoreError> {
         let request = RefreshRotation {
-            old: &self.old,
-            child: &self.child,
+            old: self.old.clone(),
+            child: self.child.clone(),
             user_id: self.user_id,
             check_user_is_active: self.check_user_is_active,
-            session: &self.offered,
+            session: self.offered.clone(),
         };
-        store.refresh_rotation(&request).await.expect("refresh")
+        store.refresh_rotation(request).await
     }
 }
 
 /// One task per case, each refreshing while every batch slot is held; the slots are given back once
-/// all of them wait. Answers `(outcome, batches taken)`.
-async fn refreshed_together(store: &Store, cases: Vec<Case>) -> (Vec<RefreshOutcome>, usize) {
+/// all of them wait. Answers `(result, batches taken)`.
+async fn tried_together(store: &Store, cases: Vec<Case>) -> (Vec<Result<RefreshOutcome, StoreError>>, usize) {
     let total = cases.len();
     with_batches!(store, rotations, |rotations| {
         let held = rotations.hold_slots().await;
         let before = rotations.batches.load(std::sync::atomic::Ordering::Relaxed);
-        let tasks: Vec<JoinHandle<RefreshOutcome>> = cases
+        let tasks: Vec<JoinHandle<_>> = cases
             .into_iter()
             .map(|case| {
                 let store = store.clone();
@@ -72,15 +72,24 @@ async fn refreshed_together(store: &Store, cases: Vec<Case>) -> (Vec<RefreshOutc
             .collect();
         until_waiting(|| rotations.waiting_count(), total).await;
         drop(held);
-        let mut outcomes = Vec::new();
+        let mut results = Vec::new();
         for task in tasks {
-            outcomes.push(task.await.expect("task"));
+            results.push(task.await.expect("task"));
         }
         (
-            outcomes,
+            results,
             rotations.batches.load(std::sync::atomic::Ordering::Relaxed) - before,
         )
     })
+}
+
+/// [`tried_together`] of refreshes that all succeed: `(outcome, batches taken)`.
+async fn refreshed_together(store: &Store, cases: Vec<Case>) -> (Vec<RefreshOutcome>, usize) {
+    let (results, batches) = tried_together(store, cases).await;
+    (
+        results.into_iter().map(|result| result.expect("refresh")).collect(),
+        batches,
+    )
 }
 
 /// `(blacklisted, user id, rotated_in)` of an outcome.
@@ -132,6 +141,7 @@ async fn rotations_written_together_come_out_as_each_alone(store: Store) {
         Case::of(token_in("used", user, "s-used", None), "x")
             .refresh(&store)
             .await
+            .expect("refresh")
             .rotated_in
             .is_some()
     );
@@ -232,7 +242,7 @@ async fn a_rotation_whose_request_went_away_before_its_batch_writes_nothing(stor
             .map(|n| {
                 let store = store.clone();
                 let case = Case::of(token_in(&format!("t{n}"), user, &format!("s{n}"), None), "unused");
-                tokio::spawn(async move { case.refresh(&store).await })
+                tokio::spawn(async move { case.refresh(&store).await.expect("refresh") })
             })
             .collect();
         until_waiting(|| rotations.waiting_count(), 3).await;
@@ -280,36 +290,14 @@ mod postgres {
             .record_outstanding(&token_in("t1-child", user, "s1", None))
             .await
             .expect("record");
-        let cases = (0..3).map(|n| Case::of(token_in(&format!("t{n}"), user, &format!("s{n}"), None), "unused"));
-        let (results, batches) = with_batches!(store, rotations, |rotations| {
-            let held = rotations.hold_slots().await;
-            let before = rotations.batches.load(std::sync::atomic::Ordering::Relaxed);
-            let tasks: Vec<_> = cases
-                .map(|case| {
-                    let store = store.clone();
-                    tokio::spawn(async move {
-                        let request = RefreshRotation {
-                            old: &case.old,
-                            child: &case.child,
-                            user_id: case.user_id,
-                            check_user_is_active: false,
-                            session: &case.offered,
-                        };
-                        store.refresh_rotation(&request).await.map(|outcome| outcome.rotated_in)
-                    })
-                })
-                .collect();
-            until_waiting(|| rotations.waiting_count(), 3).await;
-            drop(held);
-            let mut results = Vec::new();
-            for task in tasks {
-                results.push(task.await.expect("task"));
-            }
-            (
-                results,
-                rotations.batches.load(std::sync::atomic::Ordering::Relaxed) - before,
-            )
-        });
+        let cases = (0..3)
+            .map(|n| Case::of(token_in(&format!("t{n}"), user, &format!("s{n}"), None), "unused"))
+            .collect();
+        let (results, batches) = tried_together(&store, cases).await;
+        let results: Vec<_> = results
+            .into_iter()
+            .map(|result| result.map(|outcome| outcome.rotated_in))
+            .collect();
         assert_eq!(batches, 1);
         assert_eq!(results[0].as_ref().ok(), Some(&Some("s0".to_owned())));
         assert!(results[1].is_err(), "{:?}", results[1]);

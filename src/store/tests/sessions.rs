@@ -186,7 +186,7 @@ async fn a_revoked_session_cannot_rotate(store: Store) {
     execute(&store, "UPDATE sessions SET revoked_at = last_used_at WHERE id = 's2'").await;
     let (old, child, offered) = (token_in("t3", user, "s2", None), issued("t4"), session("offered", user));
     let outcome = store
-        .refresh_rotation(&rotation(&old, &child, Some(user), false, &offered))
+        .refresh_rotation(rotation(&old, &child, Some(user), false, &offered))
         .await
         .expect("refresh");
     assert_eq!((outcome.blacklisted, outcome.rotated_in), (false, None));
@@ -273,19 +273,19 @@ async fn deleting_a_user_with_tokens_deletes_their_sessions(store: Store) {
     assert_eq!(count(&store, "SELECT COUNT(*) FROM outstanding_tokens").await, 0);
 }
 
-fn rotation<'a>(
-    old: &'a TokenRecord,
-    child: &'a IssuedToken,
+fn rotation(
+    old: &TokenRecord,
+    child: &IssuedToken,
     user_id: Option<i64>,
     check_user_is_active: bool,
-    session: &'a NewSession,
-) -> RefreshRotation<'a> {
+    session: &NewSession,
+) -> RefreshRotation {
     RefreshRotation {
-        old,
-        child,
+        old: old.clone(),
+        child: child.clone(),
         user_id,
         check_user_is_active,
-        session,
+        session: session.clone(),
     }
 }
 
@@ -307,13 +307,13 @@ async fn a_refresh_rotates_once_and_only_a_live_token_of_a_user_who_may_refresh(
     let children: Vec<IssuedToken> = (0..8).map(|i| issued(&format!("c{i}"))).collect();
 
     let inactive = store
-        .refresh_rotation(&request(&children[0], Some(user), true))
+        .refresh_rotation(request(&children[0], Some(user), true))
         .await
         .expect("refresh");
     assert_eq!((inactive.blacklisted, inactive.rotated_in), (false, None));
     assert_eq!(inactive.user.map(|u| (u.id, u.is_active)), Some((user, false)));
     let unknown = store
-        .refresh_rotation(&request(&children[0], Some(user + 1), false))
+        .refresh_rotation(request(&children[0], Some(user + 1), false))
         .await
         .expect("refresh");
     assert_eq!(
@@ -327,7 +327,7 @@ async fn a_refresh_rotates_once_and_only_a_live_token_of_a_user_who_may_refresh(
     let outcomes = futures::future::join_all(
         children
             .iter()
-            .map(|child| async move { store_ref.refresh_rotation(&request_ref(child, Some(user), false)).await }),
+            .map(|child| async move { store_ref.refresh_rotation(request_ref(child, Some(user), false)).await }),
     )
     .await;
     let winners: Vec<_> = outcomes
@@ -351,7 +351,7 @@ async fn a_refresh_rotates_once_and_only_a_live_token_of_a_user_who_may_refresh(
     );
 
     let again = store
-        .refresh_rotation(&request(&children[0], Some(user), false))
+        .refresh_rotation(request(&children[0], Some(user), false))
         .await
         .expect("refresh");
     assert_eq!((again.blacklisted, again.rotated_in), (true, None));
@@ -364,7 +364,7 @@ async fn a_refresh_of_a_sessionless_token_starts_the_offered_session(store: Stor
     let offered = session("offered", user);
     let child = issued("child");
     let outcome = store
-        .refresh_rotation(&rotation(&foreign, &child, None, true, &offered))
+        .refresh_rotation(rotation(&foreign, &child, None, true, &offered))
         .await
         .expect("refresh");
     assert_eq!(
