@@ -190,9 +190,8 @@ ORDER BY r.n"
 
 impl PgStore {
     pub async fn refresh_rotation(&self, request: RefreshRotation) -> Result<RefreshOutcome, StoreError> {
-        let store = self.clone();
         self.rotations
-            .rotate(request, |batch| store.clone().write_rotations(batch))
+            .rotate(request, |batch| self.clone().write_rotations(batch))
             .await
     }
 

@@ -82,9 +82,8 @@ impl SqliteStore {
     }
 
     pub async fn refresh_rotation(&self, request: RefreshRotation) -> Result<RefreshOutcome, StoreError> {
-        let store = self.clone();
         self.rotations
-            .rotate(request, |batch| store.clone().write_rotations(batch))
+            .rotate(request, |batch| self.clone().write_rotations(batch))
             .await
     }
 
