@@ -10,7 +10,7 @@ use tokio::sync::Notify;
 
 use super::AuthError;
 use super::email::{Email, key_for};
-use super::limits::{Limits, MailPermit};
+use super::limits::{Limits, MailPermit, PasswordCounters};
 use super::links::{LinkTokens, Purpose, decode_uid};
 use super::notify::queued;
 use super::password::{Password, PasswordHasher, PasswordPolicy, UserAttributes, Verification};
@@ -27,6 +27,15 @@ struct Standing {
     active: bool,
     /// Staff and superuser (`createsuperuser`).
     superuser: bool,
+}
+
+/// A right password for an account that may log in ([`Accounts::authenticate`]). Its account's
+/// failure counters still stand: the login forgets them as it starts its session
+/// (`Sessions::login_after_password`), or with [`Accounts::forget_failures`].
+#[derive(Debug)]
+pub struct AcceptedPassword {
+    pub user: User,
+    pub counters: PasswordCounters,
 }
 
 /// Registration, activation, login checks and the account flows.
@@ -239,29 +248,54 @@ impl Accounts {
     /// Django's `authenticate()`: the user with this e-mail (any case), the right password, active
     /// and not suspended. Unknown users (and inputs that name nobody, see [`key_for`]) cost one
     /// dummy verification, so all failures take the same time and look alike. While the account's
-    /// backoff runs (`[throttle]`), no password is checked at all.
-    pub async fn authenticate(&self, email: &str, password: &Password, client: IpAddr) -> Result<User, AuthError> {
-        self.limits.begin_password_check(email, client).await?;
-        let outcome = self.authenticate_now(email, password).await;
-        match &outcome {
-            Ok(_) => {
+    /// backoff runs (`[throttle]`), no password is checked at all. A failure is counted here; the
+    /// counters a success forgets are the caller's to forget ([`AcceptedPassword`]).
+    pub async fn authenticate(
+        &self,
+        email: &str,
+        password: &Password,
+        client: IpAddr,
+    ) -> Result<AcceptedPassword, AuthError> {
+        let found = self.count_attempt_reading_user(email, client).await?;
+        match self.authenticate_now(found, password).await {
+            Ok(user) => {
                 self.metrics.login(true);
-                self.limits.end_password_check(email, client, true).await?;
+                let counters = self.limits.password_counters(email, client);
+                Ok(AcceptedPassword { user, counters })
             }
             Err(AuthError::InvalidCredentials) => {
                 self.metrics.login(false);
                 self.limits.end_password_check(email, client, false).await?;
+                Err(AuthError::InvalidCredentials)
             }
-            Err(_) => {}
+            Err(other) => Err(other),
         }
-        outcome
     }
 
-    async fn authenticate_now(&self, email: &str, password: &Password) -> Result<User, AuthError> {
-        let found = match key_for(email) {
-            Some(key) => self.store.user_by_email(&key).await?,
-            None => None,
+    /// Forgets the failures a right password ends, on their own (when no session starts with it).
+    pub async fn forget_failures(&self, accepted: &AcceptedPassword) -> Result<(), AuthError> {
+        self.limits.forget(&accepted.counters).await
+    }
+
+    /// [`Limits::begin_password_check`] of `email`, and the user with that e-mail: in one round
+    /// trip where the store can.
+    async fn count_attempt_reading_user(&self, email: &str, client: IpAddr) -> Result<Option<User>, AuthError> {
+        let key = key_for(email);
+        let Some(attempt) = self.limits.password_attempt(email) else {
+            return Ok(match key {
+                Some(key) => self.store.user_by_email(&key).await?,
+                None => None,
+            });
         };
+        let (hit, user) = self
+            .store
+            .throttle_attempt_reading_user(&attempt.key, attempt.now_ms, attempt.limits, key.as_deref())
+            .await?;
+        self.limits.admit_password_check(hit, email, client)?;
+        Ok(user)
+    }
+
+    async fn authenticate_now(&self, found: Option<User>, password: &Password) -> Result<User, AuthError> {
         let Some(user) = found else {
             self.hasher.verify_dummy(password).await?;
             return Err(AuthError::InvalidCredentials);

@@ -45,6 +45,27 @@ pub enum MailPermit {
     Capped,
 }
 
+/// An attempt to count on an account's backoff counter: its key, now, and the backoff's
+/// `(window, attempts before it, longest wait)`, all in ms, as `Store::throttle_attempt` takes them.
+#[derive(Debug, Clone)]
+pub struct Attempt {
+    pub key: String,
+    pub now_ms: i64,
+    pub limits: (i64, i64, i64),
+}
+
+/// The counters a right password forgets: the account's, and the account + client's failures.
+/// None when throttling is off.
+#[derive(Debug, Clone)]
+pub struct PasswordCounters(Option<(String, String)>);
+
+impl PasswordCounters {
+    /// Their keys, as `Store::throttle_clear` takes them.
+    pub fn keys(&self) -> Option<(&str, &str)> {
+        self.0.as_ref().map(|(account, pair)| (account.as_str(), pair.as_str()))
+    }
+}
+
 /// The shared limits (cheap to clone).
 #[derive(Clone)]
 pub struct Limits {
@@ -73,20 +94,35 @@ impl Limits {
     }
 
     /// After a password check that [`Limits::begin_password_check`] let through: a success forgets
-    /// the account's failures, a failure is also counted for the account + client.
+    /// the account's failures ([`Limits::forget`]), a failure is also counted for the account + client.
     pub async fn end_password_check(&self, account: &str, client: IpAddr, succeeded: bool) -> Result<(), AuthError> {
-        if !self.settings.enabled {
-            return Ok(());
-        }
-        let account_key = address_key(account);
-        let pair = format!("{LOGIN_CLIENT_PREFIX}{account_key}|{}", client_key(client));
         if succeeded {
-            self.store
-                .throttle_clear(&format!("{LOGIN_PREFIX}{account_key}"), &pair)
-                .await?;
-        } else {
+            return self.forget(&self.password_counters(account, client)).await;
+        }
+        if self.settings.enabled {
+            let pair = pair_key(&address_key(account), client);
             let window = millis(self.settings.failure_window);
             self.store.throttle_hit(&pair, i64::MAX, window, now_ms()).await?;
+        }
+        Ok(())
+    }
+
+    /// The counters a right password of the account with address `account` from `client` forgets.
+    pub fn password_counters(&self, account: &str, client: IpAddr) -> PasswordCounters {
+        if !self.settings.enabled {
+            return PasswordCounters(None);
+        }
+        let account_key = address_key(account);
+        PasswordCounters(Some((
+            format!("{LOGIN_PREFIX}{account_key}"),
+            pair_key(&account_key, client),
+        )))
+    }
+
+    /// Forgets `counters` (a right password; a login forgets them as it starts its session instead).
+    pub async fn forget(&self, counters: &PasswordCounters) -> Result<(), AuthError> {
+        if let Some((account, pair)) = counters.keys() {
+            self.store.throttle_clear(account, pair).await?;
         }
         Ok(())
     }
@@ -108,18 +144,45 @@ impl Limits {
         Ok(())
     }
 
+    /// The attempt [`Limits::begin_password_check`] counts, for a caller that counts it together
+    /// with another read (`Store::throttle_attempt_reading_user`); `None` when throttling is off.
+    /// Its outcome then goes to [`Limits::admit_password_check`].
+    pub fn password_attempt(&self, account: &str) -> Option<Attempt> {
+        self.attempt(LOGIN_PREFIX, account)
+    }
+
+    /// Whether a counted password attempt ([`Limits::password_attempt`]) may go on: as
+    /// [`Limits::begin_password_check`] answers.
+    pub fn admit_password_check(&self, hit: Hit, account: &str, client: IpAddr) -> Result<(), AuthError> {
+        self.admit(LOGIN_PREFIX, hit, account, client)
+    }
+
     async fn begin_check(&self, prefix: &str, account: &str, client: IpAddr) -> Result<(), AuthError> {
-        if !self.settings.enabled {
+        let Some(attempt) = self.attempt(prefix, account) else {
             return Ok(());
-        }
+        };
+        let hit = self
+            .store
+            .throttle_attempt(&attempt.key, attempt.now_ms, attempt.limits)
+            .await?;
+        self.admit(prefix, hit, account, client)
+    }
+
+    fn attempt(&self, prefix: &str, account: &str) -> Option<Attempt> {
         let settings = &self.settings;
-        let limits = (
-            millis(settings.failure_window),
-            i64::from(settings.failures_before_backoff),
-            millis(settings.max_lockout),
-        );
-        let key = format!("{prefix}{}", address_key(account));
-        match self.store.throttle_attempt(&key, now_ms(), limits).await? {
+        settings.enabled.then(|| Attempt {
+            key: format!("{prefix}{}", address_key(account)),
+            now_ms: now_ms(),
+            limits: (
+                millis(settings.failure_window),
+                i64::from(settings.failures_before_backoff),
+                millis(settings.max_lockout),
+            ),
+        })
+    }
+
+    fn admit(&self, prefix: &str, hit: Hit, account: &str, client: IpAddr) -> Result<(), AuthError> {
+        match hit {
             Hit::Allowed { .. } => Ok(()),
             Hit::Refused { until_ms } => {
                 self.metrics.login_backoff();
@@ -216,6 +279,11 @@ pub fn address_key(address: &str) -> String {
 /// A client in counter keys: its address, IPv6 cut to the /64 by the caller's grouping.
 pub fn client_key(client: IpAddr) -> String {
     client.to_string()
+}
+
+/// The account + client failure counter: `login_client:<address key>|<client>`.
+fn pair_key(account_key: &str, client: IpAddr) -> String {
+    format!("{LOGIN_CLIENT_PREFIX}{account_key}|{}", client_key(client))
 }
 
 /// A client address for logs: the network half only (`203.0.x.x`, `2001:db8:x:x::`).

@@ -13,7 +13,7 @@ use super::error::{ApiError, ApiResult};
 use super::fields::{Form, checked};
 use super::state::AppState;
 use crate::auth::AuthError;
-use crate::auth::sessions::LogoutScope;
+use crate::auth::sessions::{LogoutScope, TokenPair};
 
 /// `POST jwt/create/`: e-mail and password → `{"refresh", "access"}`, in a new session; for an
 /// account with a second factor, the ticket of the second step instead (`http::mfa`).
@@ -27,15 +27,36 @@ pub async fn create(
     let email = form.char("email", None);
     let password = form.password("password");
     form.finish()?;
-    let user = state
+    let accepted = state
         .accounts
         .authenticate(&checked(email)?, &checked(password)?, client.key())
         .await?;
-    if let Some(second_step) = super::mfa::login_challenge(&state, &user).await? {
+    let user = &accepted.user;
+    if state.mfa.enrolment_due(user) {
+        state.accounts.forget_failures(&accepted).await?;
+    } else {
+        // Nearly every login: the failures are forgotten and the session started in one write,
+        // which starts none for an account with a second factor.
+        let forget = accepted.counters.keys();
+        if let Some(pair) = state
+            .sessions
+            .login_after_password(user, &session_client, forget)
+            .await?
+        {
+            return Ok(token_pair(&pair));
+        }
+    }
+    if let Some(second_step) = super::mfa::login_challenge(&state, user).await? {
         return Ok(second_step);
     }
-    let pair = state.sessions.login(&user, &session_client).await?;
-    Ok(Json(json!({ "refresh": pair.refresh, "access": pair.access })))
+    // The account's last factor was removed since the write above looked.
+    let pair = state.sessions.login(user, &session_client).await?;
+    Ok(token_pair(&pair))
+}
+
+/// A login's answer: `{"refresh", "access"}`.
+pub(super) fn token_pair(pair: &TokenPair) -> Json<Value> {
+    Json(json!({ "refresh": pair.refresh, "access": pair.access }))
 }
 
 /// `POST jwt/refresh/`: `{"access"}`, plus `"refresh"` when rotating.

@@ -56,7 +56,7 @@ pub async fn create(
         .finish_login(&checked(ticket)?, as_proof(field, &code), client.key())
         .await?;
     let pair = state.sessions.login_second_factor(&user, &session_client).await?;
-    Ok(Json(json!({ "refresh": pair.refresh, "access": pair.access })))
+    Ok(super::jwt::token_pair(&pair))
 }
 
 /// `POST mfa/totp/`: a pending TOTP factor, `{"id", "secret", "otpauth_url", "qr_svg"}`; it asks for

@@ -21,8 +21,8 @@ use chrono::{DateTime, SubsecRound, Utc};
 pub use error::StoreError;
 use models::{
     AccessCheck, ClaimedMail, EmailChange, ImportBatch, ImportCounts, NewSession, NewUser, OutboxEntry, OutboxStatus,
-    PasswordChange, ProfileChange, QueuedMail, RefreshOutcome, RefreshRotation, Revocation, RotationState, SessionRow,
-    TokenRecord, TokenStatus, User,
+    PasswordChange, PasswordLogin, ProfileChange, QueuedMail, RefreshOutcome, RefreshRotation, Revocation,
+    RotationState, SessionRow, TokenRecord, TokenStatus, User,
 };
 
 /// The `users` columns of [`User`], in its field order, for every query that reads a user (a
@@ -318,6 +318,14 @@ impl Store {
     /// A login: the session and its first refresh token, in one transaction.
     pub async fn start_session(&self, session: &NewSession, token: &TokenRecord) -> Result<(), StoreError> {
         delegate!(self, start_session(session, token))
+    }
+
+    /// A right password's writes (`jwt/create/`) at once: forgets `login.forget` and, unless the
+    /// user has a confirmed second factor, starts the session as [`Store::start_session`] does. On
+    /// PostgreSQL one statement, on SQLite one transaction. Whether the session was started; when it
+    /// was not, the counters are forgotten all the same and the login's second step is due.
+    pub async fn start_password_session(&self, login: PasswordLogin<'_>) -> Result<bool, StoreError> {
+        delegate!(self, start_password_session(login))
     }
 
     /// The family of a refresh token whose rotation was refused (see [`RotationState`]); `None`

@@ -90,6 +90,18 @@ pub struct NewSession {
     pub ip: Option<String>,
 }
 
+/// A login by password, written at once ([`crate::store::Store::start_password_session`]).
+#[derive(Debug, Clone, Copy)]
+pub struct PasswordLogin<'a> {
+    /// The throttle counters a right password forgets (the account's, and the account + client's);
+    /// `None` when throttling is off.
+    pub forget: Option<(&'a str, &'a str)>,
+    /// The session to start, unless its user has a confirmed second factor.
+    pub session: &'a NewSession,
+    /// The session's first refresh token.
+    pub token: &'a TokenRecord,
+}
+
 /// A row of `sessions`.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct SessionRow {

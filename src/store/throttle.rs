@@ -9,6 +9,7 @@
 
 use std::sync::LazyLock;
 
+use super::models::User;
 use super::{Store, StoreError};
 use crate::mail::EmailKind;
 
@@ -103,6 +104,22 @@ impl Store {
         (window_ms, threshold, max_wait_ms): (i64, i64, i64),
     ) -> Result<Hit, StoreError> {
         delegate!(self, throttle_attempt(key, now_ms, window_ms, threshold, max_wait_ms))
+    }
+
+    /// [`Store::throttle_attempt`] on `key` and [`Store::user_by_email`] of `email_key` (none for
+    /// `None`): on PostgreSQL in one statement, on SQLite one after the other. The user is read
+    /// whether or not the attempt is refused.
+    pub async fn throttle_attempt_reading_user(
+        &self,
+        key: &str,
+        now_ms: i64,
+        (window_ms, threshold, max_wait_ms): (i64, i64, i64),
+        email_key: Option<&str>,
+    ) -> Result<(Hit, Option<User>), StoreError> {
+        delegate!(
+            self,
+            throttle_attempt_reading_user(key, now_ms, window_ms, threshold, max_wait_ms, email_key)
+        )
     }
 
     /// Forgets two counters (a login succeeded: its account and account + client keys).

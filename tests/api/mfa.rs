@@ -207,6 +207,14 @@ async fn enrolment_shows_the_secret_once_and_login_then_needs_a_code(db: Backend
         401,
         r#"{"detail":"No active account found with the given credentials"}"#,
     );
+    // A right password forgets the failures before it and starts no session: only the second step does.
+    let sessions = "SELECT count(*) FROM sessions";
+    let before = app.scalar(sessions).await;
+    let again = app.login("alice@example.com", PASSWORD).await;
+    assert_eq!(again.body["mfa_required"], true, "{}", again.text);
+    let alice_counters = "SELECT count(*) FROM throttle_counters WHERE key LIKE 'login%alice@example.com%'";
+    assert_eq!(app.scalar(alice_counters).await, 0);
+    assert_eq!(app.scalar(sessions).await, before);
 
     let ticket = login.body["ticket"].as_str().unwrap();
     let tokens = second_step(&app, &json!({ "ticket": ticket, "code": code(secret, 1) })).await;
@@ -432,12 +440,22 @@ async fn staff_must_enrol_before_they_get_tokens_when_required(db: Backend) {
         ["refresh", "access"]
     );
 
+    assert_eq!(app.login("boss@example.com", "wrong-password").await.status, 401);
     let login = app.login("boss@example.com", PASSWORD).await;
     assert_eq!(login.status, 200, "{}", login.text);
     assert_eq!(
         login.body.as_object().unwrap().keys().collect::<Vec<_>>(),
         ["mfa_enrolment_required", "ticket"]
     );
+    let boss_counters = "SELECT count(*) FROM throttle_counters WHERE key LIKE 'login%boss@example.com%'";
+    assert_eq!(
+        app.scalar(boss_counters).await,
+        0,
+        "a right password forgets the failures"
+    );
+    let boss_sessions = "SELECT count(*) FROM sessions s JOIN users u ON u.id = s.user_id \
+                         WHERE u.email = 'boss@example.com'";
+    assert_eq!(app.scalar(boss_sessions).await, 0, "no session before the enrolment");
     let ticket = login.body["ticket"].as_str().unwrap();
     let anonymous = app.post("mfa/totp/", &json!({}), None).await;
     assert_eq!(anonymous.status, 401, "{}", anonymous.text);
@@ -454,8 +472,15 @@ async fn staff_must_enrol_before_they_get_tokens_when_required(db: Backend) {
     // The enrolment ticket is spent; the next login asks for a code.
     let reuse = app.post("mfa/totp/", &json!({ "ticket": ticket }), None).await;
     assert_eq!(reuse.status, 400, "{}", reuse.text);
+    assert_eq!(app.login("boss@example.com", "wrong-password").await.status, 401);
     let next = app.login("boss@example.com", PASSWORD).await;
     assert_eq!(next.body["mfa_required"], true, "{}", next.text);
+    assert_eq!(
+        app.scalar(boss_counters).await,
+        0,
+        "the second step's login forgets them too"
+    );
+    assert_eq!(app.scalar(boss_sessions).await, 1, "only the enrolment's session");
 }
 
 async fn operators_see_and_reset_a_users_second_factor(db: Backend) {

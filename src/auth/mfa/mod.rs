@@ -120,13 +120,19 @@ impl Mfa {
         }
     }
 
+    /// Whether `user` must enrol a second factor before any token is issued (staff, when
+    /// `[mfa] required_for_staff` is on), whatever factors they have.
+    pub fn enrolment_due(&self, user: &User) -> bool {
+        self.required_for_staff && user.is_staff
+    }
+
     /// After a right password: whether tokens may be issued now or a second step is due.
     pub async fn challenge(&self, user: &User) -> Result<Challenge, AuthError> {
         if self.store.mfa_active_factors(user.id).await? > 0 {
             let ticket = self.issue_ticket(user.id, TicketPurpose::Login).await?;
             return Ok(Challenge::Code { ticket });
         }
-        if self.required_for_staff && user.is_staff {
+        if self.enrolment_due(user) {
             let ticket = self.issue_ticket(user.id, TicketPurpose::Enrol).await?;
             return Ok(Challenge::Enrol { ticket });
         }

@@ -15,7 +15,7 @@ use super::{AuthError, BearerRefusal};
 use crate::config::{SessionSettings, SimpleJwtSettings};
 use crate::metrics::{Metrics, TokenEvent};
 use crate::store::Store;
-use crate::store::models::{NewSession, RefreshRotation, Revocation, SessionRow, TokenRecord, User};
+use crate::store::models::{NewSession, PasswordLogin, RefreshRotation, Revocation, SessionRow, TokenRecord, User};
 use reuse::Verdict;
 
 /// Longest User-Agent kept with a session, in characters.
@@ -121,23 +121,66 @@ impl Sessions {
         self.start(user, client, assurance).await
     }
 
+    /// `jwt/create` after a right password: [`Sessions::login`] and forgetting the password's
+    /// failure counters `forget` in one write ([`Store::start_password_session`]). For a user with
+    /// a confirmed second factor only the counters are forgotten, and `None` says the login's
+    /// second step is due.
+    pub async fn login_after_password(
+        &self,
+        user: &User,
+        client: &Client,
+        forget: Option<(&str, &str)>,
+    ) -> Result<Option<TokenPair>, AuthError> {
+        let now = Utc::now();
+        let (pair, session, token) = self.new_login(user, client, Map::new(), now)?;
+        let login = PasswordLogin {
+            forget,
+            session: &session,
+            token: &token,
+        };
+        if !self.store.start_password_session(login).await? {
+            return Ok(None);
+        }
+        self.started(user, now).await?;
+        Ok(Some(pair))
+    }
+
     async fn start(&self, user: &User, client: &Client, assurance: Map<String, Value>) -> Result<TokenPair, AuthError> {
         let now = Utc::now();
+        let (pair, session, token) = self.new_login(user, client, assurance, now)?;
+        self.store.start_session(&session, &token).await?;
+        self.started(user, now).await?;
+        Ok(pair)
+    }
+
+    /// A login's tokens, its session and the record of its refresh token, none of them stored yet.
+    fn new_login(
+        &self,
+        user: &User,
+        client: &Client,
+        assurance: Map<String, Value>,
+        now: DateTime<Utc>,
+    ) -> Result<(TokenPair, NewSession, TokenRecord), AuthError> {
         let sid = new_session_id();
         let mut claims = self.claims.for_user(user);
         claims.insert(SESSION_CLAIM.into(), json!(sid));
         claims.extend(assurance);
         let (refresh, access) = self.tokens.login_pair(user.id, claims, now)?;
         let session = new_session(sid, refresh.record.user_id, refresh.record.expires_at, client, now);
-        self.store.start_session(&session, &refresh.record).await?;
+        let pair = TokenPair {
+            refresh: refresh.token,
+            access,
+        };
+        Ok((pair, session, refresh.record))
+    }
+
+    /// What follows a started session: `last_login` (when configured) and the metric.
+    async fn started(&self, user: &User, now: DateTime<Utc>) -> Result<(), AuthError> {
         if self.update_last_login {
             self.store.touch_last_login(user.id, now).await?;
         }
         self.metrics.token(TokenEvent::Issued);
-        Ok(TokenPair {
-            refresh: refresh.token,
-            access,
-        })
+        Ok(())
     }
 
     /// Decodes a refresh token as SimpleJWT's `RefreshToken(...)` does: signature and expiry, then the

@@ -9,7 +9,8 @@ use sqlx::{FromRow, Row};
 
 use super::{PgStore, blacklist_in, revoke_in};
 use crate::store::models::{
-    IssuedToken, NewSession, RefreshOutcome, RefreshRotation, Revocation, RotationState, TokenRecord, TokenStatus, User,
+    IssuedToken, NewSession, PasswordLogin, RefreshOutcome, RefreshRotation, Revocation, RotationState, TokenRecord,
+    TokenStatus, User,
 };
 use crate::store::sql::rotations::together_or_alone;
 use crate::store::{StoreError, now, user_columns};
@@ -188,6 +189,22 @@ FROM r LEFT JOIN st ON st.n = r.n LEFT JOIN won ON won.n = r.n
 ORDER BY r.n"
 );
 
+/// A right password's writes (`start_password_session`): `$1`-`$10` as in `start_session`, and
+/// `$11`, `$12` the throttle counters to forget (as `throttle::CLEAR_TWO`), which every run
+/// deletes. The session and its token are inserted only when the user has no confirmed second
+/// factor (`mfa_sql::ACTIVE_FACTORS`'s rule). One row: whether they were.
+const START_PASSWORD_SESSION: &str = "\
+WITH forgotten AS (DELETE FROM throttle_counters WHERE key IN ($11, $12)), \
+s AS ( \
+    INSERT INTO sessions (id, user_id, created_at, last_used_at, expires_at, user_agent, ip) \
+    SELECT $1, (SELECT id FROM users WHERE id = $2), $3, $3, $4, $5, $6 \
+    WHERE NOT EXISTS (SELECT 1 FROM mfa_factors WHERE user_id = $2 AND confirmed_at IS NOT NULL) \
+    RETURNING id), \
+t AS ( \
+    INSERT INTO outstanding_tokens (jti, user_id, created_at, expires_at, session_id, parent_jti) \
+    SELECT $7, (SELECT id FROM users WHERE id = $2), $8, $9, s.id, $10 FROM s RETURNING 1) \
+SELECT EXISTS (SELECT 1 FROM t)";
+
 impl PgStore {
     pub async fn refresh_rotation(&self, request: RefreshRotation) -> Result<RefreshOutcome, StoreError> {
         self.rotations
@@ -312,6 +329,27 @@ impl PgStore {
         .execute(&self.pool)
         .await?;
         Ok(())
+    }
+
+    pub async fn start_password_session(&self, login: PasswordLogin<'_>) -> Result<bool, StoreError> {
+        let (session, token) = (login.session, login.token);
+        let (account, pair) = login.forget.unzip();
+        let started = sqlx::query_scalar(START_PASSWORD_SESSION)
+            .bind(&session.id)
+            .bind(session.user_id)
+            .bind(session.created_at)
+            .bind(session.expires_at)
+            .bind(session.user_agent.as_deref())
+            .bind(session.ip.as_deref())
+            .bind(&token.jti)
+            .bind(token.created_at)
+            .bind(token.expires_at)
+            .bind(token.parent_jti.as_deref())
+            .bind(account)
+            .bind(pair)
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(started)
     }
 
     pub async fn rotation_state(&self, jti: &str) -> Result<Option<RotationState>, StoreError> {

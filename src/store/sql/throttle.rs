@@ -55,7 +55,8 @@ where
         self.outcome(key, hits).await
     }
 
-    async fn outcome(&self, key: &str, hits: Option<i64>) -> Result<Hit, StoreError> {
+    /// A counted hit's outcome: `hits` as its statement returned it (NULL: refused, and until when).
+    pub(in crate::store) async fn outcome(&self, key: &str, hits: Option<i64>) -> Result<Hit, StoreError> {
         if let Some(hits) = hits {
             return Ok(Hit::Allowed { hits });
         }

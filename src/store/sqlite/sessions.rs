@@ -7,10 +7,13 @@ use sqlx::sqlite::{SqliteConnection, SqliteRow};
 use sqlx::{Connection, FromRow, Row, Sqlite, Transaction};
 
 use super::{SqliteStore, blacklist_in, record_in, revoke_in};
+use crate::store::mfa_sql::ACTIVE_FACTORS;
 use crate::store::models::{
-    IssuedToken, NewSession, RefreshOutcome, RefreshRotation, Revocation, RotationState, TokenRecord, TokenStatus, User,
+    IssuedToken, NewSession, PasswordLogin, RefreshOutcome, RefreshRotation, Revocation, RotationState, TokenRecord,
+    TokenStatus, User,
 };
 use crate::store::sql::rotations::together_or_alone;
+use crate::store::throttle::CLEAR_TWO;
 use crate::store::{StoreError, now, user_columns};
 
 /// What a refresh rotation decides on, in one statement: of the token with jti `?1`, whether it is
@@ -128,6 +131,28 @@ impl SqliteStore {
         record_in(&mut tx, token).await?;
         tx.commit().await?;
         Ok(())
+    }
+
+    pub async fn start_password_session(&self, login: PasswordLogin<'_>) -> Result<bool, StoreError> {
+        let (_turn, mut tx) = self.begin_write().await?;
+        if let Some((account, pair)) = login.forget {
+            sqlx::query(CLEAR_TWO)
+                .bind(account)
+                .bind(pair)
+                .execute(&mut *tx)
+                .await?;
+        }
+        let factors: i64 = sqlx::query_scalar(ACTIVE_FACTORS)
+            .bind(login.session.user_id)
+            .fetch_one(&mut *tx)
+            .await?;
+        let start = factors == 0;
+        if start {
+            insert_session(&mut tx, login.session).await?;
+            record_in(&mut tx, login.token).await?;
+        }
+        tx.commit().await?;
+        Ok(start)
     }
 
     pub async fn rotation_state(&self, jti: &str) -> Result<Option<RotationState>, StoreError> {

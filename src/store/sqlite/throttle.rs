@@ -1,11 +1,33 @@
 //! Link e-mail requests on SQLite: their resolution in one `BEGIN IMMEDIATE` transaction (the
-//! shared throttle statements are in `store::sql::throttle`), and reserving a user id through
-//! `sqlite_sequence`.
+//! shared throttle statements are in `store::sql::throttle`), reserving a user id through
+//! `sqlite_sequence`, and a login attempt with its user.
 
 use super::SqliteStore;
+use crate::store::models::User;
+use crate::store::throttle::Hit;
 use crate::store::{StoreError, now};
 
 impl SqliteStore {
+    /// The attempt (a write, in its turn), then the user (a read, which need not wait for one).
+    pub async fn throttle_attempt_reading_user(
+        &self,
+        key: &str,
+        now_ms: i64,
+        window_ms: i64,
+        threshold: i64,
+        max_wait_ms: i64,
+        email_key: Option<&str>,
+    ) -> Result<(Hit, Option<User>), StoreError> {
+        let hit = self
+            .throttle_attempt(key, now_ms, window_ms, threshold, max_wait_ms)
+            .await?;
+        let user = match email_key {
+            Some(email_key) => self.user_by_email(email_key).await?,
+            None => None,
+        };
+        Ok((hit, user))
+    }
+
     pub async fn resolve_mail_requests(&self, limit: i64) -> Result<(u64, u64), StoreError> {
         let at = now();
         let (_turn, mut tx) = self.begin_write().await?;

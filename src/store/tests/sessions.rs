@@ -5,10 +5,13 @@ use chrono::Utc;
 
 use super::{contract_tests, count, execute, session, token, token_in, user_id};
 use crate::store::Store;
-use crate::store::models::{IssuedToken, NewSession, PasswordChange, RefreshRotation, Revocation, TokenRecord};
+use crate::store::models::{
+    IssuedToken, NewSession, PasswordChange, PasswordLogin, RefreshRotation, Revocation, TokenRecord, UserId,
+};
 
 contract_tests!(
     a_login_starts_a_session_with_its_first_token,
+    a_password_login_forgets_its_counters_and_starts_a_session_unless_a_factor_is_confirmed,
     rotating_a_sessionless_token_starts_a_session,
     the_rotation_state_reads_a_family,
     revoking_a_session_blacklists_its_tokens_only,
@@ -62,6 +65,70 @@ async fn a_login_starts_a_session_with_its_first_token(store: Store) {
     assert!(!status.blacklisted);
     assert_eq!(status.session_id.as_deref(), Some("s1"));
     assert_eq!(store.token_status("nope").await.expect("status"), None);
+}
+
+/// A password login of `user` in session `sid` with first token `jti`, forgetting `forget`.
+async fn password_login(store: &Store, forget: Option<(&str, &str)>, sid: &str, jti: &str, user: i64) -> bool {
+    let (session, token) = (session(sid, user), token_in(jti, user, sid, None));
+    store
+        .start_password_session(PasswordLogin {
+            forget,
+            session: &session,
+            token: &token,
+        })
+        .await
+        .expect("password login")
+}
+
+/// Counts a hit on each of `keys`.
+async fn hit(store: &Store, keys: &[&str]) {
+    for key in keys {
+        store.throttle_hit(key, 100, 60_000, 1).await.expect("count");
+    }
+}
+
+/// The keys of the throttle counters left, in order.
+async fn counters(store: &Store) -> Vec<String> {
+    let rows = store.throttle_active(0).await.expect("counters");
+    rows.into_iter().map(|row| row.key).collect()
+}
+
+async fn a_password_login_forgets_its_counters_and_starts_a_session_unless_a_factor_is_confirmed(store: Store) {
+    let user = user_id(&store, "p@example.com").await;
+    let other = user_id(&store, "q@example.com").await;
+    let forget = Some(("login:p", "login_client:p|127.0.0.1"));
+    hit(&store, &["login:p", "login_client:p|127.0.0.1", "login:q"]).await;
+
+    assert!(password_login(&store, forget, "s1", "t1", user).await);
+    assert_eq!(counters(&store).await, ["login:q"], "only its own two are forgotten");
+    let status = store.token_status("t1").await.expect("status").expect("recorded");
+    assert_eq!(status.session_id.as_deref(), Some("s1"));
+
+    // A pending factor does not hold a login up; a confirmed one does, and the counters go all the same.
+    store.mfa_start_factor(user, "f1", "sealed").await.expect("factor");
+    hit(&store, &["login:p"]).await;
+    assert!(password_login(&store, forget, "s2", "t2", user).await);
+    assert_eq!(counters(&store).await, ["login:q"]);
+    let codes = vec!["h".to_owned()];
+    assert!(
+        store
+            .mfa_confirm_factor(UserId(user), "f1", 1, &codes, &[])
+            .await
+            .expect("confirm")
+    );
+    hit(&store, &["login:p", "login_client:p|127.0.0.1"]).await;
+    assert!(!password_login(&store, forget, "s3", "t3", user).await);
+    assert_eq!(counters(&store).await, ["login:q"]);
+    assert_eq!(store.token_status("t3").await.expect("status"), None);
+    let sessions = store.list_sessions(Some(user), Utc::now()).await.expect("list");
+    let mut ids: Vec<&str> = sessions.iter().map(|session| session.id.as_str()).collect();
+    ids.sort_unstable();
+    assert_eq!(ids, ["s1", "s2"], "nothing started");
+
+    // Throttling off: nothing to forget.
+    assert!(password_login(&store, None, "s4", "t4", other).await);
+    assert_eq!(counters(&store).await, ["login:q"]);
+    assert!(store.token_status("t4").await.expect("status").is_some());
 }
 
 async fn rotating_a_sessionless_token_starts_a_session(store: Store) {

@@ -13,6 +13,7 @@ contract_tests!(
     a_window_allows_its_limit_then_refuses_until_it_ends,
     the_backoff_starts_at_the_threshold_and_doubles_up_to_the_cap,
     a_backoff_key_starts_again_after_a_quiet_window,
+    an_attempt_reads_its_user_whether_or_not_it_is_refused,
     concurrent_hits_are_all_counted,
     clearing_and_purging_remove_only_what_they_name,
     mail_requests_reach_only_qualifying_accounts,
@@ -82,6 +83,54 @@ async fn a_backoff_key_starts_again_after_a_quiet_window(store: Store) {
             .expect("attempt"),
         Hit::Allowed { hits: 1 },
         "failures older than the window are forgotten"
+    );
+}
+
+async fn an_attempt_reads_its_user_whether_or_not_it_is_refused(store: Store) {
+    let alice = store
+        .create_user(&new_user("Alice@example.com"), "alice@example.com", &[])
+        .await
+        .expect("user");
+    let limits = (3600 * SECOND, 2, 5 * SECOND);
+    let t = 1_000_000;
+    let attempt = |key: &'static str, email_key: Option<&'static str>| {
+        let store = store.clone();
+        async move {
+            let (hit, user) = store
+                .throttle_attempt_reading_user(key, t, limits, email_key)
+                .await
+                .expect("attempt");
+            (hit, user.map(|user| (user.id, user.email)))
+        }
+    };
+    let found = Some((alice.id, "Alice@example.com".to_owned()));
+    assert_eq!(
+        attempt("login:alice", Some("alice@example.com")).await,
+        (Hit::Allowed { hits: 1 }, found.clone())
+    );
+    assert_eq!(
+        attempt("login:bob", Some("bob@example.com")).await,
+        (Hit::Allowed { hits: 1 }, None),
+        "nobody has the key"
+    );
+    assert_eq!(
+        attempt("login:x", None).await,
+        (Hit::Allowed { hits: 1 }, None),
+        "no key"
+    );
+    // The 2nd attempt starts a 1 s wait, which refuses the 3rd: the user is read all the same.
+    assert_eq!(
+        attempt("login:alice", Some("alice@example.com")).await,
+        (Hit::Allowed { hits: 2 }, found.clone())
+    );
+    assert_eq!(
+        attempt("login:alice", Some("alice@example.com")).await,
+        (Hit::Refused { until_ms: t + SECOND }, found)
+    );
+    // Counted exactly as `throttle_attempt` counts.
+    assert_eq!(
+        store.throttle_attempt("login:bob", t, limits).await.expect("attempt"),
+        Hit::Allowed { hits: 2 }
     );
 }
 
