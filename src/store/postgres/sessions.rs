@@ -4,8 +4,9 @@
 //! sessions (a batch of rotations, revoking a user's sessions) lock them in order of their ids.
 
 use chrono::{DateTime, Utc};
-use sqlx::postgres::PgRow;
-use sqlx::{FromRow, Row};
+use sqlx::postgres::{PgArguments, PgRow};
+use sqlx::query::Query;
+use sqlx::{FromRow, Postgres, Row};
 
 use super::{PgStore, blacklist_in, revoke_in};
 use crate::store::models::{
@@ -189,7 +190,16 @@ FROM r LEFT JOIN st ON st.n = r.n LEFT JOIN won ON won.n = r.n
 ORDER BY r.n"
 );
 
-/// A right password's writes (`start_password_session`): `$1`-`$10` as in `start_session`, and
+/// A login's session and its first refresh token: `$1`-`$6` the session, `$7`-`$10` the token
+/// ([`session_start`]).
+const START_SESSION: &str = "\
+WITH s AS ( \
+    INSERT INTO sessions (id, user_id, created_at, last_used_at, expires_at, user_agent, ip) \
+    VALUES ($1, (SELECT id FROM users WHERE id = $2), $3, $3, $4, $5, $6) RETURNING id) \
+INSERT INTO outstanding_tokens (jti, user_id, created_at, expires_at, session_id, parent_jti) \
+SELECT $7, (SELECT id FROM users WHERE id = $2), $8, $9, s.id, $10 FROM s";
+
+/// A right password's writes (`start_password_session`): `$1`-`$10` as in [`START_SESSION`], and
 /// `$11`, `$12` the throttle counters to forget (as `throttle::CLEAR_TWO`), which every run
 /// deletes. The session and its token are inserted only when the user has no confirmed second
 /// factor (`mfa_sql::ACTIVE_FACTORS`'s rule). One row: whether they were.
@@ -309,47 +319,18 @@ impl PgStore {
     }
 
     pub async fn start_session(&self, session: &NewSession, token: &TokenRecord) -> Result<(), StoreError> {
-        sqlx::query(
-            "WITH s AS ( \
-                 INSERT INTO sessions (id, user_id, created_at, last_used_at, expires_at, user_agent, ip) \
-                 VALUES ($1, (SELECT id FROM users WHERE id = $2), $3, $3, $4, $5, $6) RETURNING id) \
-             INSERT INTO outstanding_tokens (jti, user_id, created_at, expires_at, session_id, parent_jti) \
-             SELECT $7, (SELECT id FROM users WHERE id = $2), $8, $9, s.id, $10 FROM s",
-        )
-        .bind(&session.id)
-        .bind(session.user_id)
-        .bind(session.created_at)
-        .bind(session.expires_at)
-        .bind(session.user_agent.as_deref())
-        .bind(session.ip.as_deref())
-        .bind(&token.jti)
-        .bind(token.created_at)
-        .bind(token.expires_at)
-        .bind(token.parent_jti.as_deref())
-        .execute(&self.pool)
-        .await?;
+        session_start(START_SESSION, session, token).execute(&self.pool).await?;
         Ok(())
     }
 
     pub async fn start_password_session(&self, login: PasswordLogin<'_>) -> Result<bool, StoreError> {
-        let (session, token) = (login.session, login.token);
         let (account, pair) = login.forget.unzip();
-        let started = sqlx::query_scalar(START_PASSWORD_SESSION)
-            .bind(&session.id)
-            .bind(session.user_id)
-            .bind(session.created_at)
-            .bind(session.expires_at)
-            .bind(session.user_agent.as_deref())
-            .bind(session.ip.as_deref())
-            .bind(&token.jti)
-            .bind(token.created_at)
-            .bind(token.expires_at)
-            .bind(token.parent_jti.as_deref())
+        let row = session_start(START_PASSWORD_SESSION, login.session, login.token)
             .bind(account)
             .bind(pair)
             .fetch_one(&self.pool)
             .await?;
-        Ok(started)
+        Ok(row.try_get(0)?)
     }
 
     pub async fn rotation_state(&self, jti: &str) -> Result<Option<RotationState>, StoreError> {
@@ -456,4 +437,23 @@ fn issued(jti: Option<String>, created: Option<DateTime<Utc>>, expires: Option<D
         created_at: created?,
         expires_at: expires?,
     })
+}
+
+/// `sql` with a session start's parameters bound, as [`START_SESSION`] numbers them.
+fn session_start<'q>(
+    sql: &'static str,
+    session: &'q NewSession,
+    token: &'q TokenRecord,
+) -> Query<'q, Postgres, PgArguments> {
+    sqlx::query(sql)
+        .bind(&session.id)
+        .bind(session.user_id)
+        .bind(session.created_at)
+        .bind(session.expires_at)
+        .bind(session.user_agent.as_deref())
+        .bind(session.ip.as_deref())
+        .bind(&token.jti)
+        .bind(token.created_at)
+        .bind(token.expires_at)
+        .bind(token.parent_jti.as_deref())
 }
