@@ -1,40 +1,37 @@
-//! The password hashing pool: runs every hash and verification on tokio's blocking threads, at most
+//! The password hashing pool: runs every hash and verification on threads of its own, at most
 //! `max_concurrent` at a time, with a bounded number waiting for a slot, and picks the verifier for
 //! each stored format.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use tokio::sync::{AcquireError, Semaphore};
-use tokio::task::JoinError;
+use tokio::sync::oneshot;
 
+use self::threads::{Refusal, Threads};
 use super::argon2id::{self, WorkArea};
 use super::django;
 use super::plaintext::Password;
 use crate::metrics::Metrics;
 
+mod threads;
+
 /// Hashes and verifies passwords off the async runtime, at most `max_concurrent` at a time.
 ///
-/// Cloning is cheap and clones share the same limit and work areas. Each running hash borrows one
-/// Argon2 [`WorkArea`] (19 MiB) and gives it back: at most `max_concurrent` ever exist, allocated
-/// on first use and kept, so memory stays flat and no hash pays for fresh pages.
+/// Cloning is cheap and clones share the same threads. The work runs on at most `max_concurrent`
+/// threads of its own, started as they are first needed, each keeping one Argon2 [`WorkArea`]
+/// (19 MiB) from one hash to the next, so memory stays flat and no hash pays for fresh pages.
 ///
-/// Each call holds its permit until the
-/// blocking work finishes, even if the calling future is dropped (for example by a timeout), so
-/// cancelled requests cannot push the number of running hashes above the limit. At most
-/// `queue_limit` calls wait for a permit; past that a call fails at once with
+/// A call whose work has started keeps its slot until the work finishes, even if the calling
+/// future is dropped (for example by a timeout), so cancelled requests cannot push the number of
+/// running hashes above the limit; a call dropped while it waits leaves the line, and its work
+/// never runs. At most `queue_limit` calls wait for a slot; past that a call fails at once with
 /// [`HashError::QueueFull`], so a flood gets fast refusals instead of ever longer waits.
 #[derive(Clone, Debug)]
 pub struct PasswordHasher {
-    permits: Arc<Semaphore>,
-    /// Hashes waiting for a permit (the `/metrics` queue-depth gauge and the queue bound).
-    waiting: Arc<AtomicUsize>,
+    threads: Arc<Threads>,
     queue_limit: usize,
     /// When a call was last refused for a full queue (for `/readyz`).
     refused_at: Arc<Mutex<Option<Instant>>>,
-    /// The work areas of the slots not hashing right now.
-    spare_areas: Arc<Mutex<Vec<WorkArea>>>,
     /// Where refusals are counted (`imhotep_password_hash_rejected_total`), when set.
     metrics: Option<Metrics>,
 }
@@ -56,12 +53,12 @@ pub enum HashError {
     /// The Argon2 implementation failed, in practice only when the system RNG fails.
     #[error("password hashing failed")]
     Hashing(#[source] argon2::password_hash::Error),
-    /// The blocking task panicked or was cancelled because the runtime is shutting down.
-    #[error("password hashing task did not complete")]
-    Task(#[from] JoinError),
-    /// The concurrency limiter was closed.
-    #[error("password hashing pool is closed")]
-    Closed(#[from] AcquireError),
+    /// The work panicked.
+    #[error("password hashing did not complete")]
+    Interrupted,
+    /// No hashing thread could be started.
+    #[error("password hashing threads could not be started")]
+    NoThread,
     /// `queue_limit` hashes were already waiting for a slot.
     #[error("password hashing queue is full")]
     QueueFull,
@@ -72,11 +69,9 @@ impl PasswordHasher {
     /// The number of CPU cores is a good choice: each hash keeps one core busy.
     pub fn new(max_concurrent: usize) -> Self {
         Self {
-            permits: Arc::new(Semaphore::new(max_concurrent.max(1))),
-            waiting: Arc::new(AtomicUsize::new(0)),
+            threads: Arc::new(Threads::new(max_concurrent)),
             queue_limit: usize::MAX,
             refused_at: Arc::new(Mutex::new(None)),
-            spare_areas: Arc::new(Mutex::new(Vec::new())),
             metrics: None,
         }
     }
@@ -103,7 +98,7 @@ impl PasswordHasher {
 
     /// How many hashes are waiting for a free slot right now.
     pub fn queue_depth(&self) -> usize {
-        self.waiting.load(Ordering::Relaxed)
+        self.threads.queued()
     }
 
     /// Hashes `password` into a `$argon2id$v=19$m=19456,t=2,p=1$<salt>$<hash>` PHC string with a
@@ -134,62 +129,31 @@ impl PasswordHasher {
         self.verify(password, argon2id::DUMMY_HASH).await.map(|_| ())
     }
 
-    /// Runs `work` on a blocking thread once a permit is free, in a spare work area (or a new one
-    /// when none is spare); the permit moves into the task and is released after the area is back.
+    /// Runs `work` on a hashing thread, in that thread's work area, once a slot is free.
     async fn run<T, F>(&self, work: F) -> Result<T, HashError>
     where
         T: Send + 'static,
         F: FnOnce(&mut WorkArea) -> T + Send + 'static,
     {
-        let permit = match Arc::clone(&self.permits).try_acquire_owned() {
-            Ok(permit) => permit,
-            Err(_) => {
-                // Counted until the permit comes or the caller gives up (the guard's drop).
-                let Some(waiting) = Waiting::enter(&self.waiting, self.queue_limit) else {
-                    *self.refused_at.lock().unwrap_or_else(PoisonError::into_inner) = Some(Instant::now());
-                    if let Some(metrics) = &self.metrics {
-                        metrics.hash_queue_full();
-                    }
-                    return Err(HashError::QueueFull);
-                };
-                let permit = Arc::clone(&self.permits).acquire_owned().await;
-                drop(waiting);
-                permit?
+        let (reply, answer) = oneshot::channel();
+        let job = Box::new(move |area: &mut WorkArea| {
+            // The caller may have given up meanwhile; then nobody reads the answer.
+            let _ = reply.send(work(area));
+        });
+        // Held until the answer comes: dropped earlier (the caller gave up), it takes a job that
+        // has not started out of the line.
+        let _place = match self.threads.submit(job, self.queue_limit) {
+            Ok(place) => place,
+            Err(Refusal::Full) => {
+                *self.refused_at.lock().unwrap_or_else(PoisonError::into_inner) = Some(Instant::now());
+                if let Some(metrics) = &self.metrics {
+                    metrics.hash_queue_full();
+                }
+                return Err(HashError::QueueFull);
             }
+            Err(Refusal::NoThread) => return Err(HashError::NoThread),
         };
-        let spare = Arc::clone(&self.spare_areas);
-        let output = tokio::task::spawn_blocking(move || {
-            let taken = spare.lock().unwrap_or_else(PoisonError::into_inner).pop();
-            let mut area = taken.unwrap_or_else(WorkArea::new);
-            let output = work(&mut area);
-            spare.lock().unwrap_or_else(PoisonError::into_inner).push(area);
-            drop(permit);
-            output
-        })
-        .await?;
-        Ok(output)
-    }
-}
-
-/// One place in the waiting line, given back when dropped, so a caller cancelled while it waits
-/// (a request timeout, a closed connection) leaves the gauge and the bound right.
-struct Waiting<'a>(&'a AtomicUsize);
-
-impl<'a> Waiting<'a> {
-    /// Takes a place unless `limit` are taken.
-    fn enter(waiting: &'a AtomicUsize, limit: usize) -> Option<Self> {
-        waiting
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |now| {
-                (now < limit).then_some(now + 1)
-            })
-            .ok()
-            .map(|_| Waiting(waiting))
-    }
-}
-
-impl Drop for Waiting<'_> {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::AcqRel);
+        answer.await.map_err(|_| HashError::Interrupted)
     }
 }
 

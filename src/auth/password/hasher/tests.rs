@@ -117,30 +117,61 @@ async fn no_more_than_max_concurrent_jobs_run_at_once() {
     assert_eq!(peak.load(Ordering::SeqCst), 2);
 }
 
-#[tokio::test]
-async fn a_cancelled_caller_keeps_its_permit_until_the_work_ends() {
-    let hasher = PasswordHasher::new(1);
+/// Starts a job on `hasher` that runs until `release` is sent; returns once it runs.
+async fn hold(hasher: &PasswordHasher) -> (tokio::task::JoinHandle<Result<bool, HashError>>, mpsc::Sender<()>) {
     let (release, released) = mpsc::channel::<()>();
-    let started = tokio::time::timeout(Duration::from_millis(50), hasher.run(move |_| released.recv().is_ok())).await;
-    assert!(started.is_err(), "the caller gave up while the work was running");
-    assert_eq!(hasher.permits.available_permits(), 0);
+    let (started, running) = tokio::sync::oneshot::channel();
+    let job = tokio::spawn({
+        let hasher = hasher.clone();
+        async move {
+            hasher
+                .run(move |_| {
+                    let _ = started.send(());
+                    released.recv().is_ok()
+                })
+                .await
+        }
+    });
+    running.await.expect("the held job started");
+    (job, release)
+}
 
-    release.send(()).expect("the blocking job is still waiting");
-    let permit = tokio::time::timeout(Duration::from_secs(5), hasher.permits.acquire()).await;
-    assert!(permit.is_ok(), "the permit came back when the work ended");
+#[tokio::test]
+async fn a_cancelled_caller_keeps_its_slot_until_the_work_ends() {
+    let hasher = PasswordHasher::new(1).with_queue_limit(0);
+    let (release, released) = mpsc::channel::<()>();
+    let started = Arc::new(AtomicUsize::new(0));
+    let call = hasher.run({
+        let started = started.clone();
+        move |_| {
+            started.fetch_add(1, Ordering::SeqCst);
+            released.recv().is_ok()
+        }
+    });
+    assert!(
+        tokio::time::timeout(Duration::from_millis(200), call).await.is_err(),
+        "the caller gave up while the work was running"
+    );
+    assert_eq!(started.load(Ordering::SeqCst), 1, "the work had started");
+    assert!(
+        matches!(hasher.run(|_| ()).await, Err(HashError::QueueFull)),
+        "the slot was free while the abandoned work still ran"
+    );
+
+    release.send(()).expect("the job is still waiting");
+    let freed = tokio::time::timeout(Duration::from_secs(5), async {
+        while hasher.run(|_| ()).await.is_err() {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+    })
+    .await;
+    assert!(freed.is_ok(), "the slot came back when the work ended");
 }
 
 #[tokio::test]
 async fn past_the_queue_limit_a_call_fails_at_once() {
     let hasher = PasswordHasher::new(1).with_queue_limit(1);
-    let (release, released) = mpsc::channel::<()>();
-    let running = tokio::spawn({
-        let hasher = hasher.clone();
-        async move { hasher.run(move |_| released.recv().is_ok()).await }
-    });
-    while hasher.permits.available_permits() != 0 {
-        tokio::task::yield_now().await;
-    }
+    let (running, release) = hold(&hasher).await;
     let queued = tokio::spawn({
         let hasher = hasher.clone();
         async move { hasher.run(|_| ()).await }
@@ -153,31 +184,47 @@ async fn past_the_queue_limit_a_call_fails_at_once() {
         matches!(refused, Ok(Err(HashError::QueueFull))),
         "the third call was not refused at once"
     );
-    release.send(()).expect("the blocking job is still waiting");
+    release.send(()).expect("the held job is still waiting");
     assert!(running.await.expect("joins").expect("runs"));
     assert!(queued.await.expect("joins").is_ok());
     assert_eq!(hasher.queue_depth(), 0);
 }
 
 #[tokio::test]
-async fn a_caller_cancelled_while_waiting_leaves_the_queue() {
+async fn a_caller_cancelled_while_waiting_leaves_the_queue_and_its_work_never_runs() {
     let hasher = PasswordHasher::new(1).with_queue_limit(1);
-    let (release, released) = mpsc::channel::<()>();
-    let running = tokio::spawn({
-        let hasher = hasher.clone();
-        async move { hasher.run(move |_| released.recv().is_ok()).await }
-    });
-    while hasher.permits.available_permits() != 0 {
-        tokio::task::yield_now().await;
-    }
-    let gave_up = tokio::time::timeout(Duration::from_millis(50), hasher.run(|_| ())).await;
+    let (running, release) = hold(&hasher).await;
+    let ran = Arc::new(AtomicUsize::new(0));
+    let gave_up = tokio::time::timeout(Duration::from_millis(50), {
+        let ran = ran.clone();
+        hasher.run(move |_| ran.fetch_add(1, Ordering::SeqCst))
+    })
+    .await;
     assert!(gave_up.is_err(), "the waiting caller gave up");
     assert_eq!(hasher.queue_depth(), 0, "the cancelled waiter is still counted");
     let next = tokio::spawn({
         let hasher = hasher.clone();
         async move { hasher.run(|_| ()).await }
     });
-    release.send(()).expect("the blocking job is still waiting");
+    release.send(()).expect("the held job is still waiting");
     assert!(running.await.expect("joins").expect("runs"));
     assert!(next.await.expect("joins").is_ok(), "the freed place was usable");
+    assert_eq!(ran.load(Ordering::SeqCst), 0, "the abandoned work ran");
+}
+
+#[tokio::test]
+async fn a_panicking_job_fails_its_call_and_the_thread_serves_the_next() {
+    let hasher = PasswordHasher::new(1);
+    let panicked = hasher.run(|_| -> u8 { panic!("a job that panics") }).await;
+    assert!(matches!(panicked, Err(HashError::Interrupted)), "{panicked:?}");
+    assert!(hasher.verify_dummy(&password()).await.is_ok());
+}
+
+#[tokio::test]
+async fn a_free_slot_takes_a_call_even_with_no_room_to_wait() {
+    let hasher = PasswordHasher::new(2).with_queue_limit(0);
+    let (first, release) = hold(&hasher).await;
+    assert!(hasher.run(|_| ()).await.is_ok(), "the second slot was free");
+    release.send(()).expect("the held job is still waiting");
+    assert!(first.await.expect("joins").expect("runs"));
 }
