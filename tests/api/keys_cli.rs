@@ -159,6 +159,14 @@ async fn sighup_reloads_the_key_directory_and_logs_no_key() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert_eq!(seen, ["one", "two"], "SIGHUP did not reload {FIXTURES}");
+    // The new key is served as soon as it is swapped in, and the log line follows it: wait for the
+    // line, since stopping kills the process.
+    for _ in 0..100 {
+        if server.lines().iter().any(|line| line.contains("signing keys reloaded")) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     let lines = server.stop();
     assert!(
         lines
