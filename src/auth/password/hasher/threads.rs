@@ -4,7 +4,8 @@
 //! A thread that finishes a job takes the next waiting one at once, so while jobs wait the cores go
 //! from one hash straight to the next. (A `spawn_blocking` per hash, as before, made every hash's
 //! end a chain of hand-offs: the finished thread woke an async worker, which woke a blocking
-//! thread, and the core sat idle in between: 3–4 % of the machine during a login flood.)
+//! thread, and the core sat idle in between: 4–5 % of the machine during a login flood, see
+//! bench/history.md.)
 
 use std::collections::VecDeque;
 use std::panic::{self, AssertUnwindSafe};
