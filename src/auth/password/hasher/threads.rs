@@ -69,7 +69,7 @@ impl std::fmt::Debug for Line {
 impl Line {
     /// Jobs that no free slot is about to take: those waiting for a busy thread to finish.
     fn queued(&self, slots: usize) -> usize {
-        self.waiting.len().saturating_sub(slots.saturating_sub(self.running))
+        (self.running + self.waiting.len()).saturating_sub(slots)
     }
 }
 
@@ -116,7 +116,8 @@ impl Threads {
     pub(super) fn submit(&self, job: Job, limit: usize) -> Result<Place, Refusal> {
         let shared = &self.shared;
         let mut line = shared.lock();
-        if line.queued(shared.slots) >= limit && line.running + line.waiting.len() >= shared.slots {
+        // `running` never exceeds `slots`, so this is: no slot free for it and `limit` queued.
+        if line.running + line.waiting.len() >= shared.slots.saturating_add(limit) {
             return Err(Refusal::Full);
         }
         let ticket = line.next_ticket;
