@@ -13,7 +13,6 @@ use crate::store::models::{
     IssuedToken, NewSession, PasswordLogin, RefreshOutcome, RefreshRotation, Revocation, RotationState, TokenRecord,
     TokenStatus, User,
 };
-use crate::store::sql::rotations::together_or_alone;
 use crate::store::{StoreError, now, user_columns};
 
 /// One rotation in one round trip. `kept` locks the session first (a loser of a race waits there
@@ -224,7 +223,9 @@ impl PgStore {
 
     /// Writes a batch of rotations taken by `rotations.rs`: together, or one by one.
     async fn write_rotations(self, batch: Vec<RefreshRotation>) -> Vec<Result<RefreshOutcome, StoreError>> {
-        together_or_alone(&batch, |batch| self.refresh_rotations(batch)).await
+        self.rotations
+            .together_or_alone(&batch, |batch| self.refresh_rotations(batch))
+            .await
     }
 
     /// One rotation by [`REFRESH_ROTATION`].

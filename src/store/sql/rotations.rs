@@ -38,6 +38,9 @@ pub(crate) struct Rotations {
     /// Batches taken so far, to show in tests that rotations were written together.
     #[cfg(test)]
     pub(crate) batches: std::sync::atomic::AtomicUsize,
+    /// Batches whose joint write failed, so that they were written one by one.
+    #[cfg(test)]
+    pub(crate) written_one_by_one: std::sync::atomic::AtomicUsize,
 }
 
 impl Default for Rotations {
@@ -47,6 +50,8 @@ impl Default for Rotations {
             slots: Arc::new(Semaphore::new(BATCHES_IN_FLIGHT)),
             #[cfg(test)]
             batches: Default::default(),
+            #[cfg(test)]
+            written_one_by_one: Default::default(),
         }
     }
 }
@@ -125,6 +130,41 @@ impl Rotations {
         taken.into_iter().unzip()
     }
 
+    /// Writes `batch` with `write` (which answers each rotation it is given, in order): all together
+    /// when it holds more than one rotation; one by one when it holds one, or when writing it together
+    /// failed as a whole.
+    pub(crate) async fn together_or_alone<'s, W, WF>(
+        &self,
+        batch: &'s [RefreshRotation],
+        write: W,
+    ) -> Vec<Result<RefreshOutcome, StoreError>>
+    where
+        W: Fn(&'s [RefreshRotation]) -> WF,
+        WF: Future<Output = Result<Vec<RefreshOutcome>, StoreError>>,
+    {
+        if batch.len() > 1 {
+            match write(batch).await {
+                Ok(outcomes) => return outcomes.into_iter().map(Ok).collect(),
+                Err(error) => {
+                    #[cfg(test)]
+                    self.written_one_by_one
+                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    tracing::warn!(
+                        rotations = batch.len(),
+                        %error,
+                        "a batch of refresh rotations failed; writing them one by one"
+                    );
+                }
+            }
+        }
+        let mut outcomes = Vec::with_capacity(batch.len());
+        for rotation in batch {
+            let alone = write(std::slice::from_ref(rotation)).await;
+            outcomes.push(alone.map(|mut one| one.remove(0)));
+        }
+        outcomes
+    }
+
     /// Holds every batch slot, so that rotations wait until it is dropped.
     #[cfg(test)]
     pub(crate) async fn hold_slots(&self) -> tokio::sync::SemaphorePermit<'_> {
@@ -151,35 +191,6 @@ fn received(
     answered: Result<Result<RefreshOutcome, StoreError>, oneshot::error::RecvError>,
 ) -> Result<RefreshOutcome, StoreError> {
     answered.unwrap_or_else(|_| Err(StoreError::Unavailable(sqlx::Error::WorkerCrashed)))
-}
-
-/// Writes `batch` with `write` (which answers each rotation it is given, in order): all together
-/// when it holds more than one rotation; one by one when it holds one, or when writing it together
-/// failed as a whole.
-pub(crate) async fn together_or_alone<'s, W, WF>(
-    batch: &'s [RefreshRotation],
-    write: W,
-) -> Vec<Result<RefreshOutcome, StoreError>>
-where
-    W: Fn(&'s [RefreshRotation]) -> WF,
-    WF: Future<Output = Result<Vec<RefreshOutcome>, StoreError>>,
-{
-    if batch.len() > 1 {
-        match write(batch).await {
-            Ok(outcomes) => return outcomes.into_iter().map(Ok).collect(),
-            Err(error) => tracing::warn!(
-                rotations = batch.len(),
-                %error,
-                "a batch of refresh rotations failed; writing them one by one"
-            ),
-        }
-    }
-    let mut outcomes = Vec::with_capacity(batch.len());
-    for rotation in batch {
-        let alone = write(std::slice::from_ref(rotation)).await;
-        outcomes.push(alone.map(|mut one| one.remove(0)));
-    }
-    outcomes
 }
 
 #[cfg(test)]

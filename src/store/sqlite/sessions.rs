@@ -2,9 +2,11 @@
 //! transaction, so concurrent rotations of one token take turns and the second one sees the first
 //! one's blacklist row.
 
+use std::fmt::Write;
+
 use chrono::{DateTime, Utc};
 use sqlx::sqlite::{SqliteConnection, SqliteRow};
-use sqlx::{Connection, FromRow, Row, Sqlite, Transaction};
+use sqlx::{AssertSqlSafe, Connection, FromRow, Row, Sqlite, Transaction};
 
 use super::{SqliteStore, blacklist_in, record_in, revoke_in};
 use crate::store::mfa_sql::ACTIVE_FACTORS;
@@ -12,38 +14,58 @@ use crate::store::models::{
     IssuedToken, NewSession, PasswordLogin, RefreshOutcome, RefreshRotation, Revocation, RotationState, TokenRecord,
     TokenStatus, User,
 };
-use crate::store::sql::rotations::together_or_alone;
 use crate::store::throttle::CLEAR_TWO;
 use crate::store::{StoreError, now, user_columns};
 
-/// What a refresh rotation decides on, in one statement: of the token with jti `?1`, whether it is
-/// blacklisted, the session its row names and whether that session is open (not revoked); and user
-/// `?2` (NULL names nobody). One row, whatever exists: an unrecorded token reads as one with no session.
-const ROTATION_INPUTS: &str = concat!(
-    "SELECT t.blacklisted, t.session_id, t.session_open, ",
-    user_columns!(),
-    " FROM (SELECT 1) AS one \
-     LEFT JOIN (SELECT b.id IS NOT NULL AS blacklisted, o.session_id, \
-                       EXISTS (SELECT 1 FROM sessions s WHERE s.id = o.session_id AND s.revoked_at IS NULL) \
-                           AS session_open \
-                FROM outstanding_tokens o LEFT JOIN blacklisted_tokens b ON b.token_id = o.id \
-                WHERE o.jti = ?1) AS t ON 1 \
-     LEFT JOIN users ON users.id = ?2"
-);
+/// What a batch of `rotations` refresh rotations decides on, in one statement: for the rotation
+/// `n` of `r` (bound in order: its token's jti, then its user, NULL naming nobody), whether its
+/// token is blacklisted, the session the token's row names and whether that session is open (not
+/// revoked), and the user. One row per rotation, in order, whatever exists: an unrecorded token
+/// reads as one with no session, a missing user as NULL columns.
+fn rotation_inputs_sql(rotations: usize) -> String {
+    let mut sql = String::from("WITH r (n, jti, user_id) AS (VALUES ");
+    for n in 0..rotations {
+        let separator = if n == 0 { "" } else { ", " };
+        let _ = write!(sql, "{separator}({n}, ?, ?)");
+    }
+    sql.push_str(concat!(
+        "), st AS (SELECT r.n, b.id IS NOT NULL AS blacklisted, o.session_id, \
+                          EXISTS (SELECT 1 FROM sessions s WHERE s.id = o.session_id AND s.revoked_at IS NULL) \
+                              AS session_open \
+                   FROM r JOIN outstanding_tokens o ON o.jti = r.jti \
+                   LEFT JOIN blacklisted_tokens b ON b.token_id = o.id), \
+         u AS (SELECT r.n AS user_of, ",
+        user_columns!(),
+        " FROM r JOIN users ON users.id = r.user_id) \
+         SELECT st.blacklisted, st.session_id, st.session_open, u.* \
+         FROM r LEFT JOIN st ON st.n = r.n LEFT JOIN u ON u.user_of = r.n ORDER BY r.n"
+    ));
+    sql
+}
 
-/// A rotation of the recorded, unblacklisted token `?4` in its open session `?3`, once
-/// [`ROTATION_INPUTS`] found them so under the write lock: the session touched, the token
-/// blacklisted, the child `?5` recorded (as `record` in `store::sql::tokens` records it). Three
-/// statements in one call to the connection's thread, where each call is two thread hand-offs.
-const ROTATE_RECORDED: &str = "\
-UPDATE sessions SET last_used_at = ?1, expires_at = ?2 WHERE id = ?3; \
-INSERT INTO blacklisted_tokens (token_id, blacklisted_at) SELECT id, ?1 FROM outstanding_tokens WHERE jti = ?4 \
-    ON CONFLICT (token_id) DO NOTHING; \
-INSERT INTO outstanding_tokens (jti, user_id, created_at, expires_at, session_id, parent_jti) \
-    VALUES (?5, (SELECT id FROM users WHERE id = ?6), ?7, ?2, (SELECT id FROM sessions WHERE id = ?3), ?4) \
-    ON CONFLICT (jti) DO NOTHING";
+/// The rotations of `rotations` recorded, unblacklisted tokens in their open sessions, once
+/// [`rotation_inputs_sql`] found them so under the write lock: the sessions touched, the tokens
+/// blacklisted, the children recorded (as `record` in `store::sql::tokens` records them). Three
+/// statements in one call to the connection's thread, whatever the number of rotations. Their
+/// parameters are anonymous, taken in order across the statements ([`rotate_recorded`] binds
+/// them): sqlx 0.9 counts each number a statement skips as an anonymous parameter, and once those
+/// outnumber the arguments it leaves the statement's later parameters unbound (NULL).
+fn rotate_recorded_sql(rotations: usize) -> String {
+    let list = |each: &str| vec![each; rotations].join(", ");
+    format!(
+        "UPDATE sessions SET last_used_at = ?, expires_at = CASE id{} END WHERE id IN ({}); \
+         INSERT INTO blacklisted_tokens (token_id, blacklisted_at) \
+             SELECT id, ? FROM outstanding_tokens WHERE jti IN ({}) ON CONFLICT (token_id) DO NOTHING; \
+         INSERT INTO outstanding_tokens (jti, user_id, created_at, expires_at, session_id, parent_jti) \
+             VALUES {} ON CONFLICT (jti) DO NOTHING",
+        " WHEN ? THEN ?".repeat(rotations),
+        list("?"),
+        list("?"),
+        list("(?, ?, ?, ?, ?, ?)"),
+    )
+}
 
-/// A row of [`ROTATION_INPUTS`].
+/// A row of [`rotation_inputs_sql`].
 struct RotationInputs {
     blacklisted: bool,
     session_id: Option<String>,
@@ -92,18 +114,28 @@ impl SqliteStore {
 
     /// Writes a batch of rotations taken by `rotations.rs`: together, or one by one.
     async fn write_rotations(self, batch: Vec<RefreshRotation>) -> Vec<Result<RefreshOutcome, StoreError>> {
-        together_or_alone(&batch, |batch| self.refresh_rotations(batch)).await
+        self.rotations
+            .together_or_alone(&batch, |batch| self.refresh_rotations(batch))
+            .await
     }
 
     /// Rotations of distinct tokens in one write transaction, answered in order; committed if any
-    /// rotated (one that did not wrote nothing).
+    /// rotated (one that did not wrote nothing). The batch's reads are one statement and the usual
+    /// rotations' writes another, so a batch costs four calls to the connection's thread (with
+    /// `BEGIN` and `COMMIT`) whatever its size.
     async fn refresh_rotations(&self, batch: &[RefreshRotation]) -> Result<Vec<RefreshOutcome>, StoreError> {
         let _turn = self.write_turn().await;
         let mut lent = self.kept.lend().await?;
         let mut tx = lent.connection().begin_with("BEGIN IMMEDIATE").await?;
+        let found = rotation_inputs(&mut tx, batch).await?;
+        let at = now();
+        let mut children = Vec::new();
         let mut outcomes = Vec::with_capacity(batch.len());
-        for rotation in batch {
-            outcomes.push(refresh_rotation_in(&mut tx, rotation).await?);
+        for (rotation, inputs) in batch.iter().zip(found) {
+            outcomes.push(refresh_rotation_in(&mut tx, rotation, inputs, at, &mut children).await?);
+        }
+        if !children.is_empty() {
+            rotate_recorded(&mut tx, &children, at).await?;
         }
         if outcomes.iter().any(|outcome| outcome.rotated_in.is_some()) {
             tx.commit().await?;
@@ -231,19 +263,33 @@ impl SqliteStore {
     }
 }
 
-/// One refresh rotation inside a write transaction: what it found, and the child's session if it
-/// rotated. Writes nothing unless it rotates.
+/// What [`rotation_inputs_sql`] finds for `batch`, one per rotation, in order.
+async fn rotation_inputs(
+    tx: &mut Transaction<'_, Sqlite>,
+    batch: &[RefreshRotation],
+) -> Result<Vec<RotationInputs>, StoreError> {
+    let mut query = sqlx::query(AssertSqlSafe(rotation_inputs_sql(batch.len())));
+    for rotation in batch {
+        query = query.bind(rotation.old.jti.as_str()).bind(rotation.user_id);
+    }
+    let rows = query.fetch_all(&mut **tx).await?;
+    if rows.len() != batch.len() {
+        return Err(sqlx::Error::Protocol(format!("{} rows for {} rotations", rows.len(), batch.len())).into());
+    }
+    Ok(rows.iter().map(RotationInputs::from_row).collect::<Result<_, _>>()?)
+}
+
+/// One refresh rotation of a batch, inside its write transaction, from what the batch's read
+/// found: its outcome. The usual rotation (a recorded token in its open session) adds its child to
+/// `children`, written with the batch's others; a token without a session is rotated here.
 async fn refresh_rotation_in(
     tx: &mut Transaction<'_, Sqlite>,
     rotation: &RefreshRotation,
+    inputs: RotationInputs,
+    at: DateTime<Utc>,
+    children: &mut Vec<TokenRecord>,
 ) -> Result<RefreshOutcome, StoreError> {
     let (old, child) = (&rotation.old, &rotation.child);
-    let found = sqlx::query(ROTATION_INPUTS)
-        .bind(&old.jti)
-        .bind(rotation.user_id)
-        .fetch_one(&mut **tx)
-        .await?;
-    let inputs = RotationInputs::from_row(&found)?;
     let user = inputs.user;
     let allowed = !inputs.blacklisted
         && (rotation.user_id.is_none()
@@ -261,16 +307,17 @@ async fn refresh_rotation_in(
             parent_jti: Some(old.jti.clone()),
         };
         rotated_in = match (&inputs.session_id, inputs.session_open) {
-            // The usual case, in one call: the write lock is held, so what was read still holds.
+            // The usual case: the write lock is held, so what was read still holds when the batch
+            // writes it.
             (Some(sid), true) => {
-                rotate_recorded(tx, old, &new, now()).await?;
+                children.push(new);
                 Some(sid.clone())
             }
             (Some(_), false) => None,
             // The general path, which may stop half-way: in a savepoint of its own.
             (None, _) => {
                 let mut savepoint = sqlx::Acquire::begin(&mut *tx).await?;
-                let rotated = rotate_in(&mut savepoint, old, &new, Some(&rotation.session), now()).await?;
+                let rotated = rotate_in(&mut savepoint, old, &new, Some(&rotation.session), at).await?;
                 if rotated {
                     savepoint.commit().await?;
                 } else {
@@ -318,23 +365,35 @@ async fn rotate_in(
     Ok(true)
 }
 
-/// [`ROTATE_RECORDED`] inside the caller's transaction.
+/// [`rotate_recorded_sql`] for `children` (each naming its session and parent), inside the
+/// caller's transaction.
 async fn rotate_recorded(
     tx: &mut Transaction<'_, Sqlite>,
-    old: &TokenRecord,
-    new: &TokenRecord,
+    children: &[TokenRecord],
     at: DateTime<Utc>,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query(ROTATE_RECORDED)
-        .bind(at)
-        .bind(new.expires_at)
-        .bind(new.session_id.as_deref())
-        .bind(old.jti.as_str())
-        .bind(new.jti.as_str())
-        .bind(new.user_id)
-        .bind(new.created_at)
-        .execute(&mut **tx)
-        .await?;
+    let mut query = sqlx::query(AssertSqlSafe(rotate_recorded_sql(children.len()))).bind(at);
+    // Of two children in one session, the later one's expiry: the first `WHEN` that matches wins.
+    for child in children.iter().rev() {
+        query = query.bind(child.session_id.as_deref()).bind(child.expires_at);
+    }
+    for child in children {
+        query = query.bind(child.session_id.as_deref());
+    }
+    query = query.bind(at);
+    for child in children {
+        query = query.bind(child.parent_jti.as_deref());
+    }
+    for child in children {
+        query = query
+            .bind(child.jti.as_str())
+            .bind(child.user_id)
+            .bind(child.created_at)
+            .bind(child.expires_at)
+            .bind(child.session_id.as_deref())
+            .bind(child.parent_jti.as_deref());
+    }
+    query.execute(&mut **tx).await?;
     Ok(())
 }
 

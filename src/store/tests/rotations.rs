@@ -57,12 +57,14 @@ impl Case {
 }
 
 /// One task per case, each refreshing while every batch slot is held; the slots are given back once
-/// all of them wait. Answers `(result, batches taken)`.
-async fn tried_together(store: &Store, cases: Vec<Case>) -> (Vec<Result<RefreshOutcome, StoreError>>, usize) {
+/// all of them wait. Answers `(result, batches taken, batches that failed as a whole and were
+/// written one rotation at a time)`.
+async fn tried_together(store: &Store, cases: Vec<Case>) -> (Vec<Result<RefreshOutcome, StoreError>>, usize, usize) {
     let total = cases.len();
     with_batches!(store, rotations, |rotations| {
         let held = rotations.hold_slots().await;
         let before = rotations.batches.load(std::sync::atomic::Ordering::Relaxed);
+        let failed_before = rotations.written_one_by_one.load(std::sync::atomic::Ordering::Relaxed);
         let tasks: Vec<JoinHandle<_>> = cases
             .into_iter()
             .map(|case| {
@@ -79,13 +81,16 @@ async fn tried_together(store: &Store, cases: Vec<Case>) -> (Vec<Result<RefreshO
         (
             results,
             rotations.batches.load(std::sync::atomic::Ordering::Relaxed) - before,
+            rotations.written_one_by_one.load(std::sync::atomic::Ordering::Relaxed) - failed_before,
         )
     })
 }
 
-/// [`tried_together`] of refreshes that all succeed: `(outcome, batches taken)`.
+/// [`tried_together`] of refreshes that all succeed, each batch written as a whole: `(outcome,
+/// batches taken)`.
 async fn refreshed_together(store: &Store, cases: Vec<Case>) -> (Vec<RefreshOutcome>, usize) {
-    let (results, batches) = tried_together(store, cases).await;
+    let (results, batches, failed) = tried_together(store, cases).await;
+    assert_eq!(failed, 0, "batches written one rotation at a time");
     (
         results.into_iter().map(|result| result.expect("refresh")).collect(),
         batches,
@@ -266,7 +271,8 @@ async fn a_rotation_whose_request_went_away_before_its_batch_writes_nothing(stor
 }
 
 /// PostgreSQL only: its batch is one statement, which fails as a whole, and which meets rows of one
-/// session that their tokens do not name (SQLite's batch runs rotations one after another).
+/// session that their tokens do not name. SQLite's batch skips a child whose jti is taken, as its
+/// rotation alone does, and rotates both tokens of one session, as one after the other would.
 mod postgres {
     use super::*;
 
@@ -293,7 +299,8 @@ mod postgres {
         let cases = (0..3)
             .map(|n| Case::of(token_in(&format!("t{n}"), user, &format!("s{n}"), None), "unused"))
             .collect();
-        let (results, batches) = tried_together(&store, cases).await;
+        let (results, batches, failed) = tried_together(&store, cases).await;
+        assert_eq!(failed, 1, "the batch was written again one rotation at a time");
         let results: Vec<_> = results
             .into_iter()
             .map(|result| result.map(|outcome| outcome.rotated_in))
@@ -340,5 +347,114 @@ mod postgres {
             store.token_status(&format!("{}-child", left.1)).await.expect("status"),
             None
         );
+    }
+}
+
+/// SQLite only: its batch writes its rotations as one after the other would, so two tokens of one
+/// session that their claims do not name both rotate, and the session expires with the later one;
+/// a batch whose one call fails half-way is rolled back and written one rotation at a time.
+mod sqlite {
+    use super::*;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn a_batch_that_fails_half_way_is_rolled_back_and_written_one_rotation_at_a_time() {
+        crate::store::tests::on_sqlite(a_failed_batch_is_rolled_back, true).await;
+    }
+
+    async fn a_failed_batch_is_rolled_back(store: Store) {
+        let user = user_id(&store, "g@example.com").await;
+        for n in 0..3 {
+            login(&store, &format!("s{n}"), &format!("t{n}"), user).await;
+        }
+        let mut cases: Vec<Case> = (0..3)
+            .map(|n| Case::of(token_in(&format!("t{n}"), user, &format!("s{n}"), None), "unused"))
+            .collect();
+        // A child no row may hold (jti longer than 255): its insert fails after the sessions were
+        // touched, in the batch and again alone.
+        cases[1].child.jti = "x".repeat(300);
+        let before = store.list_sessions(Some(user), Utc::now()).await.expect("sessions");
+        let (results, batches, failed) = tried_together(&store, cases).await;
+        assert_eq!((batches, failed), (1, 1));
+        let results: Vec<_> = results
+            .into_iter()
+            .map(|result| result.map(|outcome| outcome.rotated_in))
+            .collect();
+        assert_eq!(results[0].as_ref().ok(), Some(&Some("s0".to_owned())));
+        assert!(results[1].is_err(), "{:?}", results[1]);
+        assert_eq!(results[2].as_ref().ok(), Some(&Some("s2".to_owned())));
+        assert!(!blacklisted(&store, "t1").await, "the failed rotation wrote nothing");
+        let after = store.list_sessions(Some(user), Utc::now()).await.expect("sessions");
+        let s1 = |sessions: &[crate::store::models::SessionRow]| {
+            sessions
+                .iter()
+                .find(|session| session.id == "s1")
+                .map(|session| session.last_used_at)
+        };
+        assert_eq!(s1(&after), s1(&before), "s1 untouched: the batch was rolled back");
+        // The connections are usable: a later rotation of t1 goes through.
+        assert!(
+            Case::of(token_in("t1", user, "s1", None), "unused")
+                .refresh(&store)
+                .await
+                .expect("refresh")
+                .rotated_in
+                .is_some()
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn tokens_of_one_session_not_named_by_their_claims_rotate_one_after_the_other() {
+        crate::store::tests::on_sqlite(tokens_of_one_unnamed_session_rotate_in_turn, true).await;
+    }
+
+    async fn tokens_of_one_unnamed_session_rotate_in_turn(store: Store) {
+        let user = user_id(&store, "f@example.com").await;
+        login(&store, "s", "first", user).await;
+        store
+            .record_outstanding(&token_in("second", user, "s", None))
+            .await
+            .expect("record");
+        let unnamed = |jti| TokenRecord {
+            session_id: None,
+            ..token_in(jti, user, "s", None)
+        };
+        let first = Case::of(unnamed("first"), "unused");
+        let mut second = Case::of(unnamed("second"), "unused");
+        second.child.expires_at = first.child.expires_at + chrono::Duration::days(1);
+        let later_expiry = second.child.expires_at;
+
+        let outcomes = with_batches!(store, rotations, |rotations| {
+            let held = rotations.hold_slots().await;
+            let before = rotations.batches.load(std::sync::atomic::Ordering::Relaxed);
+            let mut tasks: Vec<JoinHandle<RefreshOutcome>> = Vec::new();
+            // One after the other into the waiting list, so the batch holds them in this order.
+            for (joined, case) in [first, second].into_iter().enumerate() {
+                let store = store.clone();
+                tasks.push(tokio::spawn(
+                    async move { case.refresh(&store).await.expect("refresh") },
+                ));
+                until_waiting(|| rotations.waiting_count(), joined + 1).await;
+            }
+            drop(held);
+            let mut outcomes = Vec::new();
+            for task in tasks {
+                outcomes.push(task.await.expect("task"));
+            }
+            assert_eq!(rotations.batches.load(std::sync::atomic::Ordering::Relaxed) - before, 1);
+            assert_eq!(
+                rotations.written_one_by_one.load(std::sync::atomic::Ordering::Relaxed),
+                0
+            );
+            outcomes
+        });
+        let got: Vec<_> = outcomes.iter().map(summary).collect();
+        assert_eq!(got, [(false, Some(user), Some("s")), (false, Some(user), Some("s"))]);
+        for jti in ["first", "second"] {
+            assert!(blacklisted(&store, jti).await, "{jti}");
+            assert_eq!(session_of(&store, &format!("{jti}-child")).await.as_deref(), Some("s"));
+        }
+        let sessions = store.list_sessions(Some(user), Utc::now()).await.expect("sessions");
+        let session = sessions.iter().find(|session| session.id == "s").expect("session s");
+        assert_eq!(session.expires_at, later_expiry, "the later rotation's expiry");
     }
 }
