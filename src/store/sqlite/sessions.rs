@@ -422,3 +422,48 @@ fn issued(jti: Option<String>, created: Option<DateTime<Utc>>, expires: Option<D
         expires_at: expires?,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use sqlx::AssertSqlSafe;
+
+    use crate::store::Store;
+
+    /// The statements of a batch of rotations find their rows by index, whatever SQLite's planner
+    /// guesses without statistics: they scan only the batch's own rows (`r`, the `VALUES`) and what
+    /// they derive from them (`st`). A trial that folded the decisions into the writes' SQL ran
+    /// 25 times slower: SQLite 3.51 had turned one of its `LEFT JOIN`s into a scan of every
+    /// outstanding token.
+    #[tokio::test]
+    async fn the_batch_statements_scan_no_table() {
+        crate::store::tests::on_sqlite(
+            |store| async move {
+                let Store::Sqlite(lite) = &store else { unreachable!() };
+                let write = super::rotate_recorded_sql(3);
+                let statements = [super::rotation_inputs_sql(3)]
+                    .into_iter()
+                    .chain(write.split("; ").map(str::to_owned));
+                let mut checked = 0;
+                for statement in statements {
+                    let plan: Vec<(i64, i64, i64, String)> =
+                        sqlx::query_as(AssertSqlSafe(format!("EXPLAIN QUERY PLAN {statement}")))
+                            .fetch_all(&lite.pool)
+                            .await
+                            .expect("plan");
+                    for (.., detail) in &plan {
+                        let Some(scanned) = detail.strip_prefix("SCAN ") else {
+                            continue;
+                        };
+                        let name = scanned.split(' ').next().unwrap_or_default();
+                        let bound = scanned.ends_with("CONSTANT ROWS") || scanned.ends_with("VALUES CLAUSE");
+                        assert!(["r", "st"].contains(&name) || bound, "{detail} in {statement}");
+                    }
+                    checked += 1;
+                }
+                assert_eq!(checked, 4, "the read and the three writes");
+            },
+            true,
+        )
+        .await;
+    }
+}

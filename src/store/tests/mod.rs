@@ -87,7 +87,7 @@ fn options() -> StoreOptions {
 }
 
 /// Runs `test` on a fresh SQLite database, migrated unless `migrate` is false.
-async fn on_sqlite<F, Fut>(test: F, migrate: bool)
+pub(in crate::store) async fn on_sqlite<F, Fut>(test: F, migrate: bool)
 where
     F: FnOnce(Store) -> Fut,
     Fut: Future<Output = ()> + Send + 'static,
