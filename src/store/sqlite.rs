@@ -1,10 +1,9 @@
 //! The SQLite store: the default for development and single-instance deployments.
 //!
 //! Every connection runs with foreign keys on (the token tables rely on `ON DELETE`), WAL
-//! journaling, `synchronous = NORMAL`, checkpoints every 10,000 log pages and a 5 s busy timeout.
-//! Multi-statement writes start with `BEGIN IMMEDIATE`, taking the write lock up front: a deferred
-//! transaction that reads and then writes can fail with `SQLITE_BUSY` when another writer got in
-//! between, whatever the timeout.
+//! journaling, `synchronous = NORMAL` and a 5 s busy timeout. Multi-statement writes start with
+//! `BEGIN IMMEDIATE`, taking the write lock up front: a deferred transaction that reads and then
+//! writes can fail with `SQLITE_BUSY` when another writer got in between, whatever the timeout.
 //! Every write first waits for its turn among this process's writers (`SqlStore::write_turn`), so
 //! the busy timeout is only ever spent waiting for another process.
 //! Timestamps are stored as sqlx encodes `DateTime<Utc>` (see `migrations/sqlite`). Connections
@@ -28,13 +27,6 @@ mod throttle;
 /// How long a write waits for the database's write lock (SQLite's busy timeout), and for its turn
 /// among this process's writers.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
-
-/// The write-ahead log's length, in pages, at which a commit copies it back into the database
-/// file (SQLite's default is 1,000, 4 MiB). The copy runs inside the committing write, while the
-/// other writers wait their turn, and writes each page changed since the last copy once: with a
-/// longer log, a page that many writes change (an index's hot leaf) is copied once for many
-/// commits. The log file then grows to about 40 MB (10,000 pages of 4 KiB) and stays that size.
-const WAL_AUTOCHECKPOINT_PAGES: u32 = 10_000;
 
 static MIGRATOR: Migrator = sqlx::migrate!("./migrations/sqlite");
 
@@ -71,7 +63,6 @@ impl SqliteStore {
             .foreign_keys(true)
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
-            .pragma("wal_autocheckpoint", WAL_AUTOCHECKPOINT_PAGES.to_string())
             .busy_timeout(BUSY_TIMEOUT);
         let pool = SqlitePoolOptions::new()
             .max_connections(options.max_connections)

@@ -47,26 +47,3 @@ async fn writes_wait_for_their_turn_in_arrival_order(store: Store) {
         );
     }
 }
-
-/// SQLite: every connection copies the write-ahead log back into the database file only once the
-/// log holds 10,000 pages, not SQLite's default 1,000 (`WAL_AUTOCHECKPOINT_PAGES`).
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sqlite_connections_copy_the_log_back_every_10000_pages() {
-    super::on_sqlite(
-        |store| async move {
-            let Store::Sqlite(lite) = &store else { unreachable!() };
-            let mut connections = Vec::new();
-            for _ in 0..2 {
-                let mut connection = lite.pool.acquire().await.expect("connection");
-                let pages: i64 = sqlx::query_scalar("PRAGMA wal_autocheckpoint")
-                    .fetch_one(&mut *connection)
-                    .await
-                    .expect("pragma");
-                assert_eq!(pages, 10_000);
-                connections.push(connection);
-            }
-        },
-        true,
-    )
-    .await;
-}
