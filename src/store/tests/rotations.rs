@@ -122,6 +122,42 @@ async fn session_of(store: &Store, jti: &str) -> Option<String> {
         .and_then(|status| status.session_id)
 }
 
+/// After a batch of `t0`, `t1` and `t2` in which `t1` could not be written: the others rotated in
+/// their sessions, `t1` got an error and wrote nothing.
+async fn only_t1_failed(store: &Store, results: Vec<Result<RefreshOutcome, StoreError>>) {
+    let results: Vec<_> = results
+        .into_iter()
+        .map(|result| result.map(|outcome| outcome.rotated_in))
+        .collect();
+    assert_eq!(results[0].as_ref().ok(), Some(&Some("s0".to_owned())));
+    assert!(results[1].is_err(), "{:?}", results[1]);
+    assert_eq!(results[2].as_ref().ok(), Some(&Some("s2".to_owned())));
+    assert!(!blacklisted(store, "t1").await, "the failed rotation wrote nothing");
+}
+
+/// A user (by `email`) with two live tokens, `first` and `second`, recorded in one session `s`,
+/// and a refresh of each presented as minted before sessions: with no `sid` claim, so the batcher
+/// cannot tell they share one.
+async fn unnamed_pair(store: &Store, email: &str) -> (i64, [Case; 2]) {
+    let user = user_id(store, email).await;
+    login(store, "s", "first", user).await;
+    store
+        .record_outstanding(&token_in("second", user, "s", None))
+        .await
+        .expect("record");
+    let unnamed = |jti| TokenRecord {
+        session_id: None,
+        ..token_in(jti, user, "s", None)
+    };
+    (
+        user,
+        [
+            Case::of(unnamed("first"), "unused"),
+            Case::of(unnamed("second"), "unused"),
+        ],
+    )
+}
+
 async fn login(store: &Store, sid: &str, jti: &str, user: i64) {
     store
         .start_session(&session(sid, user), &token_in(jti, user, sid, None))
@@ -301,33 +337,13 @@ mod postgres {
             .collect();
         let (results, batches, failed) = tried_together(&store, cases).await;
         assert_eq!(failed, 1, "the batch was written again one rotation at a time");
-        let results: Vec<_> = results
-            .into_iter()
-            .map(|result| result.map(|outcome| outcome.rotated_in))
-            .collect();
         assert_eq!(batches, 1);
-        assert_eq!(results[0].as_ref().ok(), Some(&Some("s0".to_owned())));
-        assert!(results[1].is_err(), "{:?}", results[1]);
-        assert_eq!(results[2].as_ref().ok(), Some(&Some("s2".to_owned())));
-        assert!(!blacklisted(&store, "t1").await, "the failed rotation wrote nothing");
+        only_t1_failed(&store, results).await;
     }
 
     async fn tokens_of_one_unnamed_session_rotate_once_per_batch(store: Store) {
-        let user = user_id(&store, "e@example.com").await;
-        login(&store, "s", "first", user).await;
-        store
-            .record_outstanding(&token_in("second", user, "s", None))
-            .await
-            .expect("record");
-        // Tokens minted before sessions: no `sid` claim, so the batcher cannot tell they share one.
-        let unnamed = |jti| TokenRecord {
-            session_id: None,
-            ..token_in(jti, user, "s", None)
-        };
-        let cases = vec![
-            Case::of(unnamed("first"), "unused"),
-            Case::of(unnamed("second"), "unused"),
-        ];
+        let (user, [first, second]) = unnamed_pair(&store, "e@example.com").await;
+        let cases = vec![first, second];
 
         let (outcomes, batches) = refreshed_together(&store, cases).await;
         assert_eq!(batches, 1);
@@ -375,14 +391,7 @@ mod sqlite {
         let before = store.list_sessions(Some(user), Utc::now()).await.expect("sessions");
         let (results, batches, failed) = tried_together(&store, cases).await;
         assert_eq!((batches, failed), (1, 1));
-        let results: Vec<_> = results
-            .into_iter()
-            .map(|result| result.map(|outcome| outcome.rotated_in))
-            .collect();
-        assert_eq!(results[0].as_ref().ok(), Some(&Some("s0".to_owned())));
-        assert!(results[1].is_err(), "{:?}", results[1]);
-        assert_eq!(results[2].as_ref().ok(), Some(&Some("s2".to_owned())));
-        assert!(!blacklisted(&store, "t1").await, "the failed rotation wrote nothing");
+        only_t1_failed(&store, results).await;
         let after = store.list_sessions(Some(user), Utc::now()).await.expect("sessions");
         let s1 = |sessions: &[crate::store::models::SessionRow]| {
             sessions
@@ -408,18 +417,7 @@ mod sqlite {
     }
 
     async fn tokens_of_one_unnamed_session_rotate_in_turn(store: Store) {
-        let user = user_id(&store, "f@example.com").await;
-        login(&store, "s", "first", user).await;
-        store
-            .record_outstanding(&token_in("second", user, "s", None))
-            .await
-            .expect("record");
-        let unnamed = |jti| TokenRecord {
-            session_id: None,
-            ..token_in(jti, user, "s", None)
-        };
-        let first = Case::of(unnamed("first"), "unused");
-        let mut second = Case::of(unnamed("second"), "unused");
+        let (user, [first, mut second]) = unnamed_pair(&store, "f@example.com").await;
         second.child.expires_at = first.child.expires_at + chrono::Duration::days(1);
         let later_expiry = second.child.expires_at;
 
