@@ -56,23 +56,21 @@ impl Case {
     }
 }
 
-/// One task per case, each refreshing while every batch slot is held; the slots are given back once
-/// all of them wait. Answers `(result, batches taken, batches that failed as a whole and were
+/// One task per case, each refreshing while every batch slot is held; the cases join the waiting
+/// list one after the other, so a batch holds them in their order, and the slots are given back
+/// once all of them wait. Answers `(result, batches taken, batches that failed as a whole and were
 /// written one rotation at a time)`.
 async fn tried_together(store: &Store, cases: Vec<Case>) -> (Vec<Result<RefreshOutcome, StoreError>>, usize, usize) {
-    let total = cases.len();
     with_batches!(store, rotations, |rotations| {
         let held = rotations.hold_slots().await;
         let before = rotations.batches.load(std::sync::atomic::Ordering::Relaxed);
         let failed_before = rotations.written_one_by_one.load(std::sync::atomic::Ordering::Relaxed);
-        let tasks: Vec<JoinHandle<_>> = cases
-            .into_iter()
-            .map(|case| {
-                let store = store.clone();
-                tokio::spawn(async move { case.refresh(&store).await })
-            })
-            .collect();
-        until_waiting(|| rotations.waiting_count(), total).await;
+        let mut tasks: Vec<JoinHandle<_>> = Vec::with_capacity(cases.len());
+        for case in cases {
+            let store = store.clone();
+            tasks.push(tokio::spawn(async move { case.refresh(&store).await }));
+            until_waiting(|| rotations.waiting_count(), tasks.len()).await;
+        }
         drop(held);
         let mut results = Vec::new();
         for task in tasks {
@@ -347,11 +345,9 @@ mod postgres {
 
         let (outcomes, batches) = refreshed_together(&store, cases).await;
         assert_eq!(batches, 1);
-        // The tasks join the batch in no fixed order: the first to join rotates.
-        let (rotated, left) = match outcomes[0].rotated_in {
-            Some(_) => ("first", (&outcomes[1], "second")),
-            None => ("second", (&outcomes[0], "first")),
-        };
+        // The cases join the batch in their order: the first rotates.
+        assert!(outcomes[0].rotated_in.is_some(), "first did not rotate");
+        let (rotated, left) = ("first", (&outcomes[1], "second"));
         assert_eq!(summary(left.0), (false, Some(user), None), "{} rotated too", left.1);
         assert!(blacklisted(&store, rotated).await);
         assert_eq!(
@@ -421,30 +417,8 @@ mod sqlite {
         second.child.expires_at = first.child.expires_at + chrono::Duration::days(1);
         let later_expiry = second.child.expires_at;
 
-        let outcomes = with_batches!(store, rotations, |rotations| {
-            let held = rotations.hold_slots().await;
-            let before = rotations.batches.load(std::sync::atomic::Ordering::Relaxed);
-            let mut tasks: Vec<JoinHandle<RefreshOutcome>> = Vec::new();
-            // One after the other into the waiting list, so the batch holds them in this order.
-            for (joined, case) in [first, second].into_iter().enumerate() {
-                let store = store.clone();
-                tasks.push(tokio::spawn(
-                    async move { case.refresh(&store).await.expect("refresh") },
-                ));
-                until_waiting(|| rotations.waiting_count(), joined + 1).await;
-            }
-            drop(held);
-            let mut outcomes = Vec::new();
-            for task in tasks {
-                outcomes.push(task.await.expect("task"));
-            }
-            assert_eq!(rotations.batches.load(std::sync::atomic::Ordering::Relaxed) - before, 1);
-            assert_eq!(
-                rotations.written_one_by_one.load(std::sync::atomic::Ordering::Relaxed),
-                0
-            );
-            outcomes
-        });
+        let (outcomes, batches) = refreshed_together(&store, vec![first, second]).await;
+        assert_eq!(batches, 1);
         let got: Vec<_> = outcomes.iter().map(summary).collect();
         assert_eq!(got, [(false, Some(user), Some("s")), (false, Some(user), Some("s"))]);
         for jti in ["first", "second"] {
