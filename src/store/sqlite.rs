@@ -5,7 +5,9 @@
 //! `BEGIN IMMEDIATE`, taking the write lock up front: a deferred transaction that reads and then
 //! writes can fail with `SQLITE_BUSY` when another writer got in between, whatever the timeout.
 //! Every write first waits for its turn among this process's writers (`SqlStore::write_turn`), so
-//! the busy timeout is only ever spent waiting for another process.
+//! the busy timeout is only ever spent waiting for another process. The write-ahead log is copied
+//! back into the database file by a task of the store's, not inside a writer's commit
+//! (`checkpoints.rs`).
 //! Timestamps are stored as sqlx encodes `DateTime<Utc>` (see `migrations/sqlite`). Connections
 //! live inside the process and cannot be cut, so the pool lends them without sqlx's ping.
 
@@ -20,6 +22,7 @@ use super::sql::SqlStore;
 pub(super) use super::sql::{blacklist_in, record_in, revoke_in};
 use super::{StoreError, StoreOptions};
 
+mod checkpoints;
 mod outbox;
 mod sessions;
 mod throttle;
@@ -55,23 +58,32 @@ impl SqliteStore {
     /// `sqlite:` URL.
     pub async fn connect(url: &str, options: &StoreOptions) -> Result<Self, StoreError> {
         let connect = SqliteConnectOptions::from_str(url)?;
-        if !url.contains(":memory:") && !url.contains("mode=memory") {
+        let in_memory = url.contains(":memory:") || url.contains("mode=memory");
+        if !in_memory {
             create_private_file(connect.get_filename());
         }
-        let connect = connect
+        let mut connect = connect
             .create_if_missing(true)
             .foreign_keys(true)
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(BUSY_TIMEOUT);
+        if !in_memory {
+            // Checkpoints are the checkpointer's (see `checkpoints.rs`).
+            connect = connect.pragma("wal_autocheckpoint", "0");
+        }
         let pool = SqlitePoolOptions::new()
             .max_connections(options.max_connections)
             .acquire_timeout(options.acquire_timeout)
             .test_before_acquire(false)
-            .connect_with(connect)
+            .connect_with(connect.clone())
             .await?;
         // An open file cannot be cut off while idle: kept connections are never pinged.
-        Ok(Self::new(pool, options, Duration::MAX, Some(BUSY_TIMEOUT)))
+        let store = Self::new(pool, options, Duration::MAX, Some(BUSY_TIMEOUT));
+        if !in_memory && let Some(writers) = &store.writers {
+            checkpoints::start(&connect, writers).await?;
+        }
+        Ok(store)
     }
 
     pub async fn migrate(&self) -> Result<(), StoreError> {

@@ -22,11 +22,13 @@ mod tokens;
 
 use std::fmt;
 use std::future::Future;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use sqlx::{Database, Executor, IntoArguments, Pool, Postgres, Sqlite, Transaction};
-use tokio::sync::{Semaphore, SemaphorePermit};
+use tokio::sync::{Notify, Semaphore, SemaphorePermit};
+use tokio::task::JoinHandle;
 
 pub(super) use sessions::revoke_in;
 pub(super) use tokens::{blacklist_in, record_in};
@@ -48,9 +50,43 @@ pub struct SqlStore<DB: Database> {
     pub(super) access: Arc<Lookups<(i64, String), AccessCheck>>,
     /// `jwt/refresh/`'s rotations, written together (see `rotations.rs`).
     pub(super) rotations: Arc<Rotations>,
-    /// SQLite's writers, one at a time in arrival order, and the longest wait for a turn (see
-    /// [`SqlStore::write_turn`]); `None` on PostgreSQL.
-    writers: Option<(Arc<Semaphore>, Duration)>,
+    /// SQLite's writers (see [`SqlStore::write_turn`]); `None` on PostgreSQL.
+    pub(super) writers: Option<Arc<Writers>>,
+}
+
+/// SQLite's writers: one at a time, in arrival order, and what waits for them to finish.
+pub(super) struct Writers {
+    turns: Semaphore,
+    /// The longest wait for a turn.
+    wait: Duration,
+    /// Woken when a turn ends, and by [`SqlStore::close`]: the log's checkpointer waits on it
+    /// (`store/sqlite/checkpoints.rs`).
+    pub(super) wrote: Notify,
+    /// Set by [`SqlStore::close`]: the checkpointer stops.
+    pub(super) closed: AtomicBool,
+    /// The checkpointer's task, if it runs, for [`SqlStore::close`] to wait for.
+    pub(super) checkpointer: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl Writers {
+    /// The next turn, waiting at most [`Writers::wait`]; `None` if that ran out.
+    pub(super) async fn turn(&self) -> Option<SemaphorePermit<'_>> {
+        // The semaphore is never closed, so `acquire` fails only by timing out.
+        tokio::time::timeout(self.wait, self.turns.acquire()).await.ok()?.ok()
+    }
+}
+
+/// A writer's turn (see [`SqlStore::write_turn`]), held until its write commits or rolls back.
+/// Its end wakes the log's checkpointer.
+pub(super) struct WriteTurn<'s> {
+    _permit: SemaphorePermit<'s>,
+    writers: &'s Writers,
+}
+
+impl Drop for WriteTurn<'_> {
+    fn drop(&mut self) {
+        self.writers.wrote.notify_one();
+    }
 }
 
 impl<DB: Database> Clone for SqlStore<DB> {
@@ -87,7 +123,15 @@ impl<DB: Database> SqlStore<DB> {
             users: Arc::default(),
             access: Arc::default(),
             rotations: Arc::default(),
-            writers: turns.map(|wait| (Arc::new(Semaphore::new(1)), wait)),
+            writers: turns.map(|wait| {
+                Arc::new(Writers {
+                    turns: Semaphore::new(1),
+                    wait,
+                    wrote: Notify::new(),
+                    closed: AtomicBool::new(false),
+                    checkpointer: Mutex::default(),
+                })
+            }),
         }
     }
 
@@ -101,10 +145,13 @@ impl<DB: Database> SqlStore<DB> {
     /// covers that). A write that waited its longest for a turn goes ahead without one, as every
     /// write did before turns: SQLite's busy timeout then decides. PostgreSQL locks rows, not the
     /// database: no turn, no wait.
-    pub(super) async fn write_turn(&self) -> Option<SemaphorePermit<'_>> {
-        let (writers, wait) = self.writers.as_ref()?;
-        // The semaphore is never closed, so `acquire` fails only by timing out.
-        tokio::time::timeout(*wait, writers.acquire()).await.ok()?.ok()
+    pub(super) async fn write_turn(&self) -> Option<WriteTurn<'_>> {
+        let writers = self.writers.as_deref()?;
+        let permit = writers.turn().await?;
+        Some(WriteTurn {
+            _permit: permit,
+            writers,
+        })
     }
 }
 
@@ -184,9 +231,7 @@ where
 {
     /// A write transaction (see [`Dialect::begin_write`]) and the turn it holds (see
     /// [`SqlStore::write_turn`]): keep both until the transaction ends.
-    pub(super) async fn begin_write(
-        &self,
-    ) -> Result<(Option<SemaphorePermit<'_>>, Transaction<'static, DB>), StoreError> {
+    pub(super) async fn begin_write(&self) -> Result<(Option<WriteTurn<'_>>, Transaction<'static, DB>), StoreError> {
         let turn = self.write_turn().await;
         Ok((turn, DB::begin_write(&self.pool).await?))
     }
@@ -197,9 +242,23 @@ where
         Ok(())
     }
 
-    /// Waits for checked-out connections to come back, then closes them all.
+    /// Waits for checked-out connections to come back, then closes them all (and SQLite's
+    /// checkpointer's).
     pub async fn close(&self) {
         self.kept.close();
         self.pool.close().await;
+        if let Some(writers) = &self.writers {
+            writers.closed.store(true, Ordering::Release);
+            writers.wrote.notify_one();
+            let task = writers
+                .checkpointer
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+                .take();
+            if let Some(task) = task {
+                // A task that panicked has already stopped.
+                let _ = task.await;
+            }
+        }
     }
 }
