@@ -137,22 +137,38 @@ mod tests {
                     .expect("interval");
                 assert_eq!(interval, 0, "the pool's connections checkpoint");
                 let database = database_file(&store).await;
+                // Four writers, so that one is always waiting for its turn when another ends.
+                let until = Instant::now() + Duration::from_secs(3);
+                let tasks: Vec<_> = (0..4)
+                    .map(|writer| {
+                        let store = store.clone();
+                        tokio::spawn(async move {
+                            let mut n = 0;
+                            while Instant::now() < until {
+                                write(&store, writer * 1_000_000 + n).await;
+                                n += 1;
+                            }
+                            n
+                        })
+                    })
+                    .collect();
                 let mut starts = Vec::new();
-                let begun = Instant::now();
-                let mut n = 0;
-                while begun.elapsed() < Duration::from_secs(3) {
-                    write(&store, n).await;
-                    n += 1;
+                while Instant::now() < until {
                     if let Some(start) = log_starts(&database)
                         && starts.last() != Some(&start)
                     {
                         starts.push(start);
                     }
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                }
+                let mut writes = 0;
+                for task in tasks {
+                    writes += task.await.expect("writer");
                 }
                 assert!(
                     starts.len() >= 4,
-                    "the log started over {} times in {n} writes",
-                    starts.len() - 1
+                    "the log started over {} times in {writes} writes",
+                    starts.len().saturating_sub(1)
                 );
             },
             true,
