@@ -69,7 +69,7 @@ pub(super) struct Writers {
 }
 
 impl Writers {
-    /// The next turn, waiting at most [`Writers::wait`]; `None` if that ran out.
+    /// The next turn, waiting at most `wait`; `None` if that ran out.
     pub(super) async fn turn(&self) -> Option<SemaphorePermit<'_>> {
         // The semaphore is never closed, so `acquire` fails only by timing out.
         tokio::time::timeout(self.wait, self.turns.acquire()).await.ok()?.ok()
