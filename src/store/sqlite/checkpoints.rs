@@ -114,8 +114,13 @@ mod tests {
     /// The log's checkpoint sequence number (bytes 12-15 of its header), which SQLite increases
     /// each time it starts the log over.
     fn log_starts(database: &str) -> Option<u32> {
-        let header = std::fs::read(format!("{database}-wal")).ok()?;
-        Some(u32::from_be_bytes(header.get(12..16)?.try_into().ok()?))
+        use std::io::Read;
+        let mut header = [0; 16];
+        std::fs::File::open(format!("{database}-wal"))
+            .ok()?
+            .read_exact(&mut header)
+            .ok()?;
+        Some(u32::from_be_bytes([header[12], header[13], header[14], header[15]]))
     }
 
     async fn write(store: &Store, n: usize) {
