@@ -69,6 +69,11 @@ impl Server {
         self.output.lock().unwrap_or_else(PoisonError::into_inner).clone()
     }
 
+    /// The server's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Sends SIGHUP (the key directory is re-read).
     pub fn hangup(&self) {
         let pid = libc::pid_t::try_from(self.child.id()).expect("a pid");

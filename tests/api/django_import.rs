@@ -65,7 +65,9 @@ impl DjangoDb {
                 let mut admin = match PgConnection::connect(&admin_url).await {
                     Ok(admin) => admin,
                     Err(error) if std::env::var("REQUIRE_POSTGRES").as_deref() != Ok("1") => {
-                        crate::helpers::announce_skip(&format!("PostgreSQL at {admin_url} is unreachable ({error})"));
+                        crate::helpers::announce_skip(&format!(
+                            "PostgreSQL at {admin_url} is unreachable ({error}); set REQUIRE_POSTGRES=1 to fail instead"
+                        ));
                         return None;
                     }
                     Err(error) => panic!("REQUIRE_POSTGRES=1 but PostgreSQL is unreachable: {error}"),

@@ -61,7 +61,9 @@ impl TestDb {
                 let mut admin = match PgConnection::connect(&admin_url).await {
                     Ok(connection) => connection,
                     Err(error) if std::env::var("REQUIRE_POSTGRES").as_deref() != Ok("1") => {
-                        announce_skip(&format!("PostgreSQL at {admin_url} is unreachable ({error})"));
+                        announce_skip(&format!(
+                            "PostgreSQL at {admin_url} is unreachable ({error}); set REQUIRE_POSTGRES=1 to fail instead"
+                        ));
                         return None;
                     }
                     Err(error) => panic!("REQUIRE_POSTGRES=1 but PostgreSQL at {admin_url} is unreachable: {error}"),
@@ -86,10 +88,7 @@ pub fn announce_skip(reason: &str) {
     use std::io::Write;
     let thread = std::thread::current();
     let test = thread.name().unwrap_or("a test");
-    let _ = writeln!(
-        std::io::stderr().lock(),
-        "\n*** SKIPPED {test}: {reason}; set REQUIRE_POSTGRES=1 to fail instead ***"
-    );
+    let _ = writeln!(std::io::stderr().lock(), "\n*** SKIPPED {test}: {reason} ***");
 }
 
 impl Drop for TestDb {

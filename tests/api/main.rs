@@ -21,6 +21,7 @@ mod email_change;
 mod email_keys;
 mod flow;
 mod housekeeping;
+mod huge_pages;
 mod interop;
 mod jwt_create;
 mod jwt_refresh;

@@ -6,9 +6,10 @@
 
 use argon2::password_hash::phc::{Output, ParamsString, PasswordHash, Salt};
 use argon2::password_hash::{self, try_generate_salt};
-use argon2::{Algorithm, Argon2, Block, Params, Version};
+use argon2::{Algorithm, Argon2, Params, Version};
 
 use super::Verification;
+use super::work_area::WorkArea;
 
 /// Memory cost in KiB (OWASP's first Argon2id recommendation).
 const M_COST: u32 = 19_456;
@@ -27,7 +28,7 @@ const MAX_T_COST: u32 = 32;
 const MAX_P_COST: u32 = 64;
 
 /// The parameters every new hash is made with: Argon2id v19, m=19456 KiB, t=2, p=1, 32-byte tag.
-const PARAMS: Params = match Params::new(M_COST, T_COST, P_COST, Some(OUTPUT_LEN)) {
+pub(super) const PARAMS: Params = match Params::new(M_COST, T_COST, P_COST, Some(OUTPUT_LEN)) {
     Ok(params) => params,
     Err(_) => panic!("the pinned Argon2 parameters are invalid"),
 };
@@ -36,33 +37,6 @@ const PARAMS: Params = match Params::new(M_COST, T_COST, P_COST, Some(OUTPUT_LEN
 /// costs the same as verifying a real user's hash.
 pub(super) const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$\
     BBs6LiiWl1TseusYOV4SQg$AP2uzHMm/oXrGhvRNEzd5V8mHso3NCtvyUXzs/VoVNY";
-
-/// Argon2's memory for one hash with the pinned parameters (19 MiB), allocated once and reused by
-/// every later hash, so that hashing neither allocates nor faults pages in. Argon2 overwrites every
-/// block it reads, so what a previous hash left there does not matter.
-pub(super) struct WorkArea(Box<[Block]>);
-
-impl std::fmt::Debug for WorkArea {
-    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(formatter, "WorkArea({} KiB)", self.0.len())
-    }
-}
-
-impl WorkArea {
-    pub(super) fn new() -> Self {
-        Self(vec![Block::new(); PARAMS.block_count()].into_boxed_slice())
-    }
-
-    /// Runs `argon2` into `out`, in this area when it is large enough (imhotep's own hashes, and
-    /// any with m ≤ 19456 KiB), else in memory allocated for this one call.
-    fn hash_into(&mut self, argon2: &Argon2, password: &str, salt: &[u8], out: &mut [u8]) -> Result<(), argon2::Error> {
-        if argon2.params().block_count() <= self.0.len() {
-            argon2.hash_password_into_with_memory(password.as_bytes(), salt, out, &mut *self.0)
-        } else {
-            argon2.hash_password_into(password.as_bytes(), salt, out)
-        }
-    }
-}
 
 /// Hashes `password` with a fresh 16-byte random salt into a `$argon2id$v=19$m=19456,t=2,p=1$...`
 /// PHC string. Fails only if the system RNG does.

@@ -8,9 +8,10 @@ use std::time::{Duration, Instant};
 use tokio::sync::oneshot;
 
 use self::threads::{Refusal, Threads};
-use super::argon2id::{self, WorkArea};
+use super::argon2id;
 use super::django;
 use super::plaintext::Password;
+use super::work_area::WorkArea;
 use crate::metrics::Metrics;
 
 mod threads;

@@ -12,6 +12,7 @@ mod plaintext;
 mod python_chars;
 mod similarity;
 mod validators;
+mod work_area;
 
 pub use hasher::{HashError, PasswordHasher, Verification};
 pub use plaintext::Password;

@@ -12,7 +12,8 @@ mod pbkdf2;
 mod scrypt;
 
 use super::Verification;
-use super::argon2id::{self, WorkArea};
+use super::argon2id;
+use super::work_area::WorkArea;
 
 /// Verifies `password` against a Django-encoded hash. `None` when `encoded` is not one of the
 /// Django formats or is malformed or over-costly (nothing was computed); `Some(Mismatch)` when

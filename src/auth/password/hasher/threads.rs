@@ -11,7 +11,7 @@ use std::collections::VecDeque;
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 
-use super::super::argon2id::WorkArea;
+use super::super::work_area::WorkArea;
 
 /// One piece of work, run on a hashing thread in that thread's work area.
 pub(super) type Job = Box<dyn FnOnce(&mut WorkArea) + Send>;

@@ -1,0 +1,49 @@
+//! The shipped binary's Argon2 work areas are backed by transparent huge pages, although its
+//! allocator (mimalloc, `no_thp`) turns them off for the rest of the process.
+
+use crate::binary::Server;
+use crate::helpers::{SECRET_KEY, announce_skip};
+
+/// Kernel memory counters of the process `pid`, in kB: `AnonHugePages` from smaps_rollup.
+fn anon_huge_pages_kb(pid: u32) -> u64 {
+    let rollup = std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup")).expect("smaps_rollup");
+    rollup
+        .lines()
+        .find_map(|line| line.strip_prefix("AnonHugePages:"))
+        .and_then(|value| value.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("an AnonHugePages line")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_login_hashes_in_memory_backed_by_huge_pages() {
+    let modes = std::fs::read_to_string("/sys/kernel/mm/transparent_hugepage/enabled").unwrap_or_default();
+    if !modes.contains("[madvise]") && !modes.contains("[always]") {
+        announce_skip("this machine's kernel gives no process transparent huge pages");
+        return;
+    }
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = format!("sqlite://{}?mode=rwc", dir.path().join("pages.db").display());
+    let server = Server::start(&[
+        ("DEBUG", "false"),
+        ("SECRET_KEY", SECRET_KEY),
+        ("DATABASE_URL", &url),
+        ("HOST", "127.0.0.1"),
+        ("PORT", "0"),
+        ("EMAIL_BACKEND", "smtp"),
+    ])
+    .await;
+    assert_eq!(anon_huge_pages_kb(server.pid()), 0, "no huge pages before any hash");
+
+    // An unknown address still costs one Argon2 verification (against a dummy hash).
+    let answer = reqwest::Client::new()
+        .post(format!("{}/api/auth/jwt/create/", server.address))
+        .json(&serde_json::json!({"email": "nobody@example.com", "password": "Tr1cky-Horse-Battery-9"}))
+        .send()
+        .await
+        .expect("the login is answered");
+    assert_eq!(answer.status(), 401);
+
+    // One work area is 19 MiB: ten 2 MiB pages when all of it is backed by huge pages.
+    let huge = anon_huge_pages_kb(server.pid());
+    assert!(huge >= 16 * 1024, "{huge} kB of anonymous huge pages after a hash");
+}
