@@ -10,6 +10,29 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+use crate::helpers::SECRET_KEY;
+
+/// A production environment (`DEBUG=false`, the test key, any free port) on `database_url`, then
+/// `extra` (a later variable of the same name wins).
+pub fn production<'a>(database_url: &'a str, extra: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
+    let mut env = vec![
+        ("DEBUG", "false"),
+        ("SECRET_KEY", SECRET_KEY),
+        ("DATABASE_URL", database_url),
+        ("HOST", "127.0.0.1"),
+        ("PORT", "0"),
+        // Production refuses the console backend; SMTP does not connect before the first message.
+        ("EMAIL_BACKEND", "smtp"),
+    ];
+    env.extend_from_slice(extra);
+    env
+}
+
+/// The URL of a SQLite database `name` in `dir`, created on first use.
+pub fn sqlite_url(dir: &tempfile::TempDir, name: &str) -> String {
+    format!("sqlite://{}?mode=rwc", dir.path().join(name).display())
+}
+
 /// A running `imhotep serve`, killed when dropped.
 pub struct Server {
     child: Child,

@@ -1,8 +1,8 @@
 //! The shipped binary's Argon2 work areas are backed by transparent huge pages where the kernel
 //! gives them to memory that asks (THP mode `madvise` or `always`).
 
-use crate::binary::Server;
-use crate::helpers::{SECRET_KEY, announce_skip};
+use crate::binary::{Server, production, sqlite_url};
+use crate::helpers::announce_skip;
 
 /// The anonymous memory of process `pid` backed by transparent huge pages, in kB (smaps_rollup).
 fn anon_huge_pages_kb(pid: u32) -> u64 {
@@ -23,16 +23,8 @@ async fn a_login_hashes_in_memory_backed_by_huge_pages() {
         return;
     }
     let dir = tempfile::tempdir().expect("temp dir");
-    let url = format!("sqlite://{}?mode=rwc", dir.path().join("pages.db").display());
-    let server = Server::start(&[
-        ("DEBUG", "false"),
-        ("SECRET_KEY", SECRET_KEY),
-        ("DATABASE_URL", &url),
-        ("HOST", "127.0.0.1"),
-        ("PORT", "0"),
-        ("EMAIL_BACKEND", "smtp"),
-    ])
-    .await;
+    let url = sqlite_url(&dir, "pages.db");
+    let server = Server::start(&production(&url, &[])).await;
     let before = anon_huge_pages_kb(server.pid());
 
     // An unknown address still costs one Argon2 verification (against a dummy hash).

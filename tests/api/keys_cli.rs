@@ -7,7 +7,6 @@ use imhotep::auth::keys::{PrivateKey, PublicKey};
 use serde_json::Value;
 
 use crate::binary::{self, Server};
-use crate::helpers::SECRET_KEY;
 use crate::keys::{FIXTURES, fixture};
 
 #[test]
@@ -37,16 +36,7 @@ fn keys_generate_prints_keys_imhotep_reads() {
 
 /// The environment of `imhotep check`/`serve` with a fresh SQLite database.
 fn env_with<'a>(database_url: &'a str, extra: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
-    let mut env = vec![
-        ("DEBUG", "false"),
-        ("SECRET_KEY", SECRET_KEY),
-        ("DATABASE_URL", database_url),
-        ("HOST", "127.0.0.1"),
-        ("PORT", "0"),
-        ("RUST_LOG", "debug"),
-        // Production refuses the console backend; SMTP does not connect before the first message.
-        ("EMAIL_BACKEND", "smtp"),
-    ];
+    let mut env = binary::production(database_url, &[("RUST_LOG", "debug")]);
     env.extend_from_slice(extra);
     env
 }

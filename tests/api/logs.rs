@@ -5,7 +5,7 @@
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::binary::Server;
+use crate::binary::{self, Server};
 use crate::helpers::{PASSWORD, SECRET_KEY};
 use crate::smtp::SmtpSink;
 
@@ -34,17 +34,14 @@ fn text(body: &Value, key: &str) -> String {
 /// The environment of a production server (`DEBUG=false`, debug logs) on `database_url`, mailing
 /// through SMTP on `smtp_port`, followed by `extra`.
 fn production<'a>(database_url: &'a str, smtp_port: &'a str, extra: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
-    let mut env = vec![
-        ("DEBUG", "false"),
-        ("RUST_LOG", "debug"),
-        ("SECRET_KEY", SECRET_KEY),
-        ("DATABASE_URL", database_url),
-        ("HOST", "127.0.0.1"),
-        ("PORT", "0"),
-        ("EMAIL_BACKEND", "smtp"),
-        ("EMAIL_HOST", "127.0.0.1"),
-        ("EMAIL_PORT", smtp_port),
-    ];
+    let mut env = binary::production(
+        database_url,
+        &[
+            ("RUST_LOG", "debug"),
+            ("EMAIL_HOST", "127.0.0.1"),
+            ("EMAIL_PORT", smtp_port),
+        ],
+    );
     env.extend_from_slice(extra);
     env
 }

@@ -2,26 +2,11 @@
 //! production, settings out of bounds, platform variables that are not settings (Kubernetes'
 //! `IMHOTEP_PORT=tcp://...`), credentials in `imhotep check`'s output, and the SQLite file's mode.
 
-use crate::binary::{self, Server};
-use crate::helpers::{Backend, SECRET_KEY, spawn_app};
-
-/// A production environment (`DEBUG=false`, the test key) on `database_url`, plus `extra`.
-fn production<'a>(database_url: &'a str, extra: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
-    let mut env = vec![
-        ("DEBUG", "false"),
-        ("SECRET_KEY", SECRET_KEY),
-        ("DATABASE_URL", database_url),
-        ("HOST", "127.0.0.1"),
-        ("PORT", "0"),
-        // Production refuses the console backend; SMTP does not connect before the first message.
-        ("EMAIL_BACKEND", "smtp"),
-    ];
-    env.extend_from_slice(extra);
-    env
-}
+use crate::binary::{self, Server, production};
+use crate::helpers::{Backend, spawn_app};
 
 fn sqlite_url(dir: &tempfile::TempDir) -> String {
-    format!("sqlite://{}?mode=rwc", dir.path().join("startup.db").display())
+    binary::sqlite_url(dir, "startup.db")
 }
 
 /// `check` and `serve` both refuse, with a message containing `expected`.
