@@ -1,7 +1,11 @@
 //! The SQLite store: the default for development and single-instance deployments.
 //!
 //! Every connection runs with foreign keys on (the token tables rely on `ON DELETE`), WAL
-//! journaling, `synchronous = NORMAL` and a 5 s busy timeout. Multi-statement writes start with
+//! journaling, `synchronous = NORMAL`, a 5 s busy timeout and `temp_store = MEMORY`: the journal
+//! that lets one statement of a transaction be undone alone stays in memory, where by default any
+//! over 64 KiB (a batch of rotations writes more) went to a new file in the temporary directory,
+//! opened, written and deleted for each such statement (no query here builds a large temporary
+//! table, which the setting would keep in memory too). Multi-statement writes start with
 //! `BEGIN IMMEDIATE`, taking the write lock up front: a deferred transaction that reads and then
 //! writes can fail with `SQLITE_BUSY` when another writer got in between, whatever the timeout.
 //! Every write first waits for its turn among this process's writers (`SqlStore::write_turn`), so
@@ -67,7 +71,8 @@ impl SqliteStore {
             .foreign_keys(true)
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
-            .busy_timeout(BUSY_TIMEOUT);
+            .busy_timeout(BUSY_TIMEOUT)
+            .pragma("temp_store", "memory");
         if !in_memory {
             // Checkpoints are the checkpointer's (see `checkpoints.rs`).
             connect = connect.pragma("wal_autocheckpoint", "0");
@@ -88,5 +93,33 @@ impl SqliteStore {
 
     pub async fn migrate(&self) -> Result<(), StoreError> {
         Ok(MIGRATOR.run(&self.pool).await?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::store::Store;
+
+    /// A statement's undo journal over 64 KiB would otherwise be a file in the temporary directory,
+    /// created, written and deleted for each batch of rotations.
+    #[tokio::test]
+    async fn every_connection_keeps_its_temporary_journals_in_memory() {
+        crate::store::tests::on_sqlite(
+            |store| async move {
+                let Store::Sqlite(lite) = &store else { unreachable!() };
+                let mut lent = Vec::new();
+                for _ in 0..3 {
+                    let mut conn = lite.pool.acquire().await.expect("a connection");
+                    let mode: i64 = sqlx::query_scalar("PRAGMA temp_store")
+                        .fetch_one(&mut *conn)
+                        .await
+                        .expect("temp_store");
+                    assert_eq!(mode, 2, "temp_store = MEMORY");
+                    lent.push(conn);
+                }
+            },
+            false,
+        )
+        .await;
     }
 }
