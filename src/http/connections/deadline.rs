@@ -5,7 +5,8 @@
 //! The connection's I/O and service only write the phase; nothing wakes the watchdog when it moves.
 //! The watchdog instead never sleeps past the earliest deadline a later move could set (see
 //! [`Deadline::expired`]), looks again when it wakes, and sleeps on. A request therefore costs three
-//! uncontended locks, and no timer, wake-up or extra poll of its connection's task.
+//! uncontended locks, and no timer, wake-up or extra poll of its connection's task; in exchange an
+//! idle connection's watchdog looks once every `header_read_timeout` until its keep-alive ends.
 
 use std::io;
 use std::pin::Pin;
