@@ -63,7 +63,7 @@ fn env_example_names_every_setting_and_only_real_ones() {
     let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/.env.example")).expect(".env.example");
     let variables = variables(&text);
     let dir = tempfile::tempdir().expect("temp dir");
-    let database_url = format!("sqlite://{}?mode=rwc", dir.path().join("env.db").display());
+    let database_url = crate::binary::sqlite_url(&dir, "env.db");
     let secret = crate::helpers::SECRET_KEY;
     let mut env: Vec<(&str, &str)> = variables
         .iter()

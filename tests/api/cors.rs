@@ -159,7 +159,7 @@ fn a_wildcard_origin_with_credentials_refuses_to_start() {
 #[test]
 fn origins_can_come_from_the_environment_as_a_comma_separated_list() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let database_url = format!("sqlite://{}?mode=rwc", dir.path().join("check.db").display());
+    let database_url = crate::binary::sqlite_url(&dir, "check.db");
     let (ok, output) = binary::run(
         &["check"],
         &[

@@ -53,7 +53,7 @@ impl TestDb {
         match backend {
             Backend::Sqlite => {
                 let dir = tempfile::tempdir().expect("temp dir");
-                let url = format!("sqlite://{}?mode=rwc", dir.path().join("test.db").display());
+                let url = crate::binary::sqlite_url(&dir, "test.db");
                 Some((TestDb::Sqlite { _dir: dir }, url))
             }
             Backend::Postgres => {

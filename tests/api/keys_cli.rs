@@ -44,7 +44,7 @@ fn env_with<'a>(database_url: &'a str, extra: &[(&'a str, &'a str)]) -> Vec<(&'a
 #[test]
 fn wrong_key_settings_stop_check_and_serve_naming_the_setting() {
     let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}?mode=rwc", dir.path().join("k.db").display());
+    let url = binary::sqlite_url(&dir, "k.db");
     let rsa = fixture("rsa.pem");
     let public = fixture("rsa.pub.pem");
     let p256 = fixture("p256.pem");
@@ -128,7 +128,7 @@ async fn sighup_reloads_the_key_directory_and_logs_no_key() {
     let keys = dir.path().join("keys");
     std::fs::create_dir(&keys).unwrap();
     std::fs::write(keys.join("one.sign.pem"), fixture("ed25519.pem")).unwrap();
-    let url = format!("sqlite://{}?mode=rwc", dir.path().join("k.db").display());
+    let url = binary::sqlite_url(&dir, "k.db");
     let keys_dir = keys.display().to_string();
     let extra = [
         ("IMHOTEP_KEYS__DIR", keys_dir.as_str()),

@@ -384,10 +384,7 @@ on_both_databases!(
 /// The environment of a `check` or `serve` run against a fresh SQLite file in `dir`.
 fn environment(dir: &tempfile::TempDir) -> Vec<(&'static str, String)> {
     vec![
-        (
-            "DATABASE_URL",
-            format!("sqlite://{}?mode=rwc", dir.path().join("layouts.db").display()),
-        ),
+        ("DATABASE_URL", crate::binary::sqlite_url(dir, "layouts.db")),
         ("SECRET_KEY", SECRET_KEY.to_owned()),
         ("PORT", "0".to_owned()),
     ]

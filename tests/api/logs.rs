@@ -49,7 +49,7 @@ fn production<'a>(database_url: &'a str, smtp_port: &'a str, extra: &[(&'a str, 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_whole_flow_logs_requests_but_no_secret() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let database_url = format!("sqlite://{}?mode=rwc", dir.path().join("logs.db").display());
+    let database_url = binary::sqlite_url(&dir, "logs.db");
     let mail = SmtpSink::start().await;
     let smtp_port = mail.port.to_string();
     let server = Server::start(&production(
@@ -206,7 +206,7 @@ fn set_cookie(response: &reqwest::Response, name: &str) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn browser_mode_cookies_never_reach_the_logs() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let database_url = format!("sqlite://{}?mode=rwc", dir.path().join("cookies.db").display());
+    let database_url = binary::sqlite_url(&dir, "cookies.db");
     let server = Server::start(&production(
         &database_url,
         "1",
@@ -287,7 +287,7 @@ async fn browser_mode_cookies_never_reach_the_logs() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn private_keys_never_reach_the_logs() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let database_url = format!("sqlite://{}?mode=rwc", dir.path().join("keys.db").display());
+    let database_url = binary::sqlite_url(&dir, "keys.db");
     let (rsa, ed) = (crate::keys::fixture("rsa.pem"), crate::keys::fixture("ed25519.pem"));
     let list = json!([
         { "kid": "rsa", "algorithm": "RS256", "use": "sign", "signing_key": rsa },
@@ -328,7 +328,7 @@ async fn private_keys_never_reach_the_logs() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_refusal_is_logged_with_its_group_and_masked_client_and_account_never_the_password() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let database_url = format!("sqlite://{}?mode=rwc", dir.path().join("logs.db").display());
+    let database_url = binary::sqlite_url(&dir, "logs.db");
     let server = Server::start(&production(
         &database_url,
         "1",
@@ -386,7 +386,7 @@ async fn a_refusal_is_logged_with_its_group_and_masked_client_and_account_never_
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn second_factor_secrets_never_reach_the_logs() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let database_url = format!("sqlite://{}?mode=rwc", dir.path().join("mfa.db").display());
+    let database_url = binary::sqlite_url(&dir, "mfa.db");
     let mail = SmtpSink::start().await;
     let smtp_port = mail.port.to_string();
     let server = Server::start(&production(

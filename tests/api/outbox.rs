@@ -202,7 +202,7 @@ crate::on_both_databases!(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stuck_delivery_holds_shutdown_up_for_the_drain_timeout_only() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let url = format!("sqlite://{}?mode=rwc", dir.path().join("drain.db").display());
+    let url = crate::binary::sqlite_url(&dir, "drain.db");
     let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("a port");
     let mut settings = test_settings(&url, silent.local_addr().expect("bound").port());
     settings.email.timeout = Duration::from_secs(60);
