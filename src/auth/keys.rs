@@ -102,6 +102,12 @@ impl Ring {
         (signer, key.algorithm, &self.header)
     }
 
+    /// The signing key and the base64url header of the tokens it makes: a token whose header is
+    /// these bytes names this key (its algorithm, and its `kid` when it has one).
+    pub fn signing(&self) -> (&Key, &str) {
+        (&self.keys[self.signing], &self.header)
+    }
+
     /// The key a token with this header is checked against: the key with its `kid`; for a token
     /// without one (or with a `kid` no key has, when a key has none: SimpleJWT ignores `kid`), the
     /// signing key if its algorithm matches, else the single key of that algorithm.

@@ -1,19 +1,19 @@
 //! The claim checks of a token's payload, parsed once: what `jsonwebtoken::decode` (11.x) refuses,
 //! refused for the same reason, plus PyJWT's `iat` check. jsonwebtoken parses the payload twice
-//! (once into the caller's type, once into its own `ClaimsForValidation`); parsing it once into a
-//! map and reading the registered claims from there took that second parse off every request.
+//! (once into the caller's type, once into its own `ClaimsForValidation`); parsing it once
+//! (`super::read`) and reading the registered claims from there took that second parse off every
+//! request.
 //! The `same_answer_as_jsonwebtoken_*` tests (`jwt/tests.rs`) hold this module to jsonwebtoken's answers.
 
 use chrono::Utc;
-use serde::Deserialize;
-use serde::de::{self, Deserializer, MapAccess, Visitor};
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use super::TokenError;
+use super::read::ReadClaims;
 
 /// The registered claims jsonwebtoken reads into fields of its own struct, where a second
 /// occurrence of the name makes the whole payload unreadable.
-const FIELD_CLAIMS: [&str; 5] = ["exp", "nbf", "sub", "iss", "aud"];
+pub(super) const FIELD_CLAIMS: [&str; 5] = ["exp", "nbf", "sub", "iss", "aud"];
 
 /// What a token's claims must satisfy besides its signature.
 #[derive(Debug, Clone)]
@@ -24,37 +24,6 @@ pub(super) struct ClaimChecks {
     pub audience: Option<String>,
     /// The `iss` a token must name (when set), and the one tokens made here carry.
     pub issuer: Option<String>,
-}
-
-/// A JSON object with no `exp`, `nbf`, `sub`, `iss` or `aud` named twice (later names win, as in
-/// a map parsed by serde_json).
-pub(super) struct Payload(pub Map<String, Value>);
-
-impl<'de> Deserialize<'de> for Payload {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct Entries;
-
-        impl<'de> Visitor<'de> for Entries {
-            type Value = Payload;
-
-            fn expecting(&self, formatter: &mut std::fmt::Formatter) -> std::fmt::Result {
-                formatter.write_str("a JSON object")
-            }
-
-            fn visit_map<A: MapAccess<'de>>(self, mut entries: A) -> Result<Payload, A::Error> {
-                let mut claims = Map::new();
-                while let Some((name, value)) = entries.next_entry::<String, Value>()? {
-                    if FIELD_CLAIMS.contains(&name.as_str()) && claims.contains_key(&name) {
-                        return Err(de::Error::custom(format_args!("duplicate claim {name}")));
-                    }
-                    claims.insert(name, value);
-                }
-                Ok(Payload(claims))
-            }
-        }
-
-        deserializer.deserialize_map(Entries)
-    }
 }
 
 /// A time claim as jsonwebtoken reads it: a whole number of seconds ≥ 0, or a finite
@@ -114,16 +83,20 @@ fn names(value: Option<&Value>, expected: Option<&str>) -> bool {
 impl ClaimChecks {
     /// jsonwebtoken's checks in its order (an unreadable payload, `exp` required and readable,
     /// `nbf` readable, not expired, not before `nbf`, issuer, audience), then PyJWT's `iat`.
-    pub fn check(&self, claims: &Map<String, Value>) -> Result<(), TokenError> {
-        if claims.iter().any(|(name, value)| breaks_the_parse(name, value)) {
+    pub fn check(&self, claims: &impl ReadClaims) -> Result<(), TokenError> {
+        // Each of these names is held once (a payload naming one twice was refused).
+        let breaking = ["exp", "nbf", "sub"]
+            .into_iter()
+            .any(|name| claims.claim(name).is_some_and(|value| breaks_the_parse(name, value)));
+        if breaking {
             return Err(TokenError::Invalid);
         }
-        let expires = match seconds(claims.get("exp")) {
+        let expires = match seconds(claims.claim("exp")) {
             Seconds::Absent => return Err(TokenError::NoExp),
             Seconds::Unreadable => return Err(TokenError::Invalid),
             Seconds::At(seconds) => seconds,
         };
-        let not_before = match seconds(claims.get("nbf")) {
+        let not_before = match seconds(claims.claim("nbf")) {
             Seconds::Absent => None,
             Seconds::Unreadable => return Err(TokenError::Invalid),
             Seconds::At(seconds) => Some(seconds),
@@ -136,7 +109,8 @@ impl ClaimChecks {
         if not_before.is_some_and(|not_before| not_before > unsigned_now.saturating_add(self.leeway)) {
             return Err(TokenError::Invalid);
         }
-        if !names(claims.get("iss"), self.issuer.as_deref()) || !names(claims.get("aud"), self.audience.as_deref()) {
+        if !names(claims.claim("iss"), self.issuer.as_deref()) || !names(claims.claim("aud"), self.audience.as_deref())
+        {
             return Err(TokenError::Invalid);
         }
         self.check_issued_at(claims, now)
@@ -144,8 +118,8 @@ impl ClaimChecks {
 
     /// PyJWT's `iat` check, which jsonwebtoken does not make: an integer (a numeric string passes
     /// `int()`) not in the future.
-    pub fn check_issued_at(&self, claims: &Map<String, Value>, now: i64) -> Result<(), TokenError> {
-        let Some(iat) = claims.get("iat") else {
+    pub fn check_issued_at(&self, claims: &impl ReadClaims, now: i64) -> Result<(), TokenError> {
+        let Some(iat) = claims.claim("iat") else {
             return Ok(());
         };
         let iat = iat

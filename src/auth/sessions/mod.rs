@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 use serde_json::{Map, Value, json};
 
 use super::claims::{ClaimSettings, REVOKE_CLAIM, password_fingerprint};
-use super::jwt::{Claims, RefreshClaims, SESSION_CLAIM, TokenError, TokenService, TokenType, UserIdClaim};
+use super::jwt::{Claims, ReadClaims, RefreshClaims, SESSION_CLAIM, TokenError, TokenService, TokenType, UserIdClaim};
 use super::{AuthError, BearerRefusal};
 use crate::config::{SessionSettings, SimpleJwtSettings};
 use crate::metrics::{Metrics, TokenEvent};
@@ -399,7 +399,7 @@ impl Sessions {
     /// answer is the one a service verifying offline would give. An access token is never looked
     /// up: only [`RefreshClaims`] are recorded, so no access token's `jti` is on the blacklist.
     pub async fn verify(&self, token: &str) -> Result<(), AuthError> {
-        let claims = self.tokens.decode(token)?;
+        let claims = self.tokens.decode_known(token)?;
         let jti = claims.jti().ok_or(TokenError::NoId)?;
         if self.blacklist_after_rotation
             && !claims.is_of_type(TokenType::Access)
@@ -475,7 +475,7 @@ impl Sessions {
     /// and (a setting) its session not ended. A suspended user is refused as inactive even with
     /// `check_user_is_active` off. The session is checked in the query that reads the user.
     pub async fn authenticate(&self, token: &str) -> Result<Authenticated, AuthError> {
-        let claims = self.tokens.decode(token).map_err(bearer)?;
+        let claims = self.tokens.decode_known(token).map_err(bearer)?;
         claims.verify_type(TokenType::Access).map_err(bearer)?;
         let session = claims.session_id().map(str::to_owned);
         let checked_session = session.as_deref().filter(|_| self.check_access_token_session);
@@ -498,7 +498,7 @@ impl Sessions {
         if user.is_suspended() || (self.check_user_is_active && !user.is_active) {
             return Err(AuthError::Bearer(BearerRefusal::UserInactive));
         }
-        let fingerprint = TokenService::claim(&claims, REVOKE_CLAIM).and_then(|v| v.as_str());
+        let fingerprint = claims.claim(REVOKE_CLAIM).and_then(Value::as_str);
         if self.claims.check_revoke_token && fingerprint != Some(password_fingerprint(&user.password).as_str()) {
             return Err(AuthError::Bearer(BearerRefusal::PasswordChanged));
         }
