@@ -13,9 +13,8 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, TimeZone, Utc};
 use jsonwebtoken::Algorithm;
-use serde_json::{Map, Value, json};
-
 use serde::de::DeserializeOwned;
+use serde_json::{Map, Value, json};
 
 use self::checks::ClaimChecks;
 pub use self::read::{KnownClaims, ReadClaims};

@@ -89,7 +89,7 @@ impl ReadClaims for Claims {
 
 /// The claims of [`KNOWN`] of a token whose signature and lifetime were checked; any other claim
 /// was parsed and dropped.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Default)]
 pub struct KnownClaims([Option<Value>; KNOWN.len()]);
 
 impl ReadClaims for KnownClaims {
