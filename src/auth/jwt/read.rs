@@ -75,12 +75,6 @@ pub trait ReadClaims {
     }
 }
 
-impl ReadClaims for Map<String, Value> {
-    fn claim(&self, name: &str) -> Option<&Value> {
-        self.get(name)
-    }
-}
-
 impl ReadClaims for Claims {
     fn claim(&self, name: &str) -> Option<&Value> {
         self.0.get(name)

@@ -13,7 +13,7 @@ use jsonwebtoken::errors::ErrorKind;
 use serde_json::{Map, Value};
 
 use super::read::KNOWN;
-use super::{ReadClaims, TokenError, TokenService};
+use super::{Claims, ReadClaims, TokenError, TokenService};
 use crate::auth::keys::KeyRing;
 use crate::config::{Secret, Settings};
 
@@ -58,8 +58,9 @@ fn jsonwebtoken_decode(service: &TokenService, token: &str) -> Result<Map<String
             _ => TokenError::Invalid,
         })?
         .claims;
+    let claims = Claims(claims);
     checks.check_issued_at(&claims, Utc::now().timestamp())?;
-    Ok(claims)
+    Ok(claims.0)
 }
 
 fn names_exp(token: &str) -> bool {
